@@ -1,0 +1,62 @@
+"""The `niah` command: a click group whose subcommands are thin layers over the library.
+
+Every NiahError (bad input) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+import click
+
+from niah import __version__
+from niah.errors import NiahError
+
+
+class NiahGroup(click.Group):
+    """A click group that turns NiahError into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NiahError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+
+
+def _load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> None:
+    for path in paths:
+        try:
+            runpy.run_path(path)
+        except FileNotFoundError:
+            raise click.BadParameter(f"plugin file '{path}' does not exist") from None
+
+
+@click.group(cls=NiahGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="niah")
+@click.option(
+    "--plugin",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    is_eager=True,
+    callback=_load_plugins,
+    help="Python file run before the command, e.g. to register_variant() your own RoPE variant.",
+)
+def main() -> None:
+    """Needle-in-a-haystack benchmarks for the positional encodings of video LLMs.
+
+    \b
+    The loop:  niah generate → niah run → niah plot   (niah demo chains all three)
+    RoPE:      niah rope list | positions | allocation | plot
+    """
+
+
+def _register() -> None:
+    from niah.cli.rope import rope
+
+    main.add_command(rope)
+
+
+_register()

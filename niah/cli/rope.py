@@ -1,0 +1,102 @@
+"""`niah rope ...`: inspect the RoPE variant registry, positions, allocations and figures."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from niah.rope import VARIANTS, properties, resolve_variant
+from niah.rope.frequencies import AXIS_NAMES
+
+
+@click.group()
+def rope() -> None:
+    """The RoPE variants: list them, print their position ids and frequency allocation, plot them.
+
+    A variant is named with options inline, the same everywhere: e.g. videorope:delta=1.5,alloc=high.
+    """
+
+
+@rope.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
+def list_variants(as_json: bool) -> None:
+    """The registered variants as VideoRoPE's Table 1 (3-D structure, temporal frequencies,
+    spatial symmetry, temporal index scaling), computed from the registry."""
+    rows = []
+    for name, spec in VARIANTS.items():
+        row = properties(resolve_variant(name), spec.description).as_dict()
+        row.update(name=name, options=dict(spec.defaults), paper=spec.paper, equation=spec.equation)
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    yes = {True: "✓", False: "✗"}
+    header = ("variant", "3-D", "temporal freqs", "symmetric", "temporal scaling", "options")
+    table = [
+        (
+            r["name"],
+            yes[r["structure_3d"]],
+            r["temporal_frequencies"],
+            yes[r["spatial_symmetry"]],
+            r["temporal_index_scaling"],
+            ",".join(f"{k}={v}" for k, v in r["options"].items()) or "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
+    for line in (header, *table):
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip())
+    click.echo("\nDetails: niah rope list --json (paper, equation, description per variant).")
+
+
+@rope.command()
+@click.argument("variant")
+@click.option("--layout", required=True, help="Token runs, e.g. text:5,video:4x9x16@2,text:20.")
+@click.option("--json", "as_json", is_flag=True, help="Print {variant, layout, position_ids} as JSON.")
+def positions(variant: str, layout: str, as_json: bool) -> None:
+    """Position ids (3, L) of VARIANT for a token LAYOUT: rows t, h, w."""
+    v = resolve_variant(variant)
+    ids = v.position_ids(layout).tolist()
+    if as_json:
+        click.echo(json.dumps({"variant": variant, "layout": layout, "position_ids": ids}))
+        return
+    for axis, row in zip("thw", ids, strict=True):
+        click.echo(f"{axis}: " + " ".join(f"{p:g}" for p in row))
+
+
+@rope.command()
+@click.argument("variant")
+@click.option("--head-dim", default=128, show_default=True, help="Attention head dimension.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"t": [...], "h": [...], "w": [...]} as JSON.')
+def allocation(variant: str, head_dim: int, as_json: bool) -> None:
+    """Which frequency pairs (0 = highest frequency) each axis of VARIANT drives."""
+    axis = resolve_variant(variant).axis_of_pair(head_dim)
+    out = {AXIS_NAMES[a]: [int(i) for i in range(len(axis)) if axis[i] == a] for a in (0, 1, 2)}
+    unrotated = [int(i) for i in range(len(axis)) if axis[i] == -1]
+    if unrotated:
+        out["none"] = unrotated
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    for name, pairs in out.items():
+        click.echo(f"{name}: {len(pairs)} pairs: {' '.join(map(str, pairs))}")
+
+
+@rope.command()
+@click.argument("variants", nargs=-1, required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Figure file: .png, .pdf or .svg.")
+@click.option("--head-dim", default=128, show_default=True)
+@click.option("--base", default=1_000_000.0, show_default=True, help="RoPE theta (Qwen2-VL: 1e6).")
+@click.option(
+    "--layout",
+    default="text:2,video:4x3x3,text:2",
+    show_default=True,
+    help="Small layout drawn in the 3-D position panel.",
+)
+def plot(variants: tuple[str, ...], out: str, head_dim: int, base: float, layout: str) -> None:
+    """Frequency-allocation and 3-D position figure of one or more VARIANTS (VideoRoPE Figs. 4, 6)."""
+    from niah.plot.rope_figures import save_rope_figure
+
+    path = save_rope_figure([resolve_variant(v) for v in variants], out, head_dim, base, layout)
+    click.echo(path)

@@ -1,0 +1,90 @@
+"""RoPE figures drawn from the registry (after VideoRoPE, arXiv 2502.05173, Figures 4 and 6).
+
+Per variant, one row of three panels:
+  1. allocation strip: the axis (t red, h blue, w green, unrotated grey) of each frequency pair;
+  2. temporal rotation: cos(Δt · θ_i) of every pair driven by t, for temporal distances Δt
+     (in frames) — high-frequency temporal pairs oscillate fast, which is what lets periodic
+     distractors alias with the needle; low-frequency ones vary slowly;
+  3. the 3-D position ids (t, h, w) of a small layout, vision tokens coloured by frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from niah.plot.style import AXIS_COLOURS, check_format, plt, save
+from niah.rope import Layout, RopeVariant
+from niah.rope.frequencies import AXIS_T, inverse_frequencies
+
+
+def _allocation_panel(ax, variant: RopeVariant, head_dim: int) -> None:
+    axis = variant.axis_of_pair(head_dim)
+    colours = [AXIS_COLOURS[int(a)] for a in axis]
+    ax.bar(np.arange(len(axis)), np.ones(len(axis)), width=1.0, color=colours, edgecolor="white", lw=0.3)
+    ax.set_xlim(-0.5, len(axis) - 0.5)
+    ax.set_yticks([])
+    ax.set_xlabel("frequency pair (0 = highest)")
+    ax.set_title("allocation: t red, h blue, w green, none grey", fontsize=8)
+
+
+def _temporal_panel(ax, variant: RopeVariant, head_dim: int, base: float, span: int = 3000) -> None:
+    axis = variant.axis_of_pair(head_dim)
+    inv = inverse_frequencies(head_dim, base).double().numpy()
+    dt = np.arange(span)
+    waves = np.cos(np.outer(inv, dt))  # (d/2, span)
+    waves[axis != AXIS_T] = np.nan
+    ax.imshow(waves, aspect="auto", cmap="coolwarm", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xlabel("temporal position distance Δt")
+    ax.set_ylabel("pair")
+    ax.set_title("cos(Δt·θ) on temporal pairs", fontsize=8)
+
+
+def _positions_panel(ax, variant: RopeVariant, layout: Layout) -> None:
+    ids = variant.position_ids(layout).double().numpy()
+    frame = np.full(ids.shape[1], -1.0)
+    start = 0
+    for run in layout.runs:
+        n = run.num_tokens
+        if hasattr(run, "frames"):
+            frame[start : start + n] = np.repeat(np.arange(run.frames), run.height * run.width)
+        start += n
+    text = frame < 0
+    ax.scatter(ids[2, text], ids[1, text], ids[0, text], c="black", marker="x", s=12, label="text")
+    sc = ax.scatter(ids[2, ~text], ids[1, ~text], ids[0, ~text], c=frame[~text], cmap="viridis", s=14)
+    ax.set_xlabel("w", labelpad=-8)
+    ax.set_ylabel("h", labelpad=-8)
+    ax.set_zlabel("t", labelpad=-8)
+    ax.tick_params(labelsize=6, pad=-2)
+    ax.set_title(f"positions of {layout}", fontsize=7)
+    ax.legend(loc="upper left", fontsize=6)
+    return sc
+
+
+def rope_figure(
+    variants: list[RopeVariant], head_dim: int = 128, base: float = 1e6, layout: str = "text:2,video:4x3x3,text:2"
+) -> plt.Figure:
+    """A figure with one row per variant (see the module docstring)."""
+    lay = Layout.parse(layout)
+    fig = plt.figure(figsize=(11, 2.8 * len(variants)))
+    for row, variant in enumerate(variants):
+        a = fig.add_subplot(len(variants), 3, 3 * row + 1)
+        _allocation_panel(a, variant, head_dim)
+        a.set_ylabel(variant.spec, fontsize=8, rotation=0, ha="right", va="center")
+        _temporal_panel(fig.add_subplot(len(variants), 3, 3 * row + 2), variant, head_dim, base)
+        _positions_panel(fig.add_subplot(len(variants), 3, 3 * row + 3, projection="3d"), variant, lay)
+    fig.tight_layout()
+    return fig
+
+
+def save_rope_figure(
+    variants: list[RopeVariant],
+    out: str | Path,
+    head_dim: int = 128,
+    base: float = 1e6,
+    layout: str = "text:2,video:4x3x3,text:2",
+) -> Path:
+    """Build `rope_figure` and write it to `out` (.png, .pdf or .svg)."""
+    check_format(out)
+    return save(rope_figure(variants, head_dim, base, layout), out)

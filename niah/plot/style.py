@@ -1,0 +1,38 @@
+"""Shared figure conventions: output formats, saving, axis colours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # servers have no display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from niah.errors import NiahError  # noqa: E402
+
+FORMATS = ("png", "pdf", "svg")
+AXIS_COLOURS = {0: "#d62728", 1: "#1f77b4", 2: "#2ca02c", -1: "#bbbbbb"}  # t, h, w, unrotated
+DPI = 200
+
+
+def check_format(path: str | Path) -> str:
+    """The format of an output path from its extension; NiahError unless png, pdf or svg."""
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise NiahError(f"cannot write '{path}': use a .png, .pdf or .svg file name")
+    return ext
+
+
+def save(fig: plt.Figure, path: str | Path) -> Path:
+    """Write a figure (format from the extension), creating parent folders; closes it."""
+    path = Path(path)
+    check_format(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    except OSError as err:
+        raise NiahError(f"cannot write '{path}': {err.strerror}") from None
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,156 @@
+"""Frequency allocation and rotary tables: which axis drives each rotary frequency pair.
+
+Notation: head_dim d, pairs i = 0..d/2-1 with inverse frequency θ^(−2i/d) (0 = highest
+frequency). Pair i rotates dims i and i + d/2 (the "rotate_half" convention of transformers'
+Qwen models). An allocation is an int array `axis_of_pair` of shape (d/2,) with values
+AXIS_T = 0, AXIS_H = 1, AXIS_W = 2, or UNROTATED = -1 (angle 0: HoPE's zeroed temporal
+frequencies).
+
+A section (t, h, w) counts pairs per axis, as transformers' ``mrope_section``; None picks the
+published proportions for any head_dim: M-RoPE [16, 24, 24] and Qwen3-VL [24, 20, 20] of 64.
+
+Sources: transformers ``Qwen2VLRotaryEmbedding.recomposition_frequencies`` (contiguous
+sections), ``Qwen3VLTextRotaryEmbedding.recomposition_frequencies`` (interleaved),
+VideoRoPE's ``apply_m_modify_multimodal_rotary_pos_emb`` (h/w interleaved high, t low).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+AXIS_T, AXIS_H, AXIS_W, UNROTATED = 0, 1, 2, -1
+AXIS_NAMES = {AXIS_T: "t", AXIS_H: "h", AXIS_W: "w", UNROTATED: "none"}
+
+Section = Sequence[int]
+
+
+def _pairs(head_dim: int) -> int:
+    if head_dim % 2 or head_dim < 2:
+        raise ValueError(f"head_dim must be even and positive, got {head_dim}")
+    return head_dim // 2
+
+
+def mrope_section(head_dim: int) -> tuple[int, int, int]:
+    """M-RoPE's [16, 24, 24] proportions for any head_dim: a quarter of the pairs to t."""
+    n = _pairs(head_dim)
+    hw = (n - n // 4) // 2
+    return (n - 2 * hw, hw, hw)
+
+
+def interleaved_section(head_dim: int) -> tuple[int, int, int]:
+    """Qwen3-VL's [24, 20, 20] proportions for any head_dim."""
+    n = _pairs(head_dim)
+    hw = round(n * 20 / 64)
+    return (n - 2 * hw, hw, hw)
+
+
+def _check(section: Section, head_dim: int) -> tuple[int, int, int]:
+    t, h, w = (int(v) for v in section)
+    if t + h + w != _pairs(head_dim) or min(t, h, w) < 0:
+        raise ValueError(f"section {list(section)} must be 3 non-negative counts summing to {head_dim // 2}")
+    return t, h, w
+
+
+def alloc_single(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """1-D RoPE: every pair is driven by t (1-D layouts have equal rows, so any axis would do)."""
+    return np.full(_pairs(head_dim), AXIS_T)
+
+
+def alloc_sectioned(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """M-RoPE: contiguous sections, t on the highest frequencies, then h, then w."""
+    t, h, w = _check(section or mrope_section(head_dim), head_dim)
+    return np.array([AXIS_T] * t + [AXIS_H] * h + [AXIS_W] * w)
+
+
+def alloc_interleaved(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """Qwen3-VL: h on pairs 1, 4, …, 3·h−2; w on 2, 5, …, 3·w−1; t on the rest."""
+    t, h, w = _check(section or interleaved_section(head_dim), head_dim)
+    axis = np.full(_pairs(head_dim), AXIS_T)
+    axis[1 : 3 * h : 3] = AXIS_H
+    axis[2 : 3 * w : 3] = AXIS_W
+    return axis
+
+
+def _hw_interleaved(count: int) -> list[int]:
+    return [AXIS_H if i % 2 == 0 else AXIS_W for i in range(count)]
+
+
+def alloc_temporal_low(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """VideoRoPE: h/w interleaved (h even) on the high frequencies, t on the section[0] lowest."""
+    t, h, w = _check(section or mrope_section(head_dim), head_dim)
+    return np.array(_hw_interleaved(h + w) + [AXIS_T] * t)
+
+
+def alloc_temporal_high(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """VideoRoPE's ablation: t on the section[0] highest frequencies, then h/w interleaved."""
+    t, h, w = _check(section or mrope_section(head_dim), head_dim)
+    return np.array([AXIS_T] * t + _hw_interleaved(h + w))
+
+
+def alloc_temporal_zero(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """HoPE: VideoRoPE's allocation with the temporal (lowest) pairs left unrotated."""
+    axis = alloc_temporal_low(head_dim, section)
+    axis[axis == AXIS_T] = UNROTATED
+    return axis
+
+
+def alloc_tad_dual(head_dim: int, section: Section | None = None) -> np.ndarray:
+    """TAD-RoPE: even pairs by the global index (h row), odd pairs by the frame index (t row)."""
+    return np.array([AXIS_H if i % 2 == 0 else AXIS_T for i in range(_pairs(head_dim))])
+
+
+Allocation = Callable[[int, "Section | None"], np.ndarray]
+
+ALLOCATIONS: dict[str, Allocation] = {
+    "single": alloc_single,
+    "sectioned": alloc_sectioned,
+    "interleaved": alloc_interleaved,
+    "temporal-low": alloc_temporal_low,
+    "temporal-high": alloc_temporal_high,
+    "temporal-zero": alloc_temporal_zero,
+    "tad-dual": alloc_tad_dual,
+}
+
+
+def inverse_frequencies(head_dim: int, base: float) -> torch.Tensor:
+    """θ^(−2i/d) for i = 0..d/2−1, float32, shape (d/2,), computed exactly as transformers does."""
+    return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+
+
+def rotary_tables(
+    position_ids: torch.Tensor,
+    axis_of_pair: np.ndarray,
+    head_dim: int,
+    base: float,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token cos and sin of shape (..., L, head_dim) for position_ids of shape (3, ..., L).
+
+    Pair i turns by position_ids[axis_of_pair[i]] · θ^(−2i/d); unrotated pairs get cos 1, sin 0.
+    The angle is formed in float32 like transformers' rotary modules, so that tables built with a
+    model's own allocation equal the model's bit for bit.
+    """
+    inv_freq = inverse_frequencies(head_dim, base).to(position_ids.device)  # (d/2,)
+    axis = torch.as_tensor(axis_of_pair, device=position_ids.device)
+    freqs = position_ids[..., None].float() * inv_freq  # (3, ..., L, d/2)
+    rows = axis.clamp(min=0)
+    picked = torch.gather(freqs, 0, rows.expand(1, *freqs.shape[1:]))[0]  # (..., L, d/2)
+    picked = picked.masked_fill(axis == UNROTATED, 0.0)
+    cos, sin = picked.cos(), picked.sin()
+    return torch.cat((cos, cos), dim=-1).to(dtype), torch.cat((sin, sin), dim=-1).to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) → (−x2, x1) over the two halves of the last dim."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate q and k of shape (..., L, head_dim) by tables of shape (L, head_dim) (broadcast)."""
+    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin

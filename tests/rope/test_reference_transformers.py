@@ -1,0 +1,139 @@
+"""niah's Qwen position ids and rotary tables against transformers' own code, on tiny configs.
+
+transformers 5.x continues the text after a vision run at s + max(H, W), ignoring T, where Qwen's
+design (and transformers 4.x) continue at the largest position + 1. The two agree when
+τ(T−1) < max(H, W); random layouts here respect that, and test_rules.py checks the
+continuation rule on long videos on its own.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from tiny_qwen import tiny_config
+
+from niah.rope import Layout, TextRun, VisionRun, resolve_variant, split_frames
+
+MODELS = {}
+
+
+def model_of(family: str):
+    if family not in MODELS:
+        from transformers import Qwen2_5_VLModel, Qwen2VLModel, Qwen3VLModel
+
+        cls = {"qwen2_vl": Qwen2VLModel, "qwen2_5_vl": Qwen2_5_VLModel, "qwen3_vl": Qwen3VLModel}[family]
+        torch.manual_seed(0)
+        MODELS[family] = cls(tiny_config(family)).eval()
+    return MODELS[family]
+
+
+def random_layout(rng: random.Random, seconds: bool) -> Layout:
+    """Text/image/video runs in random order, text between vision runs (vision_start/end)."""
+    runs = []
+    for _ in range(rng.randint(1, 5)):
+        runs.append(TextRun(rng.randint(1, 6)))
+        h, w = rng.randint(1, 6), rng.randint(1, 6)
+        if rng.random() < 0.35:
+            runs.append(VisionRun("image", 1, h, w))
+        else:
+            s = rng.choice([0.5, 1.0, 2.0]) if seconds else None
+            per_unit = 2 * (s if s is not None else 1.0) if seconds else 1.0
+            t_max = max(1, int((max(h, w) - 1) / per_unit) + 1)  # keeps τ(T−1) < max(H, W)
+            runs.append(VisionRun("video", rng.randint(1, t_max), h, w, s))
+    if rng.random() < 0.7:
+        runs.append(TextRun(rng.randint(1, 6)))
+    return Layout(tuple(runs))
+
+
+def transformers_inputs(layout: Layout):
+    """input_ids, mm_token_type_ids and grids in transformers' pre-merge patch units."""
+    types, image_grid, video_grid, seconds = [], [], [], []
+    for run in layout.runs:
+        if isinstance(run, TextRun):
+            types += [0] * run.length
+            continue
+        grid = [run.frames, 2 * run.height, 2 * run.width]
+        if run.kind == "image":
+            types += [1] * run.num_tokens
+            image_grid.append(grid)
+        else:
+            types += [2] * run.num_tokens
+            video_grid.append(grid)
+            seconds.append(1.0 if run.seconds is None else run.seconds)
+    kw = dict(
+        input_ids=torch.ones(1, len(types), dtype=torch.long),
+        mm_token_type_ids=torch.tensor([types]),
+        image_grid_thw=torch.tensor(image_grid) if image_grid else None,
+        video_grid_thw=torch.tensor(video_grid) if video_grid else None,
+    )
+    return kw, seconds
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_m_rope_equals_qwen2_vl(seed):
+    layout = random_layout(random.Random(seed), seconds=False)
+    kw, _ = transformers_inputs(layout)
+    ref, _ = model_of("qwen2_vl").get_rope_index(**kw)
+    assert torch.equal(resolve_variant("m-rope").position_ids(layout), ref[:, 0])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_m_rope_time_equals_qwen2_5_vl(seed):
+    layout = random_layout(random.Random(seed), seconds=True)
+    kw, seconds = transformers_inputs(layout)
+    ref, _ = model_of("qwen2_5_vl").get_rope_index(**kw, second_per_grid_ts=seconds or None)
+    ours = resolve_variant("m-rope-time:tokens_per_second=2").position_ids(layout)
+    assert torch.equal(ours, ref[:, 0])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mrope_interleaved_equals_qwen3_vl(seed):
+    """Qwen3-VL: every temporal unit is its own run with timestamp text between units."""
+    rng = random.Random(seed)
+    layout = split_frames(random_layout(rng, seconds=False), separator_tokens=rng.randint(1, 5))
+    kw, _ = transformers_inputs(layout)
+    ref, _ = model_of("qwen3_vl").get_rope_index(**kw)
+    assert torch.equal(resolve_variant("mrope-interleaved").position_ids(layout), ref[:, 0])
+
+
+def test_qwen3_multi_unit_video_row_is_split_like_ours():
+    """A single video_grid_thw row with T units equals niah's split_frames layout."""
+    layout = Layout.parse("text:3,video:3x2x4,text:2")
+    split = split_frames(layout, separator_tokens=4)
+    kw, _ = transformers_inputs(split)
+    kw["video_grid_thw"] = torch.tensor([[3, 4, 8]])
+    ref, _ = model_of("qwen3_vl").get_rope_index(**kw)
+    assert torch.equal(resolve_variant("mrope-interleaved").position_ids(split), ref[:, 0])
+
+
+ROTARY = {
+    "qwen2_vl": ("m-rope", "transformers.models.qwen2_vl.modeling_qwen2_vl", "Qwen2VLRotaryEmbedding"),
+    "qwen2_5_vl": ("m-rope-time", "transformers.models.qwen2_5_vl.modeling_qwen2_5_vl", "Qwen2_5_VLRotaryEmbedding"),
+    "qwen3_vl": ("mrope-interleaved", "transformers.models.qwen3_vl.modeling_qwen3_vl", "Qwen3VLTextRotaryEmbedding"),
+}
+
+
+@pytest.mark.parametrize("family", list(ROTARY))
+@pytest.mark.parametrize("section", [(2, 3, 3), (4, 2, 2), (2, 2, 4)])
+def test_rotary_tables_equal_transformers(family, section):
+    import importlib
+
+    variant_name, module, cls = ROTARY[family]
+    config = tiny_config(family, mrope_section=section, theta=1_000_000.0).text_config
+    rotary = getattr(importlib.import_module(module), cls)(config)
+    layout = random_layout(random.Random(7), seconds=False)
+    ids = resolve_variant(variant_name).position_ids(layout)
+    x = torch.zeros(1, ids.shape[1], 16)
+    cos_ref, sin_ref = rotary(x, ids[:, None, :])  # (1, L, head_dim)
+    cos, sin = resolve_variant(variant_name).rotary_tables(ids, 16, 1_000_000.0, section=section)
+    assert torch.equal(cos, cos_ref[0]) and torch.equal(sin, sin_ref[0])
+
+
+def test_default_sections_are_the_published_ones():
+    v = resolve_variant("m-rope").axis_of_pair(128)
+    assert list(v[:16]) == [0] * 16 and list(v[16:40]) == [1] * 24 and list(v[40:]) == [2] * 24
+    q3 = resolve_variant("mrope-interleaved").axis_of_pair(128)
+    assert [i for i in range(64) if q3[i] == 1] == list(range(1, 59, 3))
+    assert [i for i in range(64) if q3[i] == 2] == list(range(2, 60, 3))
