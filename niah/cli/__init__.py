@@ -54,9 +54,11 @@ def main() -> None:
 
 
 def _register() -> None:
+    from niah.cli.generate import generate, inspect
     from niah.cli.rope import rope
 
-    main.add_command(rope)
+    for command in (rope, generate, inspect):
+        main.add_command(command)
 
 
 _register()

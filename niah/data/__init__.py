@@ -1,0 +1,1 @@
+"""Datasets: haystacks, needles, distractors, the grid, and the dataset dir (write and read)."""

@@ -1,0 +1,159 @@
+"""Reading a dataset dir: manifest, needles, cells, and each cell's frame sequence.
+
+Layout of a dataset dir (written by niah.data.generate):
+
+    manifest.json     every option, seed, versions, sha256 of every file
+    haystack.mp4      the haystack (H.264, dataset fps), as long as the longest length
+    needles/          needles.jsonl + one PNG per needle and per distractor
+    cells.jsonl       one line per (length, depth, needle): insertions with slots and indices
+    cells/            only with --materialize: one MP4 per cell + questions.jsonl
+
+A cell's frames are described by `FrameRef`s (what a frame is, not its pixels), so backends can
+cache work per unique frame; `Dataset.frames(cell)` yields the pixels, decoding each haystack
+frame at most once per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from niah.data.grid import Cell
+from niah.data.video_io import read_frames
+from niah.errors import NiahError
+
+MANIFEST = "manifest.json"
+HAYSTACK = "haystack.mp4"
+NEEDLES_DIR = "needles"
+CELLS = "cells.jsonl"
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """One frame of a cell: haystack frame `index`, or a needle / distractor image of `needle`."""
+
+    kind: str  # "haystack" | "needle" | "distractor"
+    index: int = 0  # haystack frame index, or the distractor's number
+    needle: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable string naming the frame's content, e.g. 'h17', 'n:n000-colour', 'd:n000-colour:1'."""
+        if self.kind == "haystack":
+            return f"h{self.index}"
+        return f"n:{self.needle}" if self.kind == "needle" else f"d:{self.needle}:{self.index}"
+
+
+@dataclass(frozen=True)
+class NeedleRecord:
+    """A needle as stored: question, options, answer index, image files (relative to needles/)."""
+
+    id: str
+    family: str
+    question: str
+    options: list[str]
+    answer: int
+    image: str
+    distractors: list[str]
+    distractor_answers: list[int]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Dataset:
+    """A dataset dir opened for reading; bad or incomplete dirs raise NiahError."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        manifest = self.path / MANIFEST
+        if not manifest.is_file():
+            raise NiahError(f"'{self.path}' is not a niah dataset (no {MANIFEST}): make one with niah generate")
+        try:
+            self.manifest = json.loads(manifest.read_text())
+            self.needles = {r["id"]: NeedleRecord(**r) for r in _read_jsonl(self.path / NEEDLES_DIR / "needles.jsonl")}
+            self.cells = [Cell.from_json(c) for c in _read_jsonl(self.path / CELLS)]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+            raise NiahError(f"dataset '{self.path}' is incomplete or corrupt ({err}): generate it again") from None
+
+    @property
+    def options(self) -> dict:
+        return self.manifest["options"]
+
+    @cached_property
+    def manifest_hash(self) -> str:
+        """sha256 of manifest.json: identifies the dataset's content (it lists every file's hash)."""
+        return sha256_file(self.path / MANIFEST)
+
+    @property
+    def lengths(self) -> list[int]:
+        return sorted({c.length for c in self.cells})
+
+    @property
+    def depths(self) -> list[int]:
+        return sorted({c.depth for c in self.cells})
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self.options["width"], self.options["height"]
+
+    def sequence(self, cell: Cell) -> list[FrameRef]:
+        """The cell's frames in order: haystack frames 0..L−1 with the insertions in place."""
+        refs: list[FrameRef] = []
+        slots = iter(cell.insertions)
+        nxt = next(slots, None)
+        for k in range(cell.length + 1):
+            while nxt is not None and nxt.slot == k:
+                refs.append(self._insert_ref(cell, nxt))
+                nxt = next(slots, None)
+            if k < cell.length:
+                refs.append(FrameRef("haystack", k))
+        return refs
+
+    def _insert_ref(self, cell: Cell, ins) -> FrameRef:
+        if ins.kind == "needle":
+            return FrameRef("needle", 0, cell.needle)
+        return FrameRef("distractor", ins.image, cell.needle)
+
+    def haystack_frames(self, count: int | None = None) -> Iterator[np.ndarray]:
+        """Decode haystack frames 0, 1, ... in order, each once; (H, W, 3) uint8 RGB."""
+        return read_frames(self.path / HAYSTACK, count)
+
+    def image(self, ref: FrameRef) -> np.ndarray:
+        """Pixels of a needle or distractor frame (cached); haystack frames come from `frames`."""
+        if ref.kind == "haystack":
+            raise ValueError("haystack frames are decoded in order: use frames() or haystack_frames()")
+        record = self.needles[ref.needle]
+        name = record.image if ref.kind == "needle" else record.distractors[ref.index]
+        return _load_png(self.path / NEEDLES_DIR / name)
+
+    def frames(self, cell: Cell) -> Iterator[tuple[FrameRef, np.ndarray]]:
+        """(ref, pixels) of the cell's frames in order, decoding each haystack frame once."""
+        haystack = self.haystack_frames(cell.length)
+        for ref in self.sequence(cell):
+            yield ref, (next(haystack) if ref.kind == "haystack" else self.image(ref))
+
+
+@lru_cache(maxsize=256)
+def _load_png(path: Path) -> np.ndarray:
+    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if data is None:
+        raise NiahError(f"dataset image '{path}' is missing or corrupt: generate the dataset again")
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

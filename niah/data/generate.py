@@ -1,0 +1,247 @@
+"""Writing a dataset dir (see niah.data.dataset for its layout), atomically and reproducibly.
+
+Everything is written into a temporary sibling dir and renamed into place at the end, so an
+error or a kill never leaves a partial dataset that looks complete. The same config and seed
+give byte-identical files (PNG, bitexact H.264, sorted JSON without timestamps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from queue import Queue
+from typing import Any, TypeVar
+
+import cv2
+
+from niah import __version__
+from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, Dataset, sha256_file
+from niah.data.grid import DISTRACTOR_MODES, check_grid, make_cell, parse_int_list
+from niah.data.needles import Needle, builtin_needles, load_needle_file
+from niah.data.presets import load_preset
+from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
+from niah.data.video_io import Mp4Writer, write_mp4
+from niah.errors import NiahError
+
+T = TypeVar("T")
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): called as frames are written."""
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Every option of a dataset. Lengths in frames, depths in percent, period in frames."""
+
+    preset: str = "base"
+    haystack: str = "synthetic"
+    source: str | None = None  # video file or frames folder for the non-synthetic sources
+    loop: bool = False  # repeat a short user video/folder instead of failing
+    width: int = 448
+    height: int = 252
+    fps: float = 1.0
+    seed: int = 0
+    lengths: list[int] = field(default_factory=lambda: [200])
+    depths: list[int] = field(default_factory=lambda: [50])
+    needles: int = 5  # built-in needles; each is run in every (length, depth) cell
+    families: list[str] = field(default_factory=list)
+    needle_file: str | None = None  # the user's needles (JSONL) instead of built-in ones
+    distractor_period: int = 200
+    distractor_mode: str = "periodic"
+    materialize: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_config(preset: str | None, **overrides: Any) -> GenerateConfig:
+    """The preset's options (default: base) with every non-None override applied and checked."""
+    values = load_preset(preset or "base")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["preset"] = preset or "base"
+    for key in ("lengths", "depths"):
+        if isinstance(values[key], str):
+            values[key] = parse_int_list(values[key], key)
+    if isinstance(values.get("families"), str):
+        values["families"] = [f for f in values["families"].split(",") if f]
+    config = GenerateConfig(**values)
+    check_config(config)
+    return config
+
+
+def check_config(c: GenerateConfig) -> None:
+    """Reject bad options before any work: grid, sizes, source kind, distractor rule."""
+    check_grid(c.lengths, c.depths)
+    if c.haystack not in HAYSTACK_SOURCES:
+        raise NiahError(f"unknown haystack source '{c.haystack}': choose {', '.join(HAYSTACK_SOURCES)}")
+    if c.width < 28 or c.height < 28 or c.width % 2 or c.height % 2:
+        raise NiahError(f"frame size {c.width}x{c.height}: width and height must be even and at least 28 pixels")
+    if c.fps <= 0:
+        raise NiahError(f"fps must be positive, got {c.fps}")
+    if c.needles < 1 and not c.needle_file:
+        raise NiahError("needles per cell must be at least 1")
+    if c.distractor_mode not in DISTRACTOR_MODES:
+        raise NiahError(f"unknown distractor mode '{c.distractor_mode}': choose {' or '.join(DISTRACTOR_MODES)}")
+    if c.distractor_period < 1:
+        raise NiahError(f"distractor period must be at least 1 frame, got {c.distractor_period}")
+
+
+def _versions() -> dict[str, str]:
+    import av
+    import numpy
+
+    return {"niah": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+            "opencv": cv2.__version__, "av": av.__version__}  # fmt: skip
+
+
+def prefetch(items: Iterator[T], depth: int = 16) -> Iterator[T]:
+    """Iterate `items` in a background thread, `depth` ahead: frame synthesis or decoding then
+    overlaps with H.264 encoding (numpy, OpenCV and PyAV release the GIL). Errors are re-raised
+    here, in order."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                queue.put(item)
+            queue.put(done)
+        except BaseException as err:  # handed to the consumer
+            queue.put(err)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _write_png(path: Path, img) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+        raise NiahError(f"cannot write '{path}'")
+
+
+def _write_needles(folder: Path, needles: list[Needle]) -> None:
+    folder.mkdir()
+    records = []
+    for n in needles:
+        _write_png(folder / f"{n.id}.png", n.image)
+        names = []
+        for j, img in enumerate(n.distractors):
+            names.append(f"{n.id}.d{j}.png")
+            _write_png(folder / names[-1], img)
+        records.append(
+            dict(
+                id=n.id,
+                family=n.family,
+                question=n.question,
+                options=n.options,
+                answer=n.answer,
+                image=f"{n.id}.png",
+                distractors=names,
+                distractor_answers=n.distractor_answers,
+            )
+        )
+    (folder / "needles.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def _materialize(tmp: Path, progress: Progress | None) -> None:
+    dataset = Dataset(tmp)
+    out = tmp / "cells"
+    out.mkdir()
+    questions = []
+    for i, cell in enumerate(dataset.cells):
+        write_mp4(out / f"{cell.id}.mp4", (px for _, px in dataset.frames(cell)), dataset.options["fps"])
+        n = dataset.needles[cell.needle]
+        questions.append(
+            dict(
+                cell=cell.id,
+                video=f"{cell.id}.mp4",
+                question=n.question,
+                options=n.options,
+                answer=n.options[n.answer],
+                needle_index=cell.needle_index,
+                distractor_indices=cell.as_json()["distractor_indices"],
+            )
+        )
+        if progress:
+            progress("materialize", i + 1, len(dataset.cells))
+    (out / "questions.jsonl").write_text("".join(json.dumps(q, sort_keys=True) + "\n" for q in questions))
+
+
+def _same_dataset(out: Path, config: GenerateConfig) -> bool:
+    try:
+        return json.loads((out / MANIFEST).read_text())["options"] == json.loads(json.dumps(config.as_json()))
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def generate(out: str | Path, config: GenerateConfig, force: bool = False, progress: Progress | None = None) -> Path:
+    """Write the dataset for `config` to `out`; returns its path.
+
+    If `out` already holds a dataset made with the same options, nothing is done. A different
+    or unrelated non-empty `out` is refused unless `force` (then replaced once the new one is
+    complete).
+    """
+    out = Path(out)
+    if out.exists():
+        if _same_dataset(out, config) and not force:
+            return out
+        if not force and (not out.is_dir() or any(out.iterdir())):
+            raise NiahError(f"'{out}' exists and holds something else: choose another --out or pass --force")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as err:
+        raise NiahError(f"cannot write to '{out.parent}': {err.strerror}") from None
+    try:
+        _generate_into(tmp, config, progress)
+        if out.exists():
+            shutil.rmtree(out) if out.is_dir() else out.unlink()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> None:
+    if c.needle_file:
+        needles = load_needle_file(c.needle_file, c.width, c.height)
+    else:
+        needles = builtin_needles(c.needles, c.seed, c.width, c.height, c.families or None)
+    count = max(c.lengths)
+    spec = SourceSpec(c.haystack, c.source, c.width, c.height, c.fps, c.seed, c.loop)
+    frames = prefetch(HAYSTACK_SOURCES[c.haystack](spec, count))
+    with Mp4Writer(tmp / HAYSTACK, c.width, c.height, c.fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+            if progress and (writer.count % 50 == 0 or writer.count == count):
+                progress("haystack", writer.count, count)
+    _write_needles(tmp / NEEDLES_DIR, needles)
+    cells = [
+        make_cell(length, depth, n.id, n.answer, n.distractor_answers, c.distractor_period, c.distractor_mode)
+        for length in c.lengths
+        for depth in c.depths
+        for n in needles
+    ]
+    (tmp / CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in cells))
+    if c.materialize:
+        (tmp / MANIFEST).write_text(json.dumps({"options": c.as_json()}))  # lets Dataset open the dir
+        _materialize(tmp, progress)
+    files = sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = {
+        "format": 1,
+        "preset": c.preset,
+        "options": c.as_json(),
+        "versions": _versions(),
+        "counts": {"haystack_frames": count, "needles": len(needles), "cells": len(cells)},
+        "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files},
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,78 @@
+"""`niah generate` / `niah inspect` through the CLI, bad input included."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from niah.cli import main
+
+FAST = ["--preset", "demo", "--lengths", "8,16", "--width", "112", "--height", "56", "-q"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_generate_then_inspect_with_sheet(tmp_path):
+    res = run("generate", "--out", tmp_path / "d", *FAST)
+    assert res.exit_code == 0, res.output
+    assert "cells        16" in res.output
+    res = run("inspect", tmp_path / "d", "--sheet", tmp_path / "sheet.png")
+    assert res.exit_code == 0 and (tmp_path / "sheet.png").stat().st_size > 1000
+
+
+def assert_clean_failure(res, tmp_path, needle: str):
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], res.output
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_bad_inputs_fail_in_one_line_and_leave_nothing(tmp_path):
+    out = tmp_path / "out"
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    bad_img = tmp_path / "bad.jsonl"
+    (tmp_path / "notimage.png").write_text("not an image")
+    bad_img.write_text(json.dumps({"image": "notimage.png", "question": "q", "answer": "a"}))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = [
+        (["--video", tmp_path / "missing.mp4"], "does not exist"),
+        (["--video", corrupt], "corrupt"),
+        (["--depths", "0,50,120"], "depth 120 is outside 0–100"),
+        (["--lengths", "10:a:2"], "bad lengths"),
+        (["--needles", empty], "is empty"),
+        (["--needles", bad_img], "is not a readable image"),
+        (["--preset", "demoo"], "did you mean demo"),
+    ]
+    for extra, needle in cases:
+        assert_clean_failure(run("generate", "--out", out, *FAST, *extra), tmp_path, needle)
+    res = run("generate", "--out", blocker / "sub", *FAST)
+    assert res.exit_code == 2 and "cannot write" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_too_short_video_names_both_numbers(tmp_path):
+    from data.test_sources import numbered_video
+
+    video = numbered_video(tmp_path / "v.mp4", 10, fps=1)
+    res = run("generate", "--out", tmp_path / "out", *FAST, "--video", video)
+    assert_clean_failure(res, tmp_path, "gives 10 frames at 1 fps but the longest haystack asked for is 16")
+
+
+def test_existing_other_dir_is_refused_without_force(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "thesis.tex").write_text("precious")
+    res = run("generate", "--out", tmp_path / "out", *FAST)
+    assert res.exit_code == 2 and "--force" in res.output
+    assert (tmp_path / "out" / "thesis.tex").read_text() == "precious"
+
+
+def test_inspect_of_a_non_dataset(tmp_path):
+    res = run("inspect", tmp_path)
+    assert res.exit_code == 2 and "is not a niah dataset" in res.output
