@@ -56,8 +56,9 @@ def main() -> None:
 def _register() -> None:
     from niah.cli.generate import generate, inspect
     from niah.cli.rope import rope
+    from niah.cli.run import run
 
-    for command in (rope, generate, inspect):
+    for command in (rope, generate, inspect, run):
         main.add_command(command)
 
 

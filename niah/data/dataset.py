@@ -39,7 +39,9 @@ CELLS = "cells.jsonl"
 class FrameRef:
     """One frame of a cell: haystack frame `index`, or a needle / distractor image of `needle`."""
 
-    kind: str  # "haystack" | "needle" | "distractor"
+    KINDS = ("haystack", "needle", "distractor")
+
+    kind: str  # one of KINDS
     index: int = 0  # haystack frame index, or the distractor's number
     needle: str = ""
 

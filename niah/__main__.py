@@ -1,0 +1,5 @@
+"""`python -m niah ...` (and `torchrun --nproc-per-node N -m niah run ...`)."""
+
+from niah.cli import main
+
+main()

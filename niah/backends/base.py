@@ -1,0 +1,77 @@
+"""The backend interface: the engine hands a backend samples, it returns one result per sample.
+
+A backend may reorder the samples it is given (the transformers backend groups samples that
+share a haystack prefix), must yield exactly one `SampleResult` per sample, and reports a
+sample it could not run (e.g. out of memory) as failed rather than raising; the engine records
+it and retries it on resume.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from niah.data.dataset import Dataset, FrameRef, NeedleRecord
+from niah.data.grid import Cell
+from niah.rope import RopeVariant
+from niah.sweep.tasks import Task, task_sequence
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One (task, variant, cell) to run; its `key` identifies it in results.jsonl."""
+
+    task: Task
+    variant: RopeVariant
+    cell: Cell
+    needle: NeedleRecord
+
+    @property
+    def key(self) -> str:
+        return f"{self.task.name}|{self.variant.spec}|{self.cell.id}"
+
+    def frames(self, dataset: Dataset) -> list[FrameRef]:
+        return task_sequence(dataset, self.cell, self.task)
+
+
+@dataclass
+class SampleResult:
+    """What a backend returns for a sample. `prediction`/`answer` are option letters (or texts
+    for open questions); `scores` holds backend-specific numbers; `error` is set when failed."""
+
+    sample: Sample
+    prediction: str = ""
+    answer: str = ""
+    correct: bool = False
+    scores: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+class Backend(abc.ABC):
+    """A model (or probe) that answers samples. `name` is the model as written in results."""
+
+    name: str
+    marks: dict[str, Any] = {}  # extra fields written on every result, e.g. {"random_weights": True}
+
+    def config(self) -> dict[str, Any]:
+        """Options that change results (written to run.json and compared on resume)."""
+        return {}
+
+    def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
+        """Tokens of the sample's prompt (for --dry-run and progress)."""
+        return 0
+
+    def order(self, samples: Sequence[Sample]) -> list[Sample]:
+        """The order to run the samples in (default: as given)."""
+        return list(samples)
+
+    @abc.abstractmethod
+    def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
+        """Yield one result per sample, in any order."""

@@ -1,0 +1,201 @@
+"""The probe: a training-free attention probe that shows what a RoPE variant alone does to retrieval.
+
+It is a probe, not a model: no weights, no language, one query token. Equations and what it can
+and cannot show: docs/probe.md. In short, per head h (notation: P = head_dim/2 pairs, pair i
+rotates dims i and i + P, so a pair is one complex number):
+
+- content: each frame is cut into the variant's token grid (28 px per token, as Qwen2-VL after
+  the 2×2 merge); a token's pixels x (7×7×3, centred) go through a fixed seeded Gaussian map
+  W_h ∈ R^{147×2P} to a unit complex vector u ∈ C^P;
+- frequency profile: semantic content lives in the low-frequency pairs (Barbero et al., "Round
+  and Round We Go! What makes Rotary Positional Encodings useful?", arXiv 2410.06205): keys and
+  the query are k = a ⊙ u, q = a ⊙ u_q with a_i² = `semantic`/(P/4) on the lowest quarter of
+  pairs and (1 − `semantic`)/(3P/4) elsewhere (default `semantic` = 0.75);
+- query: u_q = normalised mean of the vectors of the needle's *object* tokens — the tokens where
+  the needle differs from its look-alike distractors (all tokens when it has none). A question
+  describes the needle's object, not its background; the distractors share the background and
+  the object's template, so they match the query partly (one attribute differs). The query sits
+  at the last token of the question text after the video;
+- rotation: both by the variant's rotary tables at the positions of the cell's layout,
+  s_j = Re Σ_i q_i conj(k_j,i) e^{i(φ_q,i − φ_j,i)} / Σ_i a_i² |u_q,i|²;
+- retrieval: attention a_j = softmax_j(β s_j) over the vision tokens (β = 16), mass per frame
+  summed over its tokens and over heads; the frame with the largest mass is retrieved. Its
+  option is the prediction: the needle's answer, a distractor's (wrong) answer, or "-" for a
+  haystack frame (wrong).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from niah.backends.base import Backend, Sample, SampleResult
+from niah.data.dataset import Dataset, FrameRef
+from niah.data.needles import LETTERS
+from niah.rope import Layout, RopeVariant, TextRun, VisionRun
+from niah.rope.frequencies import rotary_tables
+
+TOKEN_PX = 28  # Qwen2-VL: 14-px patches, 2×2 merge → one LLM token per 28×28 pixels
+PATCH = 7  # each token's pixels are pooled to 7×7×3 before the feature map
+PREFIX_TOKENS = 14  # system prompt + "<|vision_start|>" before the video
+QUESTION_TOKENS = 24  # "<|vision_end|>" + question + options; the query is the last one
+CHUNK_FRAMES = 128  # frames scored at once (bounds memory on 3000-frame haystacks)
+
+
+class ProbeBackend(Backend):
+    """The attention probe. Options: heads, head_dim, theta, semantic, beta, seed."""
+
+    def __init__(self, heads: int = 4, head_dim: int = 128, theta: float = 1_000_000.0, semantic: float = 0.75,
+                 beta: float = 16.0, seed: int = 0):  # fmt: skip
+        if not 0 < semantic < 1:
+            raise ValueError("semantic must be in (0, 1)")
+        self.name = "probe"
+        self.heads, self.head_dim, self.theta, self.semantic, self.beta, self.seed = (
+            heads, head_dim, theta, semantic, beta, seed)  # fmt: skip
+        pairs = head_dim // 2
+        low = pairs // 4
+        energy = np.full(pairs, (1 - semantic) / (pairs - low))
+        energy[pairs - low :] = semantic / low
+        self.amplitude = torch.tensor(np.sqrt(energy), dtype=torch.float32)  # (P,)
+        rng = np.random.default_rng([seed, 2410])
+        self.maps = torch.tensor(rng.normal(size=(heads, PATCH * PATCH * 3, head_dim)), dtype=torch.float32)
+        self._content: dict[str, torch.Tensor] = {}  # frame key → (heads, tokens, P) complex64
+        self._rotations: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+
+    def config(self) -> dict:
+        return dict(heads=self.heads, head_dim=self.head_dim, theta=self.theta, semantic=self.semantic,
+                    beta=self.beta, seed=self.seed)  # fmt: skip
+
+    # ------------------------------------------------------------------ layout and rotation
+
+    @staticmethod
+    def grid(dataset: Dataset) -> tuple[int, int]:
+        """(H, W) tokens per frame for the dataset's frame size."""
+        width, height = dataset.frame_size
+        return max(1, height // TOKEN_PX), max(1, width // TOKEN_PX)
+
+    def layout(self, dataset: Dataset, n_frames: int) -> Layout:
+        h, w = self.grid(dataset)
+        seconds = 1.0 / dataset.options["fps"]
+        video = VisionRun("video", n_frames, h, w, seconds)
+        return Layout((TextRun(PREFIX_TOKENS), video, TextRun(QUESTION_TOKENS)))
+
+    def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
+        return self.layout(dataset, len(sample.frames(dataset))).num_tokens
+
+    def _rotation(self, dataset: Dataset, variant: RopeVariant, n_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(e^{−iφ_j}) for the vision tokens, shape (n_frames·tokens, P), and e^{iφ_q} (P,).
+
+        Cached for the last few (variant, frame count): every depth and needle of a length share it.
+        """
+        key = (variant.spec, n_frames)
+        if key in self._rotations:
+            self._rotations.move_to_end(key)
+            return self._rotations[key]
+        ids = variant.position_ids(self.layout(dataset, n_frames)).to(torch.float64)  # (3, L)
+        axis = variant.axis_of_pair(self.head_dim)
+        cos, sin = rotary_tables(ids, axis, self.head_dim, self.theta)  # (L, d) each
+        pairs = self.head_dim // 2
+        phase = torch.complex(cos[:, :pairs], sin[:, :pairs])  # e^{iφ}, (L, P)
+        keys = phase[PREFIX_TOKENS : ids.shape[1] - QUESTION_TOKENS].conj()
+        entry = (keys, phase[-1])
+        self._rotations[key] = entry
+        while len(self._rotations) > 2:
+            self._rotations.popitem(last=False)
+        return entry
+
+    # ------------------------------------------------------------------ content
+
+    def _features(self, frame: np.ndarray, grid: tuple[int, int]) -> torch.Tensor:
+        """Unit complex content vectors of a frame: (heads, H·W, P) complex64."""
+        gh, gw = grid
+        if frame.shape[:2] != (gh * TOKEN_PX, gw * TOKEN_PX):
+            frame = cv2.resize(frame, (gw * TOKEN_PX, gh * TOKEN_PX), interpolation=cv2.INTER_AREA)
+        pooled = cv2.resize(frame, (gw * PATCH, gh * PATCH), interpolation=cv2.INTER_AREA)
+        x = pooled.reshape(gh, PATCH, gw, PATCH, 3).transpose(0, 2, 1, 3, 4).reshape(gh * gw, -1)
+        x = torch.from_numpy(x.astype(np.float32) / 255.0 - 0.5)  # (tokens, 147)
+        z = torch.einsum("tf,hfd->htd", x, self.maps)  # (heads, tokens, d)
+        pairs = self.head_dim // 2
+        u = torch.complex(z[..., :pairs], z[..., pairs:])
+        return u / u.abs().pow(2).sum(-1, keepdim=True).sqrt().clamp_min(1e-12)
+
+    def _load_content(self, dataset: Dataset, refs: Sequence[FrameRef]) -> None:
+        grid = self.grid(dataset)
+        haystack = max((r.index + 1 for r in refs if r.kind == "haystack"), default=0)
+        have = sum(1 for k in self._content if k.startswith("h"))
+        if haystack > have:
+            for i, frame in enumerate(dataset.haystack_frames(haystack)):
+                if i >= have:
+                    self._content[f"h{i}"] = self._features(frame, grid)
+        for ref in refs:
+            if ref.kind != "haystack" and ref.key not in self._content:
+                self._content[ref.key] = self._features(dataset.image(ref), grid)
+
+    # ------------------------------------------------------------------ scoring
+
+    def _query(self, dataset: Dataset, sample: Sample) -> torch.Tensor:
+        """u_q: normalised mean content of the needle's object tokens, (heads, P) complex64."""
+        record = sample.needle
+        refs = [FrameRef("distractor", j, record.id) for j in range(len(record.distractors))]
+        self._load_content(dataset, [FrameRef("needle", 0, record.id), *refs])
+        needle = self._content[FrameRef("needle", 0, record.id).key]
+        mask = torch.zeros(needle.shape[1], dtype=torch.bool)
+        for ref in refs:
+            mask |= (needle - self._content[ref.key]).abs().pow(2).sum(-1).amax(0) > 1e-4
+        if not mask.any():
+            mask[:] = True
+        uq = needle[:, mask].mean(1)
+        return uq / uq.abs().pow(2).sum(-1, keepdim=True).sqrt()
+
+    def frame_masses(self, dataset: Dataset, sample: Sample) -> tuple[list[FrameRef], torch.Tensor]:
+        """The sample's frames and their attention mass summed over heads, shape (n_frames,)."""
+        refs = sample.frames(dataset)
+        self._load_content(dataset, refs)
+        needle = self._content[FrameRef("needle", 0, sample.cell.needle).key]  # (heads, tokens, P)
+        uq = self._query(dataset, sample)  # (heads, P)
+        energy = self.amplitude.pow(2)
+        norm = (energy * uq.abs().pow(2)).sum(-1, keepdim=True)  # (heads, 1)
+        keys_phase, query_phase = self._rotation(dataset, sample.variant, len(refs))
+        q = (energy * uq * query_phase) / norm  # (heads, P): a² ⊙ u_q ⊙ e^{iφ_q}, normalised
+        tokens = needle.shape[1]
+        logits = []
+        for start in range(0, len(refs), CHUNK_FRAMES):
+            chunk = refs[start : start + CHUNK_FRAMES]
+            k = torch.cat([self._content[r.key] for r in chunk], dim=1)  # (heads, n·tokens, P)
+            phase = keys_phase[start * tokens : (start + len(chunk)) * tokens]  # (n·tokens, P)
+            s = (q[:, None, :] * k.conj() * phase).real.sum(-1)  # (heads, n·tokens)
+            logits.append(self.beta * s)
+        logit = torch.cat(logits, dim=1)  # (heads, all vision tokens)
+        attention = torch.softmax(logit, dim=1)
+        masses = attention.reshape(self.heads, len(refs), tokens).sum(-1).sum(0)  # (n_frames,)
+        return refs, masses
+
+    def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
+        for sample in samples:
+            start = time.perf_counter()
+            refs, masses = self.frame_masses(dataset, sample)
+            yield self._result(sample, refs, masses.numpy(), time.perf_counter() - start)
+
+    @staticmethod
+    def _result(sample: Sample, refs: list[FrameRef], masses: np.ndarray, seconds: float) -> SampleResult:
+        """The retrieved frame's option is the prediction: needle → right, distractor/haystack → wrong."""
+        best = int(masses.argmax())
+        chosen = refs[best]
+        needle = sample.needle
+        if chosen.kind == "needle":
+            prediction = LETTERS[needle.answer]
+        elif chosen.kind == "distractor":
+            prediction = LETTERS[needle.distractor_answers[chosen.index]]
+        else:
+            prediction = "-"
+        kinds = np.array([r.kind for r in refs])
+        top = {k: float(masses[kinds == k].max()) if (kinds == k).any() else 0.0 for k in FrameRef.KINDS}
+        answer = LETTERS[needle.answer]
+        scores = dict(retrieved_index=best, retrieved_kind=chosen.kind, needle_mass=top["needle"],
+                      distractor_mass=top["distractor"], haystack_mass=top["haystack"])  # fmt: skip
+        return SampleResult(sample, prediction, answer, prediction == answer, scores, seconds)

@@ -1,0 +1,113 @@
+"""`niah run`: sweep a model over a dataset's cells × RoPE variants × tasks into a run dir."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from niah.data.grid import parse_int_list
+from niah.rope import VARIANTS
+from niah.sweep import engine
+from niah.sweep.engine import DEFAULT_TASKS, DEFAULT_VARIANTS, RunConfig, RunInterrupted, run_sweep
+from niah.sweep.plan import Shard
+from niah.sweep.summary import accuracy_table
+from niah.sweep.tasks import TASKS
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def hf_options(f):
+    """The transformers backend's options (ignored by the probe)."""
+    options = [
+        click.option("--dtype", default="auto", show_default=True, help="hf: bfloat16, float16, float32 or auto."),
+        click.option("--device", default=None, help="hf: cuda, cuda:1, cpu (default: cuda if available)."),
+        click.option("--attn-implementation", default="sdpa", show_default=True,
+                     help="hf: sdpa, flash_attention_2 (if installed) or eager."),
+        click.option("--device-map", default=None, help="hf: 'auto' spreads a model too large for one GPU."),
+        click.option("--random-weights", is_flag=True, help="hf: the config's architecture with random weights."),
+        click.option("--chunk-tokens", type=int, default=None, help="hf: prefill chunk size in tokens."),
+        click.option("--max-pixels", type=int, default=None, help="hf: resize frames to at most this many pixels."),
+        click.option("--no-prefix-reuse", is_flag=True, help="hf: recompute the whole prompt for every sample."),
+        click.option("--cache-dir", default=None, help="hf: where vision embeddings are cached (default: run dir)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.command()
+@click.argument("dataset", type=click.Path())
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run dir (created, or resumed).")
+@click.option(
+    "--model",
+    default="probe",
+    show_default=True,
+    help="probe[:heads=4,semantic=0.75,...] (CPU, no weights) or hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct).",
+)
+@click.option(
+    "--variants",
+    default=",".join(DEFAULT_VARIANTS),
+    show_default=True,
+    help=f"RoPE variants with options, comma-separated ({', '.join(VARIANTS)}); "
+    "a variant's options follow it: vanilla,videorope:delta=1.5,alloc=high,m-rope.",
+)
+@click.option("--tasks", default=",".join(DEFAULT_TASKS), show_default=True, help=f"{', '.join(TASKS)}.")
+@click.option("--lengths", help="Subset of the dataset's lengths (frames), e.g. 16,32 or 200:1000:200.")
+@click.option("--depths", help="Subset of the dataset's depths (percent).")
+@click.option("--limit", type=int, help="Only the first N cells (per variant and task): a quick look.")
+@click.option("--shard", help="Run shard I of N (I/N); each shard writes its own results file, merged at the end.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe's feature map / hf sampling.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (samples, tokens, what is done) and exit.")
+@click.option("--force", is_flag=True, help="Reuse a run dir made with another config, discarding its results.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or table.")
+@hf_options
+def run(dataset, out, model, variants, tasks, lengths, depths, limit, shard, seed, dry_run, force, quiet,
+        **hf) -> None:  # fmt: skip
+    """Sweep MODEL over DATASET's cells × RoPE variants × tasks; one JSON line per sample in OUT.
+
+    \b
+    Examples:
+      niah run data/demo --out runs/demo-probe
+      niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --variants m-rope,videorope --out runs/q2
+    Rerunning the same command resumes: finished samples are skipped, failed ones retried.
+    """
+    config = RunConfig(
+        dataset=dataset, model=model, variants=_split_variants(variants), tasks=_csv(tasks),
+        lengths=parse_int_list(lengths, "lengths") if lengths else None,
+        depths=parse_int_list(depths, "depths") if depths else None,
+        limit=limit, seed=seed, backend_options=_hf_options(model, hf),
+    )  # fmt: skip
+    if dry_run:
+        click.echo(engine.dry_run(config, out, Shard.parse(shard)))
+        return
+    try:
+        summary = run_sweep(config, out, Shard.parse(shard), force=force, quiet=quiet, echo=click.echo)
+    except RunInterrupted as stop:
+        click.echo(str(stop), err=True)
+        sys.exit(130)
+    if summary is None:
+        click.echo(f"results so far in {out}; the summary is written when every shard and sample is done")
+    elif not quiet:
+        click.echo(accuracy_table(summary))
+        click.echo(f"results: {out}/results.jsonl  summary: {out}/summary.json  plot: niah plot {out} --out FIG_DIR")
+
+
+def _split_variants(text: str) -> list[str]:
+    """Split 'vanilla,videorope:delta=1.5,alloc=high,m-rope' into variants: a piece with '=' and
+    no ':' continues the options of the variant before it."""
+    out: list[str] = []
+    for piece in _csv(text):
+        if "=" in piece and ":" not in piece and out:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def _hf_options(model: str, hf: dict) -> dict:
+    if not model.startswith("hf:"):
+        return {}
+    return {k: v for k, v in hf.items() if v not in (None, False)}

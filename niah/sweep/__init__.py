@@ -1,0 +1,1 @@
+"""Sweeps: the plan of samples, the results store (append-only JSONL, resume, shards), summaries."""

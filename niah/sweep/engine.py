@@ -1,0 +1,164 @@
+"""The sweep engine: plan → skip what is done → backend → one flushed line per sample → summary.
+
+The engine knows nothing of a backend beyond niah.backends.base.Backend, so the probe and the
+transformers backend run through the same code. Under torchrun, RANK / WORLD_SIZE pick the
+shard when none is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from niah.backends import Backend, SampleResult, make_backend
+from niah.data.dataset import Dataset
+from niah.errors import NiahError
+from niah.rope import resolve_variant
+from niah.sweep.plan import Shard, make_plan
+from niah.sweep.store import RUN, SUMMARY, ResultsStore, _atomic_write
+from niah.sweep.summary import summarize
+from niah.sweep.tasks import get_task
+
+DEFAULT_VARIANTS = ["vanilla", "m-rope", "videorope"]
+DEFAULT_TASKS = ["v-niah", "v-niah-d"]
+
+
+@dataclass
+class RunConfig:
+    """What a run sweeps. Lengths in frames and depths in percent (None: all in the dataset);
+    `limit` keeps the first N cells; `backend_options` go to the backend factory."""
+
+    dataset: str
+    model: str = "probe"
+    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    lengths: list[int] | None = None
+    depths: list[int] | None = None
+    limit: int | None = None
+    seed: int = 0
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C: the results so far are saved; rerunning the same command resumes."""
+
+
+@dataclass
+class Prepared:
+    dataset: Dataset
+    backend: Backend
+    plan: list
+    shard_plan: list
+    resolved: dict[str, Any]
+
+
+def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
+    """Validate everything (dataset, tasks, variants, backend, lengths) before anything is written."""
+    dataset = Dataset(config.dataset)
+    tasks = [get_task(t) for t in config.tasks]
+    variants = [resolve_variant(v) for v in config.variants]
+    if not tasks or not variants:
+        raise NiahError("give at least one task and one variant")
+    backend = make_backend(config.model, seed=config.seed, **config.backend_options)
+    plan = make_plan(dataset, tasks, variants, config.lengths, config.depths, config.limit)
+    shard = shard or shard_from_env()
+    resolved = {
+        "dataset": str(dataset.path.resolve()),
+        "dataset_manifest_sha256": dataset.manifest_hash,
+        "model": backend.name,
+        "backend": backend.config(),
+        "variants": [v.spec for v in variants],
+        "tasks": [t.name for t in tasks],
+        "lengths": config.lengths,
+        "depths": config.depths,
+        "limit": config.limit,
+        "seed": config.seed,
+    }
+    return Prepared(dataset, backend, plan, shard.select(plan), resolved)
+
+
+def shard_from_env() -> Shard:
+    """The shard of this torchrun rank (RANK, WORLD_SIZE), or the whole plan."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return Shard(int(os.environ.get("RANK", "0")) + 1, world) if world > 1 else Shard()
+
+
+def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str, Any]:
+    """The results.jsonl line of a result."""
+    s = result.sample
+    frames = s.frames(dataset)
+    return {
+        "key": s.key, "task": s.task.name, "variant": s.variant.spec, "model": backend.name,
+        "length": s.cell.length, "depth": s.cell.depth, "needle": s.cell.needle, "cell": s.cell.id,
+        "insert_index": next(i for i, r in enumerate(frames) if r.kind == "needle"), "frames": len(frames),
+        "prediction": result.prediction, "answer": result.answer, "correct": bool(result.correct),
+        "scores": result.scores, "seconds": round(result.seconds, 4),
+        "status": "failed" if result.failed else "ok", "error": result.error, **backend.marks,
+    }  # fmt: skip
+
+
+def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None) -> str:
+    """The plan as text: samples, estimated tokens, what the run dir already holds. Writes nothing."""
+    p = prepare(config, shard)
+    done: set[str] = set()
+    if (Path(out) / RUN).is_file():
+        done = ResultsStore(Path(out)).done_keys()
+    tokens = [p.backend.estimate_tokens(p.dataset, s) for s in p.shard_plan]
+    todo = [s for s in p.shard_plan if s.key not in done]
+    lines = [
+        f"dataset    {p.dataset.path}  ({len(p.dataset.cells)} cells)",
+        f"model      {p.backend.name}  {json.dumps(p.backend.config())}",
+        f"variants   {', '.join(p.resolved['variants'])}",
+        f"tasks      {', '.join(p.resolved['tasks'])}",
+        f"samples    {len(p.shard_plan)}" + (f" of {len(p.plan)} (shard)" if len(p.plan) != len(p.shard_plan) else ""),
+        f"tokens     {sum(tokens):,} in all, {max(tokens, default=0):,} in the longest sample",
+        f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
+    ]
+    return "\n".join(lines)
+
+
+def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, force: bool = False,
+              quiet: bool = False, echo: Callable[[str], None] = print) -> dict[str, Any] | None:  # fmt: skip
+    """Run (or resume) a sweep into run dir `out`. Returns the summary when the whole plan is
+    done (all shards), else None. Raises RunInterrupted on Ctrl-C after saving what finished."""
+    p = prepare(config, shard)
+    shard = shard or shard_from_env()
+    store = ResultsStore.open(out, p.resolved, shard.suffix, force)
+    done = store.done_keys()
+    todo = [s for s in p.shard_plan if s.key not in done]
+    bar = tqdm(
+        total=len(p.shard_plan),
+        initial=len(p.shard_plan) - len(todo),
+        unit="sample",
+        disable=quiet,
+        desc=f"{p.backend.name}{' shard ' + str(shard.index) + '/' + str(shard.count) if shard.count > 1 else ''}",
+    )
+    failed = 0
+    try:
+        for result in p.backend.run(p.backend.order(todo), p.dataset):
+            store.append(record(result, p.backend, p.dataset))
+            failed += result.failed
+            bar.update(1)
+            if result.failed and not quiet:
+                bar.write(f"failed: {result.sample.key}: {result.error}")
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"interrupted: finished samples are saved in {out}; rerun the same command to resume"
+        ) from None
+    finally:
+        store.close()
+        bar.close()
+    merged = store.merge({s.key for s in p.plan})
+    if merged is None:
+        if failed and not quiet:
+            echo(f"{failed} samples failed; rerun the same command to retry them")
+        return None
+    summary = summarize(merged.values())
+    _atomic_write(Path(out) / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return summary

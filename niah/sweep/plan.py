@@ -1,0 +1,59 @@
+"""The plan of a run: the samples (task × variant × cell) in a canonical order, subsets and shards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from niah.backends.base import Sample
+from niah.data.dataset import Dataset
+from niah.errors import NiahError
+from niah.rope import RopeVariant
+from niah.sweep.tasks import Task
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` (1-based) of `count`: a contiguous block of the plan, so that samples sharing
+    a haystack prefix stay on the same rank."""
+
+    index: int = 1
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str | None) -> Shard:
+        if not text:
+            return cls()
+        try:
+            i, n = (int(v) for v in text.split("/"))
+        except ValueError:
+            raise NiahError(f"bad shard '{text}': write I/N, e.g. 1/4") from None
+        if not 1 <= i <= n:
+            raise NiahError(f"bad shard '{text}': need 1 <= I <= N")
+        return cls(i, n)
+
+    def select(self, samples: Sequence[Sample]) -> list[Sample]:
+        n = len(samples)
+        return list(samples[(self.index - 1) * n // self.count : self.index * n // self.count])
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.count == 1 else f".{self.index}-of-{self.count}"
+
+
+def make_plan(dataset: Dataset, tasks: Sequence[Task], variants: Sequence[RopeVariant],
+              lengths: Sequence[int] | None = None, depths: Sequence[int] | None = None,
+              limit: int | None = None) -> list[Sample]:  # fmt: skip
+    """Every sample in canonical order: variant, task, length, needle, depth.
+
+    `lengths`/`depths` must be in the dataset; `limit` keeps the first N cells of that order.
+    """
+    for name, asked, have in (("length", lengths, dataset.lengths), ("depth", depths, dataset.depths)):
+        missing = sorted(set(asked or []) - set(have))
+        if missing:
+            raise NiahError(f"{name} {missing[0]} is not in the dataset (it has {', '.join(map(str, have))})")
+    cells = [c for c in dataset.cells if (not lengths or c.length in lengths) and (not depths or c.depth in depths)]
+    cells.sort(key=lambda c: (c.length, c.needle, c.depth))
+    if limit is not None:
+        cells = cells[:limit]
+    return [Sample(t, v, c, dataset.needles[c.needle]) for v in variants for t in tasks for c in cells]

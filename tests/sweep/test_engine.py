@@ -1,0 +1,152 @@
+"""The sweep engine: one line per sample, resume after SIGKILL, shards, config checks, retries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+from click.testing import CliRunner
+
+from niah.backends import BACKENDS, Backend, SampleResult
+from niah.cli import main
+from niah.sweep.engine import RunConfig, run_sweep
+from niah.sweep.plan import Shard
+
+VARIANTS = "vanilla,m-rope,videorope,hope,mrope-interleaved"
+
+
+def lines(run_dir):
+    return [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
+
+
+def content(records):
+    """What must not change between runs: everything but the timing."""
+    return {json.dumps({k: v for k, v in r.items() if k != "seconds"}, sort_keys=True) for r in records}
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_run_writes_one_line_per_sample_and_a_summary(small_dataset, tmp_path):
+    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q")
+    assert res.exit_code == 0, res.output
+    recs = lines(tmp_path / "r")
+    assert len(recs) == 18 * 5 * 2 and len({r["key"] for r in recs}) == len(recs)
+    for field in ("task", "variant", "model", "length", "depth", "needle", "insert_index", "prediction", "answer",
+                  "correct", "seconds"):  # fmt: skip
+        assert field in recs[0]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert {(g["variant"].split(":")[0], g["task"]) for g in summary["groups"]} == {
+        (v, t) for v in VARIANTS.split(",") for t in ("v-niah", "v-niah-d")}  # fmt: skip
+    run_json = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run_json["config"]["dataset_manifest_sha256"] and run_json["versions"]["niah"]
+    # rerunning is a no-op that keeps every line
+    assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q").exit_code == 0
+    assert content(lines(tmp_path / "r")) == content(recs)
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(small_dataset, tmp_path):
+    args = [sys.executable, "-m", "niah", "run", str(small_dataset), "--variants", VARIANTS, "-q"]
+    full = tmp_path / "full"
+    subprocess.run([*args, "--out", str(full)], check=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--out", str(killed)])
+    partial = killed / "results.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not partial.exists() or partial.read_text().count("\n") < 20):
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_before = partial.read_text().count("\n")
+    assert 0 < n_before < 180, "the kill must land mid-run"
+    assert not (killed / "summary.json").exists()
+    subprocess.run([*args, "--out", str(killed)], check=True)
+    recs = lines(killed)
+    assert len(recs) == 180 and len({r["key"] for r in recs}) == 180
+    assert content(recs) == content(lines(full))
+
+
+def test_shards_together_equal_the_unsharded_run(small_dataset, tmp_path):
+    config = RunConfig(str(small_dataset), variants=["m-rope", "videorope"])
+    run_sweep(config, tmp_path / "whole", quiet=True)
+    assert run_sweep(config, tmp_path / "sharded", Shard(1, 2), quiet=True) is None  # half: no summary yet
+    assert not (tmp_path / "sharded" / "results.jsonl").exists()
+    assert run_sweep(config, tmp_path / "sharded", Shard(2, 2), quiet=True) is not None
+    assert content(lines(tmp_path / "sharded")) == content(lines(tmp_path / "whole"))
+    assert not list((tmp_path / "sharded").glob("results.*-of-*.jsonl"))
+
+
+def test_a_changed_config_is_refused_with_what_differs(small_dataset, tmp_path):
+    assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q").exit_code == 0
+    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q")
+    assert res.exit_code == 2 and "variants: ['m-rope'] → ['videorope:" in res.output and "--force" in res.output
+    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q", "--force")
+    assert res.exit_code == 0 and {r["variant"].split(":")[0] for r in lines(tmp_path / "r")} == {"videorope"}
+
+
+class Flaky(Backend):
+    """Fails every sample of the d100 cells on its first attempt in a process-wide set."""
+
+    attempts: set[str] = set()
+
+    def __init__(self):
+        self.name = "flaky"
+
+    def run(self, samples: Sequence, dataset) -> Iterator[SampleResult]:
+        for s in samples:
+            if s.cell.depth == 100 and s.key not in Flaky.attempts:
+                Flaky.attempts.add(s.key)
+                yield SampleResult(s, error="CUDA out of memory (simulated)")
+            else:
+                yield SampleResult(s, prediction="A", answer="A", correct=True)
+
+
+@pytest.fixture
+def flaky_backend():
+    BACKENDS["flaky"] = lambda arg, seed, options: Flaky()
+    yield
+    BACKENDS.pop("flaky")
+    Flaky.attempts.clear()
+
+
+def test_failed_samples_are_recorded_and_retried_on_resume(small_dataset, tmp_path, flaky_backend):
+    config = RunConfig(str(small_dataset), model="flaky", variants=["m-rope"], tasks=["v-niah"])
+    assert run_sweep(config, tmp_path / "r", quiet=True) is None  # incomplete: failures
+    first = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    failed = [r for r in first if r["status"] == "failed"]
+    assert len(failed) == 6 and all("out of memory" in r["error"] for r in failed)
+    summary = run_sweep(config, tmp_path / "r", quiet=True)
+    assert summary is not None and summary["groups"][0]["samples"] == 18
+    recs = lines(tmp_path / "r")
+    assert len(recs) == 18 and all(r["status"] == "ok" for r in recs)
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(small_dataset, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = [
+        ((tmp_path, "--out", tmp_path / "o"), "is not a niah dataset"),
+        ((small_dataset, "--out", tmp_path / "o", "--variants", "videorop"), "did you mean videorope"),
+        ((small_dataset, "--out", tmp_path / "o", "--tasks", "v-niah-x"), "unknown task 'v-niah-x'"),
+        ((small_dataset, "--out", tmp_path / "o", "--model", "prob"), "unknown model backend 'prob'"),
+        ((small_dataset, "--out", tmp_path / "o", "--lengths", "8,9"), "length 9 is not in the dataset"),
+        ((small_dataset, "--out", blocker / "o"), "cannot write run dir"),
+    ]
+    for args, needle in cases:
+        res = cli("run", *args)
+        assert res.exit_code == 2, res.output
+        assert needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+        assert not (tmp_path / "o").exists()
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(small_dataset, tmp_path):
+    res = cli("run", small_dataset, "--out", tmp_path / "o", "--dry-run", "--variants", "m-rope", "--limit", "4")
+    assert res.exit_code == 0 and "samples    8" in res.output and "tokens" in res.output
+    assert not (tmp_path / "o").exists()
