@@ -54,11 +54,13 @@ def main() -> None:
 
 
 def _register() -> None:
+    from niah.cli.demo import demo
     from niah.cli.generate import generate, inspect
+    from niah.cli.plot import plot
     from niah.cli.rope import rope
     from niah.cli.run import run
 
-    for command in (rope, generate, inspect, run):
+    for command in (demo, generate, run, plot, inspect, rope):
         main.add_command(command)
 
 

@@ -47,9 +47,15 @@ def latest_by_key(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]
 
 
 def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two run configs, e.g. "variants: [...] → [...]"."""
+    """Human-readable differences between two run configs, e.g. "variants: [...] → [...]".
+
+    Lists compare as sets: the order of variants, tasks, lengths or depths changes no result."""
+
+    def canon(value: Any) -> Any:
+        return sorted(value, key=str) if isinstance(value, list) else value
+
     keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if canon(old.get(k)) != canon(new.get(k))]
 
 
 class ResultsStore:

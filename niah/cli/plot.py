@@ -1,0 +1,32 @@
+"""`niah plot`: figures and tables from run dirs."""
+
+from __future__ import annotations
+
+import click
+
+from niah.plot.report import plot_runs
+
+
+@click.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for figures and tables.")
+@click.option(
+    "--format",
+    "formats",
+    default="png",
+    show_default=True,
+    help="Comma-separated: png for people, pdf and/or svg for papers (e.g. png,pdf).",
+)
+@click.option("--diff", help="Draw the difference map of two variants, A,B (default: each variant minus the first).")
+def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None) -> None:
+    """Heatmaps, the variants × tasks grid, difference maps, accuracy vs length and summary tables
+    (summary.md/.csv/.tex) from one or more RUN_DIRS of the same dataset."""
+    pair = None
+    if diff:
+        parts = [p.strip() for p in diff.split(",")]
+        if len(parts) != 2:
+            raise click.BadParameter("write two variants: --diff videorope,m-rope")
+        pair = (parts[0], parts[1])
+    paths = plot_runs(run_dirs, out, [f.strip() for f in formats.split(",") if f.strip()], pair)
+    for path in paths:
+        click.echo(path)

@@ -1,0 +1,37 @@
+"""`niah demo`: the whole loop on the demo preset with the CPU probe — generate, run, plot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from niah.data.generate import generate, resolve_config
+from niah.errors import NiahError
+from niah.plot.report import plot_runs
+from niah.rope import VARIANTS
+from niah.sweep.engine import DEFAULT_TASKS, RunConfig, run_sweep
+
+DEMO_VARIANTS = ["vanilla", "m-rope", "videorope"] + [
+    v for v in VARIANTS if v not in ("vanilla", "m-rope", "videorope")
+]
+
+
+def run_demo(out: str | Path, model: str = "probe", variants: list[str] | None = None, quiet: bool = False,
+             echo: Callable[[str], None] = print, **backend_options) -> dict:  # fmt: skip
+    """Generate out/data, run out/run, plot out/figures; every step reuses what already exists.
+    Returns {"dataset", "run", "figures", "summary"}."""
+    out = Path(out)
+    echo(f"1/3 dataset  {out / 'data'}")
+    data = generate(out / "data", resolve_config("demo"))
+    echo(
+        f"2/3 run      {out / 'run'}  ({model}, {len(variants or DEMO_VARIANTS)} variants × {len(DEFAULT_TASKS)} tasks)"
+    )
+    config = RunConfig(str(data), model=model, variants=variants or DEMO_VARIANTS, backend_options=backend_options)
+    summary = run_sweep(config, out / "run", quiet=quiet, echo=echo)
+    if summary is None:
+        raise NiahError(
+            f"some demo samples failed (see {out / 'run' / 'results.jsonl'}): rerun niah demo to retry them"
+        )
+    echo(f"3/3 figures  {out / 'figures'}")
+    figures = plot_runs([out / "run"], out / "figures")
+    return {"dataset": data, "run": out / "run", "figures": figures, "summary": summary}

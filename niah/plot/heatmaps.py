@@ -1,0 +1,125 @@
+"""Retrieval heatmaps, the variants × tasks grid, difference maps and accuracy-vs-length lines.
+
+Heatmap: x = haystack length (frames), y = needle depth (percent, 0 at the top), one cell per
+(length, depth) averaged over needles, colour fixed on 0→1 from red (#F0496E) through amber
+(#EBB839) to green (#9AD5B3) — the LongVA / VideoRoPE look — thin white borders, cells without
+samples left blank (light grey, hatched), never drawn as 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
+
+from niah.plot.results import Grid
+from niah.plot.style import plt
+
+RED, AMBER, GREEN = "#F0496E", "#EBB839", "#9AD5B3"
+ACCURACY_CMAP = LinearSegmentedColormap.from_list("niah_accuracy", [RED, AMBER, GREEN])
+MISSING = "#EEEEEE"
+COLUMN_INCHES = 3.4  # one column of a two-column paper
+FONT = 7  # points, at the figure's printed size
+
+
+def short_variant(spec: str) -> str:
+    """'videorope:delta=2,layout=diagonal,alloc=low' → 'videorope δ=2' for titles; others unchanged."""
+    name, _, opts = spec.partition(":")
+    keep = [o.replace("delta=", "δ=") for o in opts.split(",") if o.startswith("delta=")]
+    return " ".join([name, *keep])
+
+
+def _ticks(values: Sequence[int], n_max: int = 8) -> tuple[list[int], list[str]]:
+    step = max(1, int(np.ceil(len(values) / n_max)))
+    idx = list(range(0, len(values), step))
+    return idx, [str(values[i]) for i in idx]
+
+
+def draw_heatmap(ax, g: Grid, title: str, cmap=ACCURACY_CMAP, vmin: float = 0.0, vmax: float = 1.0):
+    """One heatmap on `ax`; returns the mappable (for a colour bar)."""
+    data = np.ma.masked_invalid(g.accuracy)
+    ax.set_facecolor(MISSING)
+    mesh = ax.pcolormesh(data, cmap=cmap, vmin=vmin, vmax=vmax, edgecolors="white", linewidth=0.6)
+    for i, j in zip(*np.nonzero(np.isnan(g.accuracy)), strict=True):
+        ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, hatch="////", edgecolor="#BBBBBB", lw=0))
+    ax.set_xlim(0, len(g.lengths))
+    ax.set_ylim(len(g.depths), 0)  # depth 0 at the top
+    xi, xl = _ticks(g.lengths)
+    yi, yl = _ticks(g.depths)
+    ax.set_xticks([i + 0.5 for i in xi], xl, rotation=45 if len(g.lengths) > 6 else 0, fontsize=FONT)
+    ax.set_yticks([i + 0.5 for i in yi], yl, fontsize=FONT)
+    ax.set_xlabel("frames", fontsize=FONT)
+    ax.set_ylabel("depth (%)", fontsize=FONT)
+    ax.set_title(title, fontsize=FONT + 1)
+    ax.tick_params(length=2, pad=1)
+    return mesh
+
+
+def _colorbar(fig, mesh, axes, label: str):
+    bar = fig.colorbar(mesh, ax=axes, fraction=0.05, pad=0.03)
+    bar.ax.tick_params(labelsize=FONT)
+    bar.set_label(label, fontsize=FONT)
+    return bar
+
+
+def heatmap_figure(g: Grid, title: str) -> plt.Figure:
+    """A column-wide heatmap with overall accuracy in the title and a colour bar."""
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
+    mesh = draw_heatmap(ax, g, f"{title}  (acc {g.overall:.3f})")
+    _colorbar(fig, mesh, ax, "accuracy")
+    return fig
+
+
+def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: list[str], model: str) -> plt.Figure:
+    """Variants as rows × tasks as columns, one shared colour bar (VideoRoPE Figure 7)."""
+    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.7 * len(variants) + 0.3),
+                             squeeze=False, constrained_layout=True)  # fmt: skip
+    mesh = None
+    for i, v in enumerate(variants):
+        for j, t in enumerate(tasks):
+            ax = axes[i, j]
+            g = grids.get((v, t))
+            if g is None:
+                ax.set_axis_off()
+                continue
+            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}  ({g.overall:.2f})")
+            if i < len(variants) - 1:
+                ax.set_xlabel("")
+            if j:
+                ax.set_ylabel("")
+    if mesh is not None:
+        _colorbar(fig, mesh, axes, "accuracy")
+    fig.suptitle(model, fontsize=FONT + 1)
+    return fig
+
+
+DIFF_CMAP = "RdBu"
+
+
+def difference_figure(a: Grid, b: Grid, title: str) -> plt.Figure:
+    """Accuracy of a minus b per cell, diverging colours centred at 0 (blue: a better)."""
+    diff = Grid(a.lengths, a.depths, a.accuracy - b.accuracy, np.minimum(a.samples, b.samples))
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
+    mesh = draw_heatmap(ax, diff, title, cmap=DIFF_CMAP, vmin=-1, vmax=1)
+    _colorbar(fig, mesh, ax, "accuracy difference")
+    return fig
+
+
+def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], model: str) -> plt.Figure:
+    """Accuracy (mean over depths and needles) vs haystack length, a line per (variant, task)."""
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
+    styles = {"v-niah": "-", "v-niah-d": "--"}
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    variants = sorted({v for v, _ in curves})
+    for (v, t), (xs, ys) in sorted(curves.items()):
+        ax.plot(xs, ys, styles.get(t, ":"), marker="o", ms=2.5, lw=1.2,
+                color=colours[variants.index(v) % len(colours)], label=f"{short_variant(v)} · {t}")  # fmt: skip
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("frames", fontsize=FONT)
+    ax.set_ylabel("accuracy", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.grid(alpha=0.3)
+    ax.set_title(model, fontsize=FONT + 1)
+    ax.legend(fontsize=FONT - 1, frameon=False, ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig

@@ -1,0 +1,78 @@
+"""`plot_runs`: every figure and table of one or more run dirs into a figure dir."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from niah.errors import NiahError
+from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
+from niah.plot.results import Grid, axes_of, grid, groups, load_runs
+from niah.plot.style import FORMATS, save
+from niah.plot.tables import write_tables
+
+
+def _slug(*parts: str) -> str:
+    return "_".join(p.replace("/", "-").replace(":", "-").replace(",", "-").replace("=", "") for p in parts)
+
+
+def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence[str] = ("png",),
+              diff: tuple[str, str] | None = None) -> list[Path]:  # fmt: skip
+    """Heatmaps per (model, variant, task), a variants × tasks grid per model, difference maps
+    (each variant minus the first, or `diff`), accuracy vs length, and summary tables."""
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise NiahError(f"unknown figure format '{bad[0]}': choose from {', '.join(FORMATS)}")
+    records, order = load_runs(run_dirs)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NiahError(f"cannot write to '{out}': {err.strerror}") from None
+    lengths, depths = axes_of(records)
+    grids: dict[tuple[str, str, str], Grid] = {k: grid(rs, lengths, depths) for k, rs in groups(records).items()}
+    written: list[Path] = []
+
+    def emit(fig, name: str) -> None:
+        for i, fmt in enumerate(formats):
+            path = out / f"{name}.{fmt}"
+            if i < len(formats) - 1:
+                fig.savefig(path, dpi=200, bbox_inches="tight")
+                written.append(path)
+            else:
+                written.append(save(fig, path))
+
+    for (model, variant, task), g in grids.items():
+        emit(heatmap_figure(g, f"{short_variant(variant)} · {task}"), _slug("heatmap", model, variant, task))
+    for model in sorted({m for m, _, _ in grids}):
+        mine = {(v, t): g for (m, v, t), g in grids.items() if m == model}
+        variants = [v for v in order if any(key[0] == v for key in mine)]
+        tasks = sorted({t for _, t in mine})
+        emit(grid_figure(mine, variants, tasks, model), _slug("grid", model))
+        curves = {(v, t): (g.lengths, [_mean_col(g, j) for j in range(len(g.lengths))]) for (v, t), g in mine.items()}
+        emit(length_figure(curves, model), _slug("accuracy_vs_length", model))
+        pairs = _diff_pairs(variants, diff)
+        for a, b in pairs:
+            for t in tasks:
+                if (a, t) in mine and (b, t) in mine:
+                    title = f"{short_variant(a)} − {short_variant(b)} · {t}"
+                    emit(difference_figure(mine[(a, t)], mine[(b, t)], title), _slug("diff", model, a, b, t))
+    written += write_tables(grids, out)
+    return written
+
+
+def _mean_col(g: Grid, j: int) -> float:
+    n = g.samples[:, j]
+    return float((g.accuracy[:, j][n > 0] * n[n > 0]).sum() / n.sum()) if n.sum() else float("nan")
+
+
+def _diff_pairs(variants: list[str], diff: tuple[str, str] | None) -> list[tuple[str, str]]:
+    if diff is None:
+        return [(v, variants[0]) for v in variants[1:]]
+    resolved = []
+    for name in diff:
+        match = [v for v in variants if v == name or v.split(":")[0] == name]
+        if not match:
+            raise NiahError(f"--diff variant '{name}' is not in the runs ({', '.join(variants)})")
+        resolved.append(match[0])
+    return [(resolved[0], resolved[1])]

@@ -1,0 +1,84 @@
+"""Loading run dirs for plotting, and turning records into accuracy grids.
+
+Figures and tables are derived from results.jsonl alone, never by re-running a model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from niah.errors import NiahError
+from niah.sweep.store import RUN, ResultsStore
+
+
+def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The ok records of every run dir (latest per sample), and the variants in the order the
+    runs list them; every run must use the same dataset."""
+    records: list[dict[str, Any]] = []
+    order: list[str] = []
+    datasets: dict[str, str] = {}
+    for path in map(Path, paths):
+        if not (path / RUN).is_file():
+            raise NiahError(f"'{path}' is not a niah run dir (no {RUN}): make one with niah run")
+        config = json.loads((path / RUN).read_text())["config"]
+        datasets[config["dataset_manifest_sha256"]] = config["dataset"]
+        order += [v for v in config["variants"] if v not in order]
+        ok = [r for r in ResultsStore(path).all_results().values() if r["status"] == "ok"]
+        if not ok:
+            raise NiahError(f"run dir '{path}' has no finished samples yet: run niah run first")
+        records += ok
+    if len(datasets) > 1:
+        raise NiahError(f"the runs use {len(datasets)} different datasets ({', '.join(sorted(datasets.values()))}): "
+                        "plot runs of one dataset together")  # fmt: skip
+    return records, order
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran."""
+
+    lengths: list[int]
+    depths: list[int]
+    accuracy: np.ndarray
+    samples: np.ndarray
+
+    @property
+    def overall(self) -> float:
+        """Mean over samples (every needle of every cell weighs the same)."""
+        total = np.nansum(self.accuracy * self.samples)
+        return float(total / self.samples.sum()) if self.samples.sum() else float("nan")
+
+
+def axes_of(records: Iterable[dict[str, Any]]) -> tuple[list[int], list[int]]:
+    """Every length and depth present, sorted (so all panels of a figure share axes)."""
+    records = list(records)
+    return sorted({r["length"] for r in records}), sorted({r["depth"] for r in records})
+
+
+def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int]) -> Grid:
+    """Average correctness over needles per (depth, length) cell."""
+    hits: dict[tuple[int, int], list[bool]] = defaultdict(list)
+    for r in records:
+        hits[(r["depth"], r["length"])].append(bool(r["correct"]))
+    acc = np.full((len(depths), len(lengths)), np.nan)
+    n = np.zeros((len(depths), len(lengths)), dtype=int)
+    for i, d in enumerate(depths):
+        for j, length in enumerate(lengths):
+            if v := hits.get((d, length)):
+                acc[i, j], n[i, j] = np.mean(v), len(v)
+    return Grid(lengths, depths, acc, n)
+
+
+def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Records by (model, variant, task), in sorted order."""
+    out: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        out[(r["model"], r["variant"], r["task"])].append(r)
+    return dict(sorted(out.items()))

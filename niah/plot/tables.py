@@ -1,0 +1,48 @@
+"""The Table-3 style summary: mean accuracy per (model, variant) × task, with sample counts,
+as Markdown, CSV and LaTeX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from niah.plot.heatmaps import short_variant
+from niah.plot.results import Grid
+
+
+def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: model, variant, then 'acc (n)' per task."""
+    tasks = sorted({t for _, _, t in grids})
+    rows: dict[tuple[str, str], dict[str, Grid]] = {}
+    for (m, v, t), g in grids.items():
+        rows.setdefault((m, v), {})[t] = g
+    header = ["model", "variant", *tasks]
+    body = []
+    for (m, v), by_task in rows.items():
+        cells = [f"{by_task[t].overall:.3f} ({int(by_task[t].samples.sum())})" if t in by_task else "" for t in tasks]
+        body.append([m, v, *cells])
+    return header, body
+
+
+def write_tables(grids: dict[tuple[str, str, str], Grid], out: Path) -> list[Path]:
+    """summary.md, summary.csv and summary.tex in `out`."""
+    header, body = table_rows(grids)
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(row) + " |" for row in body]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(body)
+    tex = [r"\begin{tabular}{ll" + "c" * (len(header) - 2) + "}", r"\toprule",
+           " & ".join(_tex(h) for h in header) + r" \\", r"\midrule"]  # fmt: skip
+    tex += [" & ".join([_tex(row[0]), _tex(short_variant(row[1])), *map(_tex, row[2:])]) + r" \\" for row in body]
+    tex += [r"\bottomrule", r"\end{tabular}"]
+    paths = [out / "summary.md", out / "summary.csv", out / "summary.tex"]
+    for path, text in zip(paths, ["\n".join(md), buf.getvalue(), "\n".join(tex)], strict=True):
+        path.write_text(text.rstrip("\n") + "\n")
+    return paths
+
+
+def _tex(text: str) -> str:
+    return text.replace("_", r"\_").replace("%", r"\%").replace("δ", r"$\delta$").replace("&", r"\&")

@@ -1,0 +1,142 @@
+"""Figures rendered from a small fixed results file, checked by their pixels and text."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from matplotlib.collections import QuadMesh
+from matplotlib.colors import to_rgb
+from matplotlib.text import Text
+
+from niah.cli import main
+from niah.plot.heatmaps import GREEN, MISSING, RED, difference_figure, grid_figure, heatmap_figure
+from niah.plot.results import axes_of, grid, load_runs
+from niah.plot.style import plt
+
+LENGTHS, DEPTHS = [10, 20, 30], [0, 50, 100]
+
+
+def record(variant, task, length, depth, needle, correct):
+    return {"key": f"{task}|{variant}|L{length}-d{depth}-{needle}", "task": task, "variant": variant,
+            "model": "probe", "length": length, "depth": depth, "needle": needle, "correct": correct,
+            "status": "ok"}  # fmt: skip
+
+
+def make_run(path, records, dataset_hash="abc"):
+    path.mkdir(parents=True)
+    config = {"dataset": "/data/x", "dataset_manifest_sha256": dataset_hash,
+              "variants": sorted({r["variant"] for r in records})}  # fmt: skip
+    (path / "run.json").write_text(json.dumps({"config": config}))
+    (path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def fixed_records(variant="m-rope", task="v-niah"):
+    """(10, 0%) all right → 1.0; (20, 50%) all wrong → 0.0; (30, 100%) missing; others half."""
+    out = []
+    for length in LENGTHS:
+        for depth in DEPTHS:
+            if (length, depth) == (30, 100):
+                continue
+            for n, needle in enumerate(("a", "b")):
+                correct = True if (length, depth) == (10, 0) else False if (length, depth) == (20, 50) else n == 0
+                out.append(record(variant, task, length, depth, needle, correct))
+    return out
+
+
+def pixel_at(fig, ax, x, y):
+    """RGB (0-1) of the rendered figure at data coordinates (x, y) of `ax`."""
+    fig.canvas.draw()
+    img = np.asarray(fig.canvas.buffer_rgba())[..., :3] / 255.0
+    px, py = ax.transData.transform((x, y))
+    return img[img.shape[0] - int(round(py)), int(round(px))]
+
+
+def close(rgb, colour, tol=0.06):
+    return np.abs(np.asarray(rgb) - np.asarray(to_rgb(colour))).max() < tol
+
+
+@pytest.fixture
+def g():
+    recs = fixed_records()
+    lengths, depths = axes_of(recs)
+    return grid(recs, lengths, depths)
+
+
+def test_heatmap_cells_are_green_red_and_missing(g):
+    assert g.lengths == LENGTHS and g.depths == DEPTHS
+    fig = heatmap_figure(g, "m-rope · v-niah")
+    ax = fig.axes[0]
+    assert close(pixel_at(fig, ax, 0.5, 0.5), GREEN)  # (10 frames, 0 %) = 1.0
+    assert close(pixel_at(fig, ax, 1.5, 1.5), RED)  # (20 frames, 50 %) = 0.0
+    missing = pixel_at(fig, ax, 2.5, 2.5)  # (30 frames, 100 %): no samples
+    assert not close(missing, GREEN, 0.15) and not close(missing, RED, 0.15)
+    assert close(missing, MISSING, 0.15) or close(missing, "#BBBBBB", 0.15)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "20", "30"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "50", "100"]
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # depth 0 at the top
+    assert "acc 0.500" in ax.get_title()  # 8 of 16 samples right
+    plt.close(fig)
+
+
+def test_text_is_readable_at_column_width(g):
+    fig = heatmap_figure(g, "m-rope · v-niah")
+    assert fig.get_size_inches()[0] <= 3.5
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    sizes = [t.get_window_extent(renderer).height * 72 / fig.dpi
+             for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]  # fmt: skip
+    assert sizes and min(sizes) >= 6.0, min(sizes)
+    plt.close(fig)
+
+
+def test_grid_shares_one_colour_scale_and_difference_is_centred(g):
+    fig = grid_figure({("a", "v-niah"): g, ("b", "v-niah"): g}, ["a", "b"], ["v-niah"], "probe")
+    meshes = [c for ax in fig.axes for c in ax.collections if isinstance(c, QuadMesh)]
+    assert len(meshes) >= 2
+    assert {m.get_clim() for m in meshes} == {(0.0, 1.0)}
+    plt.close(fig)
+    fig = difference_figure(g, g, "a − a")
+    ax = fig.axes[0]
+    assert ax.collections[0].get_clim() == (-1.0, 1.0)
+    assert np.all(pixel_at(fig, ax, 0.5, 0.5) > 0.9)  # zero difference = white
+    plt.close(fig)
+
+
+def test_plot_cli_writes_every_kind_and_tables(tmp_path):
+    recs = fixed_records("m-rope", "v-niah") + fixed_records("videorope", "v-niah") + fixed_records(
+        "m-rope", "v-niah-d")  # fmt: skip
+    run = make_run(tmp_path / "run", recs)
+    res = CliRunner().invoke(main, ["plot", str(run), "--out", str(tmp_path / "f"), "--format", "png,svg"])
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in (tmp_path / "f").iterdir()}
+    assert {"grid_probe.png", "grid_probe.svg", "accuracy_vs_length_probe.png", "summary.md", "summary.csv",
+            "summary.tex"} <= names  # fmt: skip
+    assert any(n.startswith("diff_probe_videorope_m-rope_v-niah") for n in names)
+    assert "| probe | m-rope | 0.500 (16) | 0.500 (16) |" in (tmp_path / "f" / "summary.md").read_text()
+    assert r"\begin{tabular}" in (tmp_path / "f" / "summary.tex").read_text()
+
+
+def test_bad_plot_input(tmp_path):
+    empty = make_run(tmp_path / "empty", [])
+    a = make_run(tmp_path / "a", fixed_records(), "hash-a")
+    b = make_run(tmp_path / "b", fixed_records(), "hash-b")
+    for args, needle in [
+        ([str(tmp_path)], "is not a niah run dir"),
+        ([str(empty)], "has no finished samples"),
+        ([str(a), str(b)], "different datasets"),
+        ([str(a), "--format", "jpg"], "unknown figure format 'jpg'"),
+    ]:
+        res = CliRunner().invoke(main, ["plot", *args, "--out", str(tmp_path / "f")])
+        assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_load_runs_keeps_the_variant_order_of_the_run(tmp_path):
+    run = make_run(tmp_path / "r", fixed_records("z-variant") + fixed_records("a-variant"))
+    config = json.loads((run / "run.json").read_text())
+    config["config"]["variants"] = ["z-variant", "a-variant"]
+    (run / "run.json").write_text(json.dumps(config))
+    assert load_runs([run])[1] == ["z-variant", "a-variant"]
