@@ -38,3 +38,60 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
         )
         return Qwen3VLConfig(text_config=dict(TEXT, head_dim=16, rope_parameters=rope), vision_config=vision)
     raise ValueError(family)
+
+
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+           "<|video_pad|>"]  # fmt: skip
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer():
+    """A byte-level tokenizer (256 byte tokens, no merges) with Qwen's special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def save_tiny_checkpoint(path, family: str, seed: int = 0):
+    """A complete tiny checkpoint dir (config, random weights, tokenizer, preprocessor config)
+    saved with save_pretrained, loadable like a hub checkpoint."""
+    import json
+
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    tokenizer = tiny_tokenizer()
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
+    config = tiny_config(family)
+    config.image_token_id, config.video_token_id = ids["<|image_pad|>"], ids["<|video_pad|>"]
+    config.vision_start_token_id, config.vision_end_token_id = ids["<|vision_start|>"], ids["<|vision_end|>"]
+    config.text_config.eos_token_id = ids["<|im_end|>"]
+    config.text_config.bos_token_id = None
+    config.text_config.pad_token_id = ids["<|endoftext|>"]
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    patch = config.vision_config.patch_size
+    (path / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": {"qwen3_vl": "Qwen2VLImageProcessorFast"}.get(family, "Qwen2VLImageProcessor"),
+        "patch_size": patch, "temporal_patch_size": 2, "merge_size": 2,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "min_pixels": 4 * 28 * 28, "max_pixels": 16384 * 28 * 28,
+    }))  # fmt: skip
+    return path

@@ -1,0 +1,204 @@
+"""The transformers backend: a Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint answering samples.
+
+Per sample: the frames' cached vision embeddings and the prompt's text embeddings are assembled
+into inputs_embeds; the variant's position ids (niah.rope) are passed explicitly and the model's
+rotary embedding is replaced by the variant's (niah.backends.hf.rotary) — no edited files, no
+reload between variants. Prefill is chunked and reuses the prefix shared with the previous
+sample (samples are ordered so neighbours share the most). Two scores per sample: multiple
+choice (log-likelihood of each option letter, argmax) and exact match (teacher-forced answer
+tokens, every argmax must match — the LongVA rule).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from niah.backends.base import Backend, Sample, SampleResult
+from niah.backends.hf import rotary, vision
+from niah.backends.hf.checkpoint import Checkpoint, load_model, open_checkpoint
+from niah.backends.hf.pixels import tokens_per_frame
+from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text
+from niah.backends.hf.runner import PromptRunner, SampleFailed
+from niah.data.dataset import Dataset
+from niah.data.needles import LETTERS
+from niah.rope import resolve_variant
+
+DEFAULT_CHUNK = 8192  # tokens per prefill chunk
+
+
+class HFBackend(Backend):
+    """See the module docstring. The weights load on the first `run`, not at construction."""
+
+    def __init__(self, ref: str, seed: int = 0, dtype: str = "auto", device: str | None = None,
+                 attn_implementation: str = "sdpa", device_map: str | None = None, random_weights: bool = False,
+                 chunk_tokens: int | None = None, max_pixels: int | None = None, no_prefix_reuse: bool = False,
+                 cache_dir: str | None = None):  # fmt: skip
+        self.ck: Checkpoint = open_checkpoint(ref)
+        if max_pixels:
+            from dataclasses import replace
+
+            self.ck.pixels = replace(self.ck.pixels, max_pixels=max_pixels)
+        self.name = f"hf:{ref}"
+        self.marks = {"random_weights": True} if random_weights else {}
+        self.options = dict(dtype=dtype, device=device, attn_implementation=attn_implementation,
+                            device_map=device_map, random_weights=random_weights)  # fmt: skip
+        self.seed = seed
+        self.chunk_tokens = chunk_tokens or DEFAULT_CHUNK
+        self.reuse = not no_prefix_reuse
+        self.cache_dir = cache_dir
+        self.model = None
+        self.runner: PromptRunner | None = None
+        tps = getattr(self.ck.config.vision_config, "tokens_per_second", None)
+        native = self.ck.family.native_variant + (f":tokens_per_second={tps}" if tps else "")
+        self.native_variant = resolve_variant(native)
+
+    def config(self) -> dict[str, Any]:
+        return {"family": self.ck.family.name, "dtype": self.options["dtype"],
+                "random_weights": self.options["random_weights"], "max_pixels": self.ck.pixels.max_pixels,
+                "seed": self.seed}  # fmt: skip
+
+    # ------------------------------------------------------------------ planning
+
+    def grid(self, dataset: Dataset) -> tuple[int, int]:
+        width, height = dataset.frame_size
+        return tokens_per_frame(height, width, self.ck.pixels)
+
+    def segments(self, dataset: Dataset, sample: Sample) -> list[Segment]:
+        h, w = self.grid(dataset)
+        needle = sample.needle
+        return build_segments(self.ck.tokenizer, question_text(needle.question, needle.options), sample.frames(dataset),
+                              h * w, dataset.options["fps"], self.ck.family.frame_runs)  # fmt: skip
+
+    def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
+        return sum(s.n for s in self.segments(dataset, sample))
+
+    def order(self, samples: Sequence[Sample]) -> list[Sample]:
+        """Variant by variant, then in the order of the prefix trie of the frame sequences, so that
+        neighbours share the longest haystack prefix (a depth-first walk of the trie)."""
+
+        def key(s: Sample):
+            inserted = [i for i in s.cell.insertions if s.task.with_distractors or i.kind == "needle"]
+            events = [(i.slot, i.kind, s.cell.needle, i.image) for i in inserted]
+            return (s.variant.spec, events, s.cell.length, s.task.name, s.cell.id)
+
+        return sorted(samples, key=key)
+
+    # ------------------------------------------------------------------ running
+
+    def _load(self, dataset: Dataset) -> None:
+        if self.model is None:
+            torch.manual_seed(self.seed)
+            self.model = load_model(self.ck, **self.options)
+            self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse)
+        fp = vision.fingerprint(self.ck.ref, self.options["dtype"], self.options["random_weights"], self.seed,
+                                self.ck.pixels, dataset.manifest_hash)  # fmt: skip
+        root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
+        self.vision_cache = vision.VisionCache(root / fp)
+
+    def _encode_frames(self, dataset: Dataset, samples: Sequence[Sample]) -> None:
+        """Encode every frame the samples need that is not cached yet (haystack decoded in order)."""
+        needed_h = max((s.cell.length for s in samples), default=0)
+        deep = self.ck.family.deepstack
+        missing = [i for i in range(needed_h) if f"h{i}" not in self.vision_cache]
+        if missing:
+            frames = ((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1)))
+            vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
+        inserted = {r for s in samples for r in s.frames(dataset) if r.kind != "haystack"}
+        vision.encode_into(self.vision_cache, self.model, ((r.key, dataset.image(r)) for r in sorted(
+            inserted, key=lambda r: r.key)), self.ck.pixels, deep)  # fmt: skip
+
+    def _embedder(self, segments: list[Segment]):
+        lm = self.model.model.language_model
+        device = next(self.model.parameters()).device
+        dtype = lm.embed_tokens.weight.dtype
+        offsets = []
+        pos = 0
+        for seg in segments:
+            offsets.append(pos)
+            pos += seg.n
+        deep = self.ck.family.deepstack
+
+        def embed(start: int, stop: int):
+            parts, mask, deeps = [], [], []
+            for seg, off in zip(segments, offsets, strict=True):
+                a, b = max(start, off), min(stop, off + seg.n)
+                if a >= b:
+                    continue
+                if seg.frame is None:
+                    ids = torch.tensor(seg.ids[a - off : b - off], device=device)
+                    parts.append(lm.embed_tokens(ids))
+                    mask.append(torch.zeros(b - a, dtype=torch.bool))
+                else:
+                    parts.append(self.vision_cache.get(seg.frame)[a - off : b - off].to(device, dtype))
+                    mask.append(torch.ones(b - a, dtype=torch.bool))
+                    if deep:
+                        deeps.append(self.vision_cache.get(seg.frame + "#deep")[:, a - off : b - off])
+            embeds = torch.cat(parts)[None]
+            visual = torch.cat(mask)[None].to(device)
+            if not deep:
+                return embeds, None, None
+            stack = torch.cat(deeps, dim=1).to(device, dtype) if deeps else torch.zeros(
+                0, 0, embeds.shape[-1], device=device, dtype=dtype)  # fmt: skip
+            return embeds, visual, stack if deeps else None
+
+        return embed
+
+    def logits(self, dataset: Dataset, sample: Sample) -> tuple[torch.Tensor, list[Segment]]:
+        """Last-position logits of the sample's prompt under its variant (frames must be encoded)."""
+        segments = self.segments(dataset, sample)
+        positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
+        installed = rotary.install(self.model, sample.variant)
+        if getattr(self, "_variant_spec", None) != sample.variant.spec:
+            self.runner.reset()  # positions and rotation differ: nothing cached is reusable
+            self._variant_spec = sample.variant.spec
+        assert installed.variant is sample.variant
+        return self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments)), segments
+
+    def _answer(self, sample: Sample, first: torch.Tensor) -> tuple[str, bool, dict[str, Any]]:
+        tok = self.ck.tokenizer
+        needle = sample.needle
+        if len(needle.options) <= 1:
+            target = tok.encode(needle.options[needle.answer], add_special_tokens=False)
+            logp, exact = self.runner.score(first, target)
+            return needle.options[needle.answer] if exact else "", exact, {"answer_logprob": logp, "exact_match": exact}
+        letters = LETTERS[: len(needle.options)]
+        scored = {L: self.runner.score(first, tok.encode(L, add_special_tokens=False)) for L in letters}
+        mc = max(letters, key=lambda L: scored[L][0])
+        answer = LETTERS[needle.answer]
+        return (
+            mc,
+            mc == answer,
+            {
+                "option_logprobs": {L: round(v[0], 6) for L, v in scored.items()},
+                "mc_prediction": mc,
+                "exact_match": scored[answer][1],
+            },
+        )
+
+    def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
+        if not samples:
+            return
+        self._load(dataset)
+        self._encode_frames(dataset, samples)
+        for sample in samples:
+            start = time.perf_counter()
+            answer = LETTERS[sample.needle.answer] if len(sample.needle.options) > 1 else sample.needle.options[0]
+            before = self.runner.tokens_computed
+            try:
+                first, segments = self.logits(dataset, sample)
+                prediction, correct, scores = self._answer(sample, first)
+            except SampleFailed as err:
+                yield SampleResult(sample, answer=answer, error=str(err), seconds=time.perf_counter() - start)
+                continue
+            scores.update(prompt_tokens=sum(s.n for s in segments),
+                          prefill_tokens=self.runner.tokens_computed - before)  # fmt: skip
+            yield SampleResult(sample, prediction, answer, correct, scores, time.perf_counter() - start)
+
+
+def make_hf_backend(ref: str, seed: int = 0, **options: Any) -> HFBackend:
+    return HFBackend(ref, seed=seed, **options)

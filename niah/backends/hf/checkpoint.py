@@ -1,0 +1,137 @@
+"""Loading a checkpoint by hub id or local path: config, family, tokenizer, processor settings, model.
+
+The processor's settings are read from preprocessor_config.json (patch size, temporal patch,
+merge size, mean/std, pixel limits) instead of instantiating transformers' processors, which
+import torchvision (PyPI's torchvision does not load beside the CPU torch wheel).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from niah.backends.hf.families import Family, family_of
+from niah.errors import NiahError
+
+DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+@dataclass(frozen=True)
+class PixelSettings:
+    """The processor's geometry and normalisation (pixels per patch side, frames per patch, ...)."""
+
+    patch_size: int
+    temporal_patch_size: int
+    merge_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    min_pixels: int
+    max_pixels: int
+
+    @property
+    def factor(self) -> int:
+        """Pixels per LLM token side: patch_size × merge_size (28 for Qwen2-VL, 32 for Qwen3-VL)."""
+        return self.patch_size * self.merge_size
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith((".", "/", "~")) or Path(ref).exists() or ref.count("/") > 1
+
+
+def resolve(ref: str) -> str:
+    """A local dir (checked to exist) or a hub id, as given after 'hf:'."""
+    if not ref:
+        raise NiahError("give a model after hf:, e.g. hf:Qwen/Qwen2-VL-7B-Instruct or hf:./my-checkpoint")
+    if _looks_like_path(ref):
+        path = Path(ref).expanduser()
+        if not path.is_dir():
+            raise NiahError(
+                f"model path '{ref}' does not exist: give a checkpoint dir or a hub id like Qwen/Qwen2-VL-7B-Instruct"
+            )
+        if not (path / "config.json").is_file():
+            raise NiahError(f"model path '{ref}' holds no config.json: is it a transformers checkpoint dir?")
+        return str(path)
+    return ref
+
+
+def load_config(ref: str):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(ref)
+    except Exception as err:  # a missing hub id, no network, or a malformed config.json: all one line
+        lines = [x for x in str(err).splitlines() if x.strip()]
+        raise NiahError(f"cannot load the config of model '{ref}': {lines[-1].strip() if lines else err}") from None
+
+
+def load_pixel_settings(ref: str) -> PixelSettings:
+    from transformers.utils import cached_file
+
+    try:
+        path = cached_file(ref, "preprocessor_config.json")
+    except OSError as err:
+        raise NiahError(f"cannot read preprocessor_config.json of '{ref}': {str(err).splitlines()[0]}") from None
+    raw: dict[str, Any] = json.loads(Path(path).read_text())
+    size = raw.get("size") or {}
+    return PixelSettings(
+        patch_size=int(raw.get("patch_size", 14)),
+        temporal_patch_size=int(raw.get("temporal_patch_size", 2)),
+        merge_size=int(raw.get("merge_size", 2)),
+        mean=tuple(raw.get("image_mean", (0.48145466, 0.4578275, 0.40821073))),
+        std=tuple(raw.get("image_std", (0.26862954, 0.26130258, 0.27577711))),
+        min_pixels=int(raw.get("min_pixels", size.get("shortest_edge", 56 * 56))),
+        max_pixels=int(raw.get("max_pixels", size.get("longest_edge", 28 * 28 * 1280))),
+    )
+
+
+def load_tokenizer(ref: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(ref)
+    except (OSError, ValueError) as err:
+        raise NiahError(f"cannot load the tokenizer of '{ref}': {str(err).splitlines()[0]}") from None
+
+
+@dataclass
+class Checkpoint:
+    ref: str
+    config: Any
+    family: Family
+    tokenizer: Any
+    pixels: PixelSettings
+
+
+def open_checkpoint(ref: str) -> Checkpoint:
+    """Everything but the weights: cheap, so bad input fails before a run dir is written."""
+    ref = resolve(ref)
+    config = load_config(ref)
+    family = family_of(getattr(config, "model_type", "?"), ref)
+    return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref))
+
+
+def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, attn_implementation: str = "sdpa",
+               device_map: str | None = None, random_weights: bool = False):  # fmt: skip
+    """The model in eval mode on `device` (or spread by `device_map`)."""
+    from transformers import AutoModelForImageTextToText
+
+    if dtype not in DTYPES:
+        raise NiahError(f"unknown dtype '{dtype}': choose {', '.join(DTYPES)}")
+    torch_dtype = DTYPES[dtype]
+    if torch_dtype is None:
+        torch_dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "attn_implementation": attn_implementation}
+    try:
+        if random_weights:
+            model = AutoModelForImageTextToText.from_config(ck.config, **kwargs)
+        else:
+            model = AutoModelForImageTextToText.from_pretrained(ck.ref, device_map=device_map, **kwargs)
+    except (OSError, ImportError, ValueError) as err:
+        raise NiahError(f"cannot load model '{ck.ref}': {str(err).splitlines()[0]}") from None
+    if device_map is None:
+        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return model.eval()

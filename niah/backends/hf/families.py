@@ -1,0 +1,34 @@
+"""Supported transformers video-LLM families: a registry keyed by the config's model_type.
+
+Each family says which RoPE variant is the checkpoint's own (the one that reproduces the
+unmodified model), how its prompt lays out a video (one run, or one run per frame with a
+timestamp between, as Qwen3-VL), and whether its vision tower has deepstack outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from niah.errors import NiahError
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    native_variant: str  # e.g. "m-rope"; m-rope-time gets tokens_per_second from the config
+    frame_runs: bool  # True: each frame its own run with a timestamp text before it (Qwen3-VL)
+    deepstack: bool  # the vision tower returns extra embeddings added in early LLM layers
+
+
+FAMILIES: dict[str, Family] = {
+    "qwen2_vl": Family("qwen2_vl", "m-rope", frame_runs=False, deepstack=False),
+    "qwen2_5_vl": Family("qwen2_5_vl", "m-rope-time", frame_runs=False, deepstack=False),
+    "qwen3_vl": Family("qwen3_vl", "mrope-interleaved", frame_runs=True, deepstack=True),
+}
+
+
+def family_of(model_type: str, where: str) -> Family:
+    if model_type not in FAMILIES:
+        raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
+                        "(Qwen2-VL, Qwen2.5-VL, Qwen3-VL)")  # fmt: skip
+    return FAMILIES[model_type]

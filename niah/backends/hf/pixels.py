@@ -1,0 +1,56 @@
+"""Frames → the vision tower's input, as transformers' Qwen2-VL processors lay it out.
+
+Each frame is one temporal unit: its pixels repeated over the temporal patch (2 frames), as the
+processor does for a still image, so insertions sit exactly where the dataset put them and every
+unique frame is encoded once. Frames are resized only when their size is not a multiple of the
+patch factor or exceeds max_pixels (bicubic, like the processor); frames already a multiple
+(448×252 for Qwen2-VL) pass through untouched, so there is nothing for the two to disagree on.
+
+Shapes: a frame (H, W, 3) uint8 → (grid_h · grid_w, 3 · temporal · patch · patch) float32 with
+rows in the processor's merge-window order, and grid (1, grid_h, grid_w) in patches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+
+from niah.backends.hf.checkpoint import PixelSettings
+
+
+def target_size(height: int, width: int, s: PixelSettings) -> tuple[int, int]:
+    """transformers' smart_resize: multiples of the factor, within [min_pixels, max_pixels]."""
+    f = s.factor
+    h, w = max(f, round(height / f) * f), max(f, round(width / f) * f)
+    if h * w > s.max_pixels:
+        beta = math.sqrt(height * width / s.max_pixels)
+        h, w = max(f, math.floor(height / beta / f) * f), max(f, math.floor(width / beta / f) * f)
+    elif h * w < s.min_pixels:
+        beta = math.sqrt(s.min_pixels / (height * width))
+        h, w = math.ceil(height * beta / f) * f, math.ceil(width * beta / f) * f
+    return h, w
+
+
+def patchify(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    """One frame → (patches, (1, grid_h, grid_w)); see the module docstring for the layout."""
+    h, w = target_size(frame.shape[0], frame.shape[1], s)
+    if (h, w) != frame.shape[:2]:
+        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
+    x = torch.from_numpy(frame).float().div_(255.0)  # (H, W, 3)
+    x = (x - torch.tensor(s.mean)) / torch.tensor(s.std)
+    x = x.permute(2, 0, 1)  # (3, H, W)
+    p, m = s.patch_size, s.merge_size
+    gh, gw = h // p, w // p
+    x = x.reshape(3, gh // m, m, p, gw // m, m, p)
+    x = x.permute(1, 4, 2, 5, 0, 3, 6)  # (gh/m, gw/m, m, m, 3, p, p)
+    x = x.unsqueeze(5).expand(-1, -1, -1, -1, -1, s.temporal_patch_size, -1, -1)  # (.., 3, T, p, p)
+    return x.reshape(gh * gw, 3 * s.temporal_patch_size * p * p), (1, gh, gw)
+
+
+def tokens_per_frame(height: int, width: int, s: PixelSettings) -> tuple[int, int]:
+    """(H, W) LLM tokens of a frame after the merge."""
+    h, w = target_size(height, width, s)
+    return h // s.factor, w // s.factor

@@ -1,0 +1,61 @@
+"""The model's rotary embedding replaced in place by one built from the niah.rope registry.
+
+transformers 5.x text models call ``self.rotary_emb(x, position_ids)`` once per forward with
+position ids of shape (3, B, L) and apply the returned (cos, sin) of shape (B, L, head_dim) in
+every layer. `VariantRotary` computes them with the variant's frequency allocation (an axis per
+pair, niah.rope.frequencies) and the model's head_dim, theta and mrope_section. Built with the
+model's own allocation it reproduces the original tables bit for bit (tests/rope).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from niah.errors import NiahError
+from niah.rope import RopeVariant
+from niah.rope.frequencies import rotary_tables
+
+
+def text_config(config):
+    return getattr(config, "text_config", config)
+
+
+def rope_settings(config) -> tuple[int, float, list[int] | None]:
+    """(head_dim, theta, mrope_section) of a model config; only the default rope type is supported."""
+    tc = text_config(config)
+    params = getattr(tc, "rope_parameters", None) or {}
+    if params.get("rope_type", "default") != "default":
+        raise NiahError(f"rope_type '{params['rope_type']}' of this checkpoint is not supported (only 'default')")
+    head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
+    return head_dim, float(params.get("rope_theta", 10000.0)), params.get("mrope_section")
+
+
+class VariantRotary(nn.Module):
+    """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)) → cos, sin."""
+
+    def __init__(self, variant: RopeVariant, config):
+        super().__init__()
+        self.head_dim, self.theta, self.section = rope_settings(config)
+        self.set_variant(variant)
+
+    def set_variant(self, variant: RopeVariant) -> None:
+        self.variant = variant
+        self.axis = variant.axis_of_pair(self.head_dim, self.section)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        position_ids = position_ids.expand(3, -1, -1)
+        cos, sin = rotary_tables(position_ids, self.axis, self.head_dim, self.theta)
+        return cos.to(x.dtype), sin.to(x.dtype)
+
+
+def install(model, variant: RopeVariant) -> VariantRotary:
+    """Replace (once) or retarget the language model's rotary embedding; returns it."""
+    lm = model.model.language_model
+    if isinstance(lm.rotary_emb, VariantRotary):
+        lm.rotary_emb.set_variant(variant)
+    else:
+        device = next(model.parameters()).device
+        lm.rotary_emb = VariantRotary(variant, model.config).to(device)
+    return lm.rotary_emb

@@ -1,0 +1,141 @@
+"""Chunked prefill into a KV cache, with reuse of the prefix shared with the previous prompt.
+
+`PromptRunner.prefill(segments, ...)` keeps the cache of the last prompt; for the next one it
+truncates the cache to the longest common segment prefix and computes only the rest, in chunks
+of `chunk_tokens`, taking last-position logits only. Without reuse it starts from an empty cache
+every time (the naive path, `--no-prefix-reuse`). Continuations (answer options) are scored by
+teacher forcing on top of the cache and removed again.
+
+Out of memory: the cache is truncated back to where the failed chunk began, the chunk is halved
+and the prefill goes on; below MIN_CHUNK the sample is failed (the engine retries it on resume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from niah.backends.hf.prompt import Segment
+
+MIN_CHUNK = 256  # tokens: below this a prefill that still runs out of memory is given up
+OOM_ERRORS: tuple[type[BaseException], ...] = (torch.OutOfMemoryError,)
+
+
+class SampleFailed(Exception):
+    """The sample cannot run (e.g. out of memory even at the smallest chunk)."""
+
+
+def _truncate(cache, length: int) -> None:
+    """Keep the first `length` tokens of every layer (layers may differ after an interrupted chunk)."""
+    for layer in cache.layers:
+        if getattr(layer, "keys", None) is not None and layer.keys.numel() and layer.keys.shape[-2] > length:
+            layer.keys = layer.keys[..., :length, :]
+            layer.values = layer.values[..., :length, :]
+
+
+def _free_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+Embed = Callable[[int, int], tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]
+"""embed(start, stop) → (inputs_embeds (1, n, hidden), visual mask (1, n) or None, deepstack (layers, n_vis, hidden) or None)."""
+
+
+class PromptRunner:
+    """Prefill with prefix reuse over a sequence of prompts; counts the tokens it computes."""
+
+    def __init__(self, model, chunk_tokens: int = 8192, reuse: bool = True):
+        self.model = model
+        self.chunk_tokens = chunk_tokens
+        self.reuse = reuse
+        self.cache = None
+        self.segments: list[Segment] = []
+        self.cached_tokens = 0
+        self.tokens_computed = 0
+        self.last_positions: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        self.cache, self.segments, self.cached_tokens = None, [], 0
+
+    def _common_tokens(self, segments: Sequence[Segment]) -> int:
+        if not self.reuse or self.cache is None:
+            return 0
+        n = 0
+        for a, b in zip(self.segments, segments, strict=False):
+            if a.key != b.key:
+                break
+            n += a.n
+        return min(n, sum(s.n for s in segments) - 1)  # always recompute the last token for its logits
+
+    @torch.no_grad()
+    def prefill(self, segments: Sequence[Segment], positions: torch.Tensor, embed: Embed) -> torch.Tensor:
+        """Logits (vocab,) float32 at the last prompt token. `positions` (3, L) for the whole prompt."""
+        from transformers import DynamicCache
+
+        total = sum(s.n for s in segments)
+        keep = self._common_tokens(segments)
+        if self.cache is None or not self.reuse:
+            self.cache = DynamicCache(config=self.model.config.get_text_config())
+            keep = 0
+        _truncate(self.cache, keep)
+        self.cached_tokens = keep
+        self.segments = list(segments)
+        device = next(self.model.parameters()).device
+        positions = positions.to(device)
+        chunk = self.chunk_tokens
+        start = keep
+        hidden = None
+        while start < total:
+            stop = min(total, start + chunk)
+            try:
+                hidden = self._forward(embed, start, stop, positions)
+            except OOM_ERRORS:
+                _truncate(self.cache, start)
+                _free_memory()
+                if chunk // 2 < MIN_CHUNK:
+                    self.reset()
+                    raise SampleFailed(f"CUDA out of memory at {total} tokens even with {chunk}-token chunks") from None
+                chunk //= 2
+                continue
+            self.tokens_computed += stop - start
+            start = stop
+            self.cached_tokens = stop
+        self.chunk_tokens = chunk  # a chunk that ran out of memory once stays halved for later prompts
+        self.last_positions = positions[:, -1]
+        return self._logits(hidden)
+
+    def _forward(self, embed: Embed, start: int, stop: int, positions: torch.Tensor) -> torch.Tensor:
+        embeds, visual_mask, deepstack = embed(start, stop)
+        lm = self.model.model.language_model
+        kwargs = {}
+        if deepstack is not None:
+            kwargs = {"visual_pos_masks": visual_mask, "deepstack_visual_embeds": list(deepstack)}
+        out = lm(inputs_embeds=embeds, position_ids=positions[:, None, start:stop], past_key_values=self.cache,
+                 use_cache=True, **kwargs)  # fmt: skip
+        return out.last_hidden_state[:, -1]
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.model.lm_head(hidden)[0].float()
+
+    @torch.no_grad()
+    def score(self, first_logits: torch.Tensor, tokens: Sequence[int]) -> tuple[float, bool]:
+        """Teacher-forced continuation: (sum of log-probabilities, every argmax equals the token)."""
+        logp = torch.log_softmax(first_logits, -1)
+        total, exact = float(logp[tokens[0]]), bool(first_logits.argmax() == tokens[0])
+        if len(tokens) > 1:
+            lm = self.model.model.language_model
+            device = first_logits.device
+            ids = torch.tensor([list(tokens[:-1])], device=device)
+            embeds = lm.embed_tokens(ids)
+            steps = torch.arange(1, len(tokens), device=device)
+            positions = (self.last_positions[:, None].to(device) + steps)[:, None, :]
+            out = lm(inputs_embeds=embeds, position_ids=positions, past_key_values=self.cache, use_cache=True)
+            logits = self.model.lm_head(out.last_hidden_state)[0].float()  # (n-1, vocab)
+            logp = torch.log_softmax(logits, -1)
+            target = torch.tensor(tokens[1:], device=device)
+            total += float(logp.gather(1, target[:, None]).sum())
+            exact = exact and bool((logits.argmax(-1) == target).all())
+            _truncate(self.cache, self.cached_tokens)
+        return total, exact

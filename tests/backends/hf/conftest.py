@@ -1,0 +1,27 @@
+import pytest
+from tiny_qwen import save_tiny_checkpoint
+
+from niah.data.generate import generate, resolve_config
+
+FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory):
+    """family → a saved tiny random checkpoint dir (config, weights, tokenizer, processor config)."""
+    root = tmp_path_factory.mktemp("ckpt")
+    return {f: save_tiny_checkpoint(root / f, f) for f in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def short_dataset(tmp_path_factory):
+    """3-frame haystacks at 224×112 (8×4 tokens per frame): short enough that transformers 5.x's
+    text continuation (s + max(H, W)) agrees with the original design (largest position + 1)."""
+    config = resolve_config("demo", lengths="2,3", depths="0,50,100", needles=2, distractor_period=2)
+    return generate(tmp_path_factory.mktemp("data") / "short", config)
+
+
+@pytest.fixture(scope="session")
+def grid_dataset(tmp_path_factory):
+    config = resolve_config("demo", lengths="8,12,16", depths="0,50,100", needles=2, distractor_period=4)
+    return generate(tmp_path_factory.mktemp("data") / "grid", config)

@@ -1,0 +1,105 @@
+"""`niah run --model hf:DIR` through the real CLI on tiny checkpoints; faults; bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from niah.backends.hf import HFBackend
+from niah.backends.hf.runner import PromptRunner
+from niah.cli import main
+from niah.data.dataset import Dataset
+from niah.data.generate import generate, resolve_config
+from niah.sweep.plan import make_plan
+from niah.sweep.tasks import TASKS
+
+from .conftest import FAMILIES
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def demo_dataset(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("demo") / "demo", resolve_config("demo"))
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cli_run_on_the_demo_preset_is_complete_and_resumable(family, tiny_checkpoints, demo_dataset, tmp_path):
+    out = tmp_path / "run"
+    args = ["run", demo_dataset, "--model", f"hf:{tiny_checkpoints[family]}", "--variants", "vanilla,m-rope,videorope",
+            "--out", out, "--dtype", "float32", "--device", "cpu", "-q"]  # fmt: skip
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    recs = lines(out / "results.jsonl")
+    assert len(recs) == 32 * 3 * 2 and len({r["key"] for r in recs}) == len(recs)
+    assert all(set(r["scores"]) >= {"option_logprobs", "exact_match", "mc_prediction"} for r in recs)
+    shards = sorted((demo_dataset / ".niah-vision-cache").rglob("shard-*.safetensors"))
+    # as if killed before the last 40 samples: the rerun computes exactly those, reusing the vision cache
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs[:-40]))
+    (out / "summary.json").unlink()
+    assert cli(*args).exit_code == 0
+    again = {r["key"]: r for r in lines(out / "results.jsonl")}
+    assert set(again) == {r["key"] for r in recs}
+    for r in recs:  # the resumed samples start from another cached prefix: same answers, same scores
+        a = again[r["key"]]
+        assert (a["prediction"], a["correct"], a["scores"]["exact_match"]) == (
+            r["prediction"], r["correct"], r["scores"]["exact_match"])  # fmt: skip
+        assert a["scores"]["option_logprobs"] == pytest.approx(r["scores"]["option_logprobs"], abs=1e-4)
+    assert sorted((demo_dataset / ".niah-vision-cache").rglob("shard-*.safetensors")) == shards
+
+
+def test_out_of_memory_halves_the_chunk_then_fails_the_sample(tiny_checkpoints, demo_dataset, monkeypatch):
+    ds = Dataset(demo_dataset)
+    plan = make_plan(ds, [TASKS["v-niah"]], [__import__("niah.rope", fromlist=["x"]).resolve_variant("m-rope")],
+                     lengths=[16])  # fmt: skip
+    ref = {r.sample.key: r for r in HFBackend(str(tiny_checkpoints["qwen2_vl"]), dtype="float32", device="cpu",
+                                              no_prefix_reuse=True).run(plan, ds)}  # fmt: skip
+    real_forward = PromptRunner._forward
+    limit = {"tokens": 300}
+
+    def forward(self, embed, start, stop, positions):
+        if stop - start > limit["tokens"]:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(self, embed, start, stop, positions)
+
+    monkeypatch.setattr(PromptRunner, "_forward", forward)
+    backend = HFBackend(str(tiny_checkpoints["qwen2_vl"]), dtype="float32", device="cpu", chunk_tokens=1024,
+                        no_prefix_reuse=True)  # fmt: skip
+    results = list(backend.run(plan, ds))
+    assert backend.runner.chunk_tokens == 256 and not any(r.failed for r in results)
+    for r in results:
+        assert r.prediction == ref[r.sample.key].prediction
+        assert r.scores["option_logprobs"] == pytest.approx(ref[r.sample.key].scores["option_logprobs"], abs=1e-4)
+    limit["tokens"] = 10  # nothing fits: every sample fails, the sweep goes on
+    results = list(HFBackend(str(tiny_checkpoints["qwen2_vl"]), dtype="float32", device="cpu").run(plan, ds))
+    assert len(results) == len(plan) and all(r.failed and "out of memory" in r.error for r in results)
+
+
+def test_bad_model_input_is_one_line_exit_2(tiny_checkpoints, demo_dataset, tmp_path):
+    llama = tmp_path / "llama"
+    llama.mkdir()
+    (llama / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4}))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 8}))
+    for model, needle in [
+        (f"hf:{tmp_path / 'missing'}", "does not exist"),
+        (f"hf:{llama}", "is a llama: niah supports qwen2_vl"),
+        (f"hf:{tmp_path}", "holds no config.json"),
+        (f"hf:{broken}", "cannot load the config"),
+    ]:
+        res = cli("run", demo_dataset, "--model", model, "--out", tmp_path / "o")
+        assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+        assert not (tmp_path / "o").exists()
+    res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--out", tmp_path / "o",
+              "--dtype", "float8", "-q")  # fmt: skip
+    assert res.exit_code == 2 and "unknown dtype 'float8'" in res.output

@@ -1,0 +1,75 @@
+"""The hf backend against the unmodified model (fp32, tiny random checkpoints), and prefix reuse
+against a full recompute."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from niah.backends.hf import HFBackend
+from niah.backends.hf.pixels import patchify
+from niah.data.dataset import Dataset
+from niah.sweep.plan import make_plan
+from niah.sweep.tasks import TASKS
+
+from .conftest import FAMILIES
+
+
+def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tensor:
+    """The model's own forward on the same frames: input_ids with video pads, pixel values, grid."""
+    config = backend.ck.config
+    ids, types = [], []
+    for seg in backend.segments(dataset, sample):
+        ids += list(seg.ids) if seg.frame is None else [config.video_token_id] * seg.n
+        types += [0] * seg.n if seg.frame is None else [2] * seg.n
+    frames = [px for _, px in dataset.frames(sample.cell) if True]
+    refs = sample.frames(dataset)
+    by_key = {ref.key: px for ref, px in zip(dataset.sequence(sample.cell), frames, strict=True)}
+    patches = [patchify(by_key[ref.key], backend.ck.pixels) for ref in refs]
+    grid = patches[0][1]
+    kwargs = dict(
+        input_ids=torch.tensor([ids]),
+        mm_token_type_ids=torch.tensor([types]),
+        pixel_values_videos=torch.cat([p for p, _ in patches]),
+        video_grid_thw=torch.tensor([[len(refs), grid[1], grid[2]]]),
+    )
+    if backend.ck.family.name == "qwen2_5_vl":
+        kwargs["second_per_grid_ts"] = torch.tensor([1.0 / dataset.options["fps"]])
+    fresh = type(backend.model).from_pretrained(backend.ck.ref, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return fresh(**kwargs).logits[0, -1].float()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_native_variant_reproduces_the_unmodified_model(family, tiny_checkpoints, short_dataset):
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu")
+    ds = Dataset(short_dataset)
+    plan = make_plan(ds, [TASKS["v-niah"]], [backend.native_variant], lengths=[3])
+    backend._load(ds)
+    backend._encode_frames(ds, plan)
+    for sample in plan[:3]:
+        ours, _ = backend.logits(ds, sample)
+        ref = official_logits(backend, ds, sample)
+        assert torch.allclose(ours, ref, atol=1e-5, rtol=0), (family, (ours - ref).abs().max())
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl"])
+def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, tiny_checkpoints, grid_dataset):
+    from niah.rope import resolve_variant
+
+    ds = Dataset(grid_dataset)
+    variants = [resolve_variant(v) for v in ("m-rope", "videorope")]
+    plan = make_plan(ds, list(TASKS.values()), variants)
+    results = {}
+    for reuse in (True, False):
+        backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", no_prefix_reuse=not reuse)
+        out = list(backend.run(backend.order(plan), ds))
+        results[reuse] = ({r.sample.key: r for r in out}, backend.runner.tokens_computed)
+    (with_reuse, computed_reuse), (naive, computed_naive) = results[True], results[False]
+    assert computed_reuse < 0.8 * computed_naive  # the shared prefix was computed once
+    assert set(with_reuse) == set(naive) == {s.key for s in plan}
+    for key, r in with_reuse.items():
+        n = naive[key]
+        assert r.prediction == n.prediction and r.scores["exact_match"] == n.scores["exact_match"]
+        for letter, lp in r.scores["option_logprobs"].items():
+            assert abs(lp - n.scores["option_logprobs"][letter]) <= 1e-4, (key, letter)
