@@ -181,9 +181,8 @@ def family_count(rng, background, width, height):
     return f"How many {colour} {plural} appear in the video?", options, int(rng.integers(4)), render
 
 
-def family_number(rng, background, width, height):
-    """ "What number is written on the sign?" — the distractors change the number."""
-    options = [str(v) for v in rng.choice(np.arange(10, 100), 4, replace=False)]
+def _sign(what: str, options: list[str], rng, background):
+    """A sign with one of `options` written on it: "What <what> is written on the sign?"."""
     bg = background()
 
     def render(option: int) -> np.ndarray:
@@ -191,20 +190,17 @@ def family_number(rng, background, width, height):
         draw_sign(img, options[option])
         return img
 
-    return "What number is written on the sign in the video?", options, int(rng.integers(4)), render
+    return f"What {what} is written on the sign in the video?", options, int(rng.integers(4)), render
+
+
+def family_number(rng, background, width, height):
+    """ "What number is written on the sign?" — the distractors change the number."""
+    return _sign("number", [str(v) for v in rng.choice(np.arange(10, 100), 4, replace=False)], rng, background)
 
 
 def family_word(rng, background, width, height):
     """ "What word is written on the sign?" — the distractors change the word."""
-    options = _four(rng, list(WORDS))
-    bg = background()
-
-    def render(option: int) -> np.ndarray:
-        img = bg.copy()
-        draw_sign(img, options[option])
-        return img
-
-    return "What word is written on the sign in the video?", options, int(rng.integers(4)), render
+    return _sign("word", _four(rng, list(WORDS)), rng, background)
 
 
 NEEDLE_FAMILIES: dict[str, Family] = {

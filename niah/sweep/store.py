@@ -127,7 +127,15 @@ class ResultsStore:
 
     def merge(self, plan_keys: set[str]) -> dict[str, dict[str, Any]] | None:
         """If every planned key has an ok result, write results.jsonl sorted by key (dropping the
-        shard files) and return the records; otherwise None."""
+        shard files) and return the records; otherwise None. A file lock keeps two ranks that
+        finish together from merging at once."""
+        import fcntl
+
+        with open(self.root / ".merge.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._merge(plan_keys)
+
+    def _merge(self, plan_keys: set[str]) -> dict[str, dict[str, Any]] | None:
         results = self.all_results()
         complete = {k: r for k, r in results.items() if k in plan_keys and r["status"] == "ok"}
         if len(complete) < len(plan_keys):

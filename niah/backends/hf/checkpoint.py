@@ -114,6 +114,15 @@ def open_checkpoint(ref: str) -> Checkpoint:
     return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref))
 
 
+def default_device() -> str:
+    """cuda:LOCAL_RANK under torchrun (one whole model per GPU), else cuda or cpu."""
+    import os
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+
+
 def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, attn_implementation: str = "sdpa",
                device_map: str | None = None, random_weights: bool = False):  # fmt: skip
     """The model in eval mode on `device` (or spread by `device_map`)."""
@@ -133,5 +142,5 @@ def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, a
     except (OSError, ImportError, ValueError) as err:
         raise NiahError(f"cannot load model '{ck.ref}': {str(err).splitlines()[0]}") from None
     if device_map is None:
-        model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        model.to(device or default_device())
     return model.eval()

@@ -40,7 +40,8 @@ def _free_memory() -> None:
 
 
 Embed = Callable[[int, int], tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]
-"""embed(start, stop) → (inputs_embeds (1, n, hidden), visual mask (1, n) or None, deepstack (layers, n_vis, hidden) or None)."""
+"""embed(start, stop) → (inputs_embeds (1, n, hidden), visual mask (1, n) or None,
+deepstack (layers, n_vis, hidden) or None) for prompt tokens start..stop−1."""
 
 
 class PromptRunner:

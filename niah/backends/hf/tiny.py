@@ -1,0 +1,108 @@
+"""Tiny random Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints built in code (no download).
+
+For tests and CPU benchmarks: `save_tiny_checkpoint(dir, family)` writes a complete checkpoint
+dir (config, random weights, a byte-level tokenizer with Qwen's special tokens and chat
+template, preprocessor_config.json) that `--model hf:DIR` loads through the same code path as a
+real checkpoint. head_dim 16 (8 frequency pairs), mrope_section (2, 3, 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TEXT = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    intermediate_size=48,
+    vocab_size=400,
+    max_position_embeddings=100_000,
+)
+
+
+def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
+    """A tiny config of a family ('qwen2_vl', 'qwen2_5_vl', 'qwen3_vl'): head_dim 16, 8 pairs."""
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
+
+    rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
+    vision = dict(depth=1, hidden_size=32, num_heads=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
+    if family == "qwen2_vl":
+        vision.update(embed_dim=16, mlp_ratio=1)
+        return Qwen2VLConfig(text_config=dict(TEXT, rope_parameters=rope), vision_config=vision)
+    if family == "qwen2_5_vl":
+        vision.update(
+            out_hidden_size=32, intermediate_size=32, tokens_per_second=2, window_size=56, fullatt_block_indexes=[0]
+        )
+        return Qwen2_5_VLConfig(text_config=dict(TEXT, rope_parameters=rope), vision_config=vision)
+    if family == "qwen3_vl":
+        rope["mrope_interleaved"] = True
+        vision.update(
+            out_hidden_size=32,
+            intermediate_size=32,
+            patch_size=16,
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0],
+        )
+        return Qwen3VLConfig(text_config=dict(TEXT, head_dim=16, rope_parameters=rope), vision_config=vision)
+    raise ValueError(family)
+
+
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+           "<|video_pad|>"]  # fmt: skip
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer():
+    """A byte-level tokenizer (256 byte tokens, no merges) with Qwen's special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def save_tiny_checkpoint(path: Path, family: str, seed: int = 0) -> Path:
+    """A complete tiny checkpoint dir (config, random weights, tokenizer, preprocessor config)
+    saved with save_pretrained, loadable like a hub checkpoint."""
+    import json
+
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    tokenizer = tiny_tokenizer()
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
+    config = tiny_config(family)
+    config.image_token_id, config.video_token_id = ids["<|image_pad|>"], ids["<|video_pad|>"]
+    config.vision_start_token_id, config.vision_end_token_id = ids["<|vision_start|>"], ids["<|vision_end|>"]
+    for cfg in (config, config.text_config):  # the defaults point at Qwen's 151k vocabulary
+        cfg.eos_token_id, cfg.bos_token_id, cfg.pad_token_id = ids["<|im_end|>"], None, ids["<|endoftext|>"]
+    config.text_config.eos_token_id = ids["<|im_end|>"]
+    config.text_config.bos_token_id = None
+    config.text_config.pad_token_id = ids["<|endoftext|>"]
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config)
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    patch = config.vision_config.patch_size
+    (path / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": {"qwen3_vl": "Qwen2VLImageProcessorFast"}.get(family, "Qwen2VLImageProcessor"),
+        "patch_size": patch, "temporal_patch_size": 2, "merge_size": 2,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "min_pixels": 4 * 28 * 28, "max_pixels": 16384 * 28 * 28,
+    }))  # fmt: skip
+    return path
