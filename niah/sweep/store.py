@@ -107,10 +107,13 @@ class ResultsStore:
 
     def _compact(self) -> None:
         """Rewrite this shard's file with one line per key, ok lines only (failed ones rerun)."""
+        if not self.path.is_file():
+            return
+        text = self.path.read_text()
         records = read_results(self.path)
         keep = [r for r in latest_by_key(records).values() if r["status"] == "ok"]
-        if len(keep) != len(records) or (self.path.is_file() and not self.path.read_text().endswith("\n")
-                                          and self.path.stat().st_size):  # fmt: skip
+        torn = bool(text) and not text.endswith("\n")
+        if torn or len(keep) != len(records):
             _atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def append(self, record: dict[str, Any]) -> None:

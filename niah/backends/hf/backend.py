@@ -53,6 +53,7 @@ class HFBackend(Backend):
         self.cache_dir = cache_dir
         self.model = None
         self.runner: PromptRunner | None = None
+        self._variant_spec: str | None = None  # the variant the runner's cache was built under
         tps = getattr(self.ck.config.vision_config, "tokens_per_second", None)
         native = self.ck.family.native_variant + (f":tokens_per_second={tps}" if tps else "")
         self.native_variant = resolve_variant(native)
@@ -139,12 +140,9 @@ class HFBackend(Backend):
                     if deep:
                         deeps.append(self.vision_cache.get(seg.frame + "#deep")[:, a - off : b - off])
             embeds = torch.cat(parts)[None]
-            visual = torch.cat(mask)[None].to(device)
-            if not deep:
+            if not deeps:  # no deepstack model, or no vision token in this chunk
                 return embeds, None, None
-            stack = torch.cat(deeps, dim=1).to(device, dtype) if deeps else torch.zeros(
-                0, 0, embeds.shape[-1], device=device, dtype=dtype)  # fmt: skip
-            return embeds, visual, stack if deeps else None
+            return embeds, torch.cat(mask)[None].to(device), torch.cat(deeps, dim=1).to(device, dtype)
 
         return embed
 
@@ -152,11 +150,10 @@ class HFBackend(Backend):
         """Last-position logits of the sample's prompt under its variant (frames must be encoded)."""
         segments = self.segments(dataset, sample)
         positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
-        installed = rotary.install(self.model, sample.variant)
-        if getattr(self, "_variant_spec", None) != sample.variant.spec:
+        rotary.install(self.model, sample.variant)
+        if self._variant_spec != sample.variant.spec:
             self.runner.reset()  # positions and rotation differ: nothing cached is reusable
             self._variant_spec = sample.variant.spec
-        assert installed.variant is sample.variant
         return self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments)), segments
 
     def _answer(self, sample: Sample, first: torch.Tensor) -> tuple[str, bool, dict[str, Any]]:
