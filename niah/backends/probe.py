@@ -65,6 +65,7 @@ class ProbeBackend(Backend):
         rng = np.random.default_rng([seed, 2410])
         self.maps = torch.tensor(rng.normal(size=(heads, PATCH * PATCH * 3, head_dim)), dtype=torch.float32)
         self._content: dict[str, torch.Tensor] = {}  # frame key → (heads, tokens, P) complex64
+        self._haystack_loaded = 0  # haystack frames 0..n−1 are in _content
         self._rotations: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     def config(self) -> dict:
@@ -124,14 +125,20 @@ class ProbeBackend(Backend):
         u = torch.complex(z[..., :pairs], z[..., pairs:])
         return u / u.abs().pow(2).sum(-1, keepdim=True).sqrt().clamp_min(1e-12)
 
-    def _load_content(self, dataset: Dataset, refs: Sequence[FrameRef]) -> None:
+    def _load_haystack(self, dataset: Dataset, count: int) -> None:
+        """Content of haystack frames 0..count−1. Decoding always starts at frame 0, so `run` asks
+        once for the longest length of its samples rather than growing length by length."""
+        if count <= self._haystack_loaded:
+            return
         grid = self.grid(dataset)
-        haystack = max((r.index + 1 for r in refs if r.kind == "haystack"), default=0)
-        have = sum(1 for k in self._content if k.startswith("h"))
-        if haystack > have:
-            for i, frame in enumerate(dataset.haystack_frames(haystack)):
-                if i >= have:
-                    self._content[f"h{i}"] = self._features(frame, grid)
+        for i, frame in enumerate(dataset.haystack_frames(count)):
+            if i >= self._haystack_loaded:
+                self._content[f"h{i}"] = self._features(frame, grid)
+        self._haystack_loaded = count
+
+    def _load_content(self, dataset: Dataset, refs: Sequence[FrameRef]) -> None:
+        self._load_haystack(dataset, max((r.index + 1 for r in refs if r.kind == "haystack"), default=0))
+        grid = self.grid(dataset)
         for ref in refs:
             if ref.kind != "haystack" and ref.key not in self._content:
                 self._content[ref.key] = self._features(dataset.image(ref), grid)
@@ -176,6 +183,7 @@ class ProbeBackend(Backend):
         return refs, masses
 
     def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
+        self._load_haystack(dataset, max((s.cell.length for s in samples), default=0))
         for sample in samples:
             start = time.perf_counter()
             refs, masses = self.frame_masses(dataset, sample)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import tempfile
 import threading
@@ -21,7 +20,6 @@ from typing import Any, TypeVar
 
 import cv2
 
-from niah import __version__
 from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, Dataset, sha256_file
 from niah.data.grid import DISTRACTOR_MODES, check_grid, make_cell, parse_int_list
 from niah.data.needles import Needle, builtin_needles, load_needle_file
@@ -29,6 +27,7 @@ from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
 from niah.data.video_io import Mp4Writer, write_mp4
 from niah.errors import NiahError
+from niah.versions import versions
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
@@ -90,14 +89,6 @@ def check_config(c: GenerateConfig) -> None:
         raise NiahError(f"unknown distractor mode '{c.distractor_mode}': choose {' or '.join(DISTRACTOR_MODES)}")
     if c.distractor_period < 1:
         raise NiahError(f"distractor period must be at least 1 frame, got {c.distractor_period}")
-
-
-def _versions() -> dict[str, str]:
-    import av
-    import numpy
-
-    return {"niah": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "opencv": cv2.__version__, "av": av.__version__}  # fmt: skip
 
 
 def prefetch(items: Iterator[T], depth: int = 16) -> Iterator[T]:
@@ -240,7 +231,7 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
         "format": 1,
         "preset": c.preset,
         "options": c.as_json(),
-        "versions": _versions(),
+        "versions": versions(numpy="numpy", opencv="cv2", av="av"),
         "counts": {"haystack_frames": count, "needles": len(needles), "cells": len(cells)},
         "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files},
     }

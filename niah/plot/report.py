@@ -34,13 +34,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
     written: list[Path] = []
 
     def emit(fig, name: str) -> None:
-        for i, fmt in enumerate(formats):
-            path = out / f"{name}.{fmt}"
-            if i < len(formats) - 1:
-                fig.savefig(path, dpi=200, bbox_inches="tight")
-                written.append(path)
-            else:
-                written.append(save(fig, path))
+        written.extend(save(fig, *(out / f"{name}.{fmt}" for fmt in formats)))
 
     for (model, variant, task), g in grids.items():
         emit(heatmap_figure(g, f"{short_variant(variant)} · {task}"), _slug("heatmap", model, variant, task))

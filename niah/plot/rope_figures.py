@@ -87,4 +87,4 @@ def save_rope_figure(
 ) -> Path:
     """Build `rope_figure` and write it to `out` (.png, .pdf or .svg)."""
     check_format(out)
-    return save(rope_figure(variants, head_dim, base, layout), out)
+    return save(rope_figure(variants, head_dim, base, layout), out)[0]

@@ -24,15 +24,16 @@ def check_format(path: str | Path) -> str:
     return ext
 
 
-def save(fig: plt.Figure, path: str | Path) -> Path:
-    """Write a figure (format from the extension), creating parent folders; closes it."""
-    path = Path(path)
-    check_format(path)
+def save(fig: plt.Figure, *paths: str | Path) -> list[Path]:
+    """Write a figure to each path (format from the extension), creating parent folders; closes it."""
+    written = [Path(p) for p in paths]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+        for path in written:
+            check_format(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=DPI, bbox_inches="tight")
     except OSError as err:
         raise NiahError(f"cannot write '{path}': {err.strerror}") from None
     finally:
         plt.close(fig)
-    return path
+    return written

@@ -21,7 +21,7 @@ from niah.data.dataset import Dataset
 from niah.errors import NiahError
 from niah.rope import resolve_variant
 from niah.sweep.plan import Shard, make_plan
-from niah.sweep.store import RUN, SUMMARY, ResultsStore, _atomic_write
+from niah.sweep.store import RUN, SUMMARY, ResultsStore, atomic_write
 from niah.sweep.summary import summarize
 from niah.sweep.tasks import get_task
 
@@ -160,5 +160,5 @@ def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, fo
             echo(f"{failed} samples failed; rerun the same command to retry them")
         return None
     summary = summarize(merged.values())
-    _atomic_write(Path(out) / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    atomic_write(Path(out) / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from niah.errors import NiahError
+from niah.versions import versions
 
 RUN = "run.json"
 RESULTS = "results.jsonl"
@@ -88,7 +89,13 @@ class ResultsStore:
             raise NiahError(f"'{root}' exists and is not a niah run dir: choose another --out")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            _atomic_write(run, json.dumps({"config": config, "versions": _versions()}, indent=2) + "\n")
+            atomic_write(
+                run,
+                json.dumps(
+                    {"config": config, "versions": versions(torch="torch", transformers="transformers")}, indent=2
+                )
+                + "\n",
+            )
         except OSError as err:
             raise NiahError(f"cannot write run dir '{root}': {err.strerror}") from None
         store = cls(root, shard_suffix)
@@ -114,7 +121,7 @@ class ResultsStore:
         keep = [r for r in latest_by_key(records).values() if r["status"] == "ok"]
         torn = bool(text) and not text.endswith("\n")
         if torn or len(keep) != len(records):
-            _atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+            atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record as one line, flushed to the OS before returning."""
@@ -144,25 +151,13 @@ class ResultsStore:
         if len(complete) < len(plan_keys):
             return None
         ordered = [complete[k] for k in sorted(complete)]
-        _atomic_write(self.root / RESULTS, "".join(json.dumps(r) + "\n" for r in ordered))
+        atomic_write(self.root / RESULTS, "".join(json.dumps(r) + "\n" for r in ordered))
         for p in self.root.glob("results.*-of-*.jsonl"):
             p.unlink()
         return complete
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _versions() -> dict[str, str]:
-    import platform
-
-    import torch
-    import transformers
-
-    from niah import __version__
-
-    return {"niah": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__}  # fmt: skip
