@@ -150,3 +150,29 @@ def test_dry_run_prints_the_plan_and_writes_nothing(small_dataset, tmp_path):
     res = cli("run", small_dataset, "--out", tmp_path / "o", "--dry-run", "--variants", "m-rope", "--limit", "4")
     assert res.exit_code == 0 and "samples    8" in res.output and "tokens" in res.output
     assert not (tmp_path / "o").exists()
+
+
+class Interrupted(Backend):
+    """Answers 5 samples, then the user presses Ctrl-C."""
+
+    def __init__(self):
+        self.name = "interrupted"
+
+    def run(self, samples: Sequence, dataset) -> Iterator[SampleResult]:
+        for i, s in enumerate(samples):
+            if i == 5:
+                raise KeyboardInterrupt
+            yield SampleResult(s, prediction="A", answer="A", correct=True)
+
+
+def test_ctrl_c_keeps_finished_samples_and_exits_130(small_dataset, tmp_path):
+    BACKENDS["interrupted"] = lambda arg, seed, options: Interrupted()
+    try:
+        res = cli("run", small_dataset, "--out", tmp_path / "r", "--model", "interrupted", "--variants", "m-rope",
+                  "--tasks", "v-niah", "-q")  # fmt: skip
+    finally:
+        BACKENDS.pop("interrupted")
+    assert res.exit_code == 130 and "rerun the same command to resume" in res.output
+    saved = (tmp_path / "r" / "results.jsonl").read_text().splitlines()
+    assert len(saved) == 5 and all(json.loads(x)["status"] == "ok" for x in saved)
+    assert not (tmp_path / "r" / "summary.json").exists()
