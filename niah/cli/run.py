@@ -25,7 +25,8 @@ def hf_options(f):
         click.option("--dtype", default="auto", show_default=True, help="hf: bfloat16, float16, float32 or auto."),
         click.option("--device", default=None, help="hf: cuda, cuda:1, cpu (default: cuda if available)."),
         click.option("--attn-implementation", default="sdpa", show_default=True,
-                     help="hf: sdpa, flash_attention_2 (if installed) or eager."),
+                     help="hf: sdpa (prefill chunks run lower-right causal SDPA, no mask: the flash kernel on "
+                          "CUDA), sdpa-stock (transformers' masked path), flash_attention_2 (if installed), eager."),
         click.option("--device-map", default=None, help="hf: 'auto' spreads a model too large for one GPU."),
         click.option("--random-weights", is_flag=True, help="hf: the config's architecture with random weights."),
         click.option("--chunk-tokens", type=int, default=None, help="hf: prefill chunk size in tokens."),

@@ -20,7 +20,7 @@ import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
 from niah.backends.hf import rotary, vision
-from niah.backends.hf.checkpoint import Checkpoint, load_model, open_checkpoint
+from niah.backends.hf.checkpoint import Checkpoint, check_load_options, load_model, open_checkpoint
 from niah.backends.hf.pixels import tokens_per_frame
 from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text
 from niah.backends.hf.runner import PromptRunner, SampleFailed
@@ -38,6 +38,7 @@ class HFBackend(Backend):
                  attn_implementation: str = "sdpa", device_map: str | None = None, random_weights: bool = False,
                  chunk_tokens: int | None = None, max_pixels: int | None = None, no_prefix_reuse: bool = False,
                  cache_dir: str | None = None):  # fmt: skip
+        check_load_options(dtype, attn_implementation)
         self.ck: Checkpoint = open_checkpoint(ref)
         if max_pixels:
             from dataclasses import replace

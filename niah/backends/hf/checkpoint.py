@@ -14,10 +14,18 @@ from typing import Any
 
 import torch
 
+from niah.backends.hf.attention import use_chunked_causal
 from niah.backends.hf.families import Family, family_of
-from niah.errors import NiahError
+from niah.errors import NiahError, unknown
 
 DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+ATTENTION = {
+    "sdpa": "SDPA; prefill chunks use lower-right causal attention, no mask (flash kernel on CUDA)",
+    "sdpa-stock": "transformers' own SDPA path (a masked kernel for chunks after the first)",
+    "flash_attention_2": "the flash-attn package, if installed",
+    "eager": "plain matmul attention (slow; for debugging)",
+}
+"""--attn-implementation choices → what each runs."""
 
 
 @dataclass(frozen=True)
@@ -123,17 +131,25 @@ def default_device() -> str:
     return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
 
 
+def check_load_options(dtype: str, attn_implementation: str) -> None:
+    """Fail early (before any run dir is written) on a dtype or attention name load_model cannot use."""
+    if dtype not in DTYPES:
+        raise unknown("dtype", dtype, DTYPES)
+    if attn_implementation not in ATTENTION:
+        raise unknown("attention implementation", attn_implementation, ATTENTION)
+
+
 def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, attn_implementation: str = "sdpa",
                device_map: str | None = None, random_weights: bool = False):  # fmt: skip
-    """The model in eval mode on `device` (or spread by `device_map`)."""
+    """The model in eval mode on `device` (or spread by `device_map`); attention as in ATTENTION."""
     from transformers import AutoModelForImageTextToText
 
-    if dtype not in DTYPES:
-        raise NiahError(f"unknown dtype '{dtype}': choose {', '.join(DTYPES)}")
+    check_load_options(dtype, attn_implementation)
     torch_dtype = DTYPES[dtype]
     if torch_dtype is None:
         torch_dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    kwargs: dict[str, Any] = {"dtype": torch_dtype, "attn_implementation": attn_implementation}
+    load_as = "sdpa" if attn_implementation.startswith("sdpa") else attn_implementation
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "attn_implementation": load_as}
     try:
         if random_weights:
             model = AutoModelForImageTextToText.from_config(ck.config, **kwargs)
@@ -143,4 +159,6 @@ def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, a
         raise NiahError(f"cannot load model '{ck.ref}': {str(err).splitlines()[0]}") from None
     if device_map is None:
         model.to(device or default_device())
+    if attn_implementation == "sdpa":
+        use_chunked_causal(model)
     return model.eval()
