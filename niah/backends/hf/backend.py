@@ -38,7 +38,7 @@ class HFBackend(Backend):
                  attn_implementation: str = "sdpa", device_map: str | None = None, random_weights: bool = False,
                  chunk_tokens: int | None = None, max_pixels: int | None = None, no_prefix_reuse: bool = False,
                  cache_dir: str | None = None):  # fmt: skip
-        check_load_options(dtype, attn_implementation)
+        check_load_options(dtype, attn_implementation, device_map, random_weights)
         self.ck: Checkpoint = open_checkpoint(ref)
         if max_pixels:
             from dataclasses import replace
@@ -97,8 +97,9 @@ class HFBackend(Backend):
             torch.manual_seed(self.seed)
             self.model = load_model(self.ck, **self.options)
             self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse)
-        fp = vision.fingerprint(self.ck.ref, self.options["dtype"], self.options["random_weights"], self.seed,
-                                self.ck.pixels, dataset.manifest_hash)  # fmt: skip
+        # random weights differ by the device they were drawn on (torch's CPU and CUDA generators differ)
+        weights = f"random:{self.seed}:{self.model.device.type}" if self.options["random_weights"] else "saved"
+        fp = vision.fingerprint(self.ck.ref, self.options["dtype"], weights, self.ck.pixels, dataset.manifest_hash)
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
         self.vision_cache = vision.VisionCache(root / fp)
 

@@ -131,8 +131,11 @@ def default_device() -> str:
     return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
 
 
-def check_load_options(dtype: str, attn_implementation: str) -> None:
-    """Fail early (before any run dir is written) on a dtype or attention name load_model cannot use."""
+def check_load_options(dtype: str, attn_implementation: str, device_map: str | None = None,
+                       random_weights: bool = False) -> None:  # fmt: skip
+    """Fail early (before any run dir is written) on options load_model cannot use."""
+    if device_map and random_weights:
+        raise NiahError("--random-weights builds the model on one device (--device); --device-map needs saved weights")
     if dtype not in DTYPES:
         raise unknown("dtype", dtype, DTYPES)
     if attn_implementation not in ATTENTION:
@@ -144,21 +147,23 @@ def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, a
     """The model in eval mode on `device` (or spread by `device_map`); attention as in ATTENTION."""
     from transformers import AutoModelForImageTextToText
 
-    check_load_options(dtype, attn_implementation)
+    check_load_options(dtype, attn_implementation, device_map, random_weights)
     torch_dtype = DTYPES[dtype]
     if torch_dtype is None:
         torch_dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     load_as = "sdpa" if attn_implementation.startswith("sdpa") else attn_implementation
     kwargs: dict[str, Any] = {"dtype": torch_dtype, "attn_implementation": load_as}
+    target = device or default_device()
     try:
-        if random_weights:
-            model = AutoModelForImageTextToText.from_config(ck.config, **kwargs)
+        if random_weights:  # drawn on the target device: 8 B parameters initialise in seconds on a GPU
+            with torch.device(target):
+                model = AutoModelForImageTextToText.from_config(ck.config, **kwargs)
         else:
             model = AutoModelForImageTextToText.from_pretrained(ck.ref, device_map=device_map, **kwargs)
     except (OSError, ImportError, ValueError) as err:
         raise NiahError(f"cannot load model '{ck.ref}': {str(err).splitlines()[0]}") from None
     if device_map is None:
-        model.to(device or default_device())
+        model.to(target)
     if attn_implementation == "sdpa":
         use_chunked_causal(model)
     return model.eval()

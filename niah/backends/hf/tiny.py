@@ -1,9 +1,13 @@
-"""Tiny random Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints built in code (no download).
+"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints built in code (no download).
 
-For tests and CPU benchmarks: `save_tiny_checkpoint(dir, family)` writes a complete checkpoint
-dir (config, random weights, a byte-level tokenizer with Qwen's special tokens and chat
-template, preprocessor_config.json) that `--model hf:DIR` loads through the same code path as a
-real checkpoint. head_dim 16 (8 frequency pairs), mrope_section (2, 3, 3).
+`save_checkpoint(dir, config)` writes a checkpoint dir (config, optionally random weights, a
+byte-level tokenizer with Qwen's special tokens and chat template, preprocessor_config.json)
+that `--model hf:DIR` loads through the same code path as a real checkpoint.
+
+- `save_tiny_checkpoint(dir, family)`: for tests and CPU benchmarks; head_dim 16 (8 frequency
+  pairs), mrope_section (2, 3, 3), weights saved.
+- `qwen2_vl_7b_config()`: Qwen2-VL-7B-Instruct's published architecture, saved without weights
+  for `--random-weights` GPU benchmarks (the same compute as the real weights).
 """
 
 from __future__ import annotations
@@ -75,28 +79,56 @@ def tiny_tokenizer():
     return fast
 
 
+QWEN2_VL_7B_TEXT = dict(
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    vocab_size=152064,
+    rms_norm_eps=1e-6,
+    max_position_embeddings=32768,
+    rope_parameters={"rope_type": "default", "mrope_section": [16, 24, 24], "rope_theta": 1_000_000.0},
+)
+QWEN2_VL_7B_VISION = dict(depth=32, embed_dim=1280, hidden_size=3584, mlp_ratio=4, num_heads=16, patch_size=14,
+                          spatial_merge_size=2, temporal_patch_size=2)  # fmt: skip
+
+
+def qwen2_vl_7b_config():
+    """Qwen2-VL-7B-Instruct's architecture: 28 layers × 3584, 28 query / 4 KV heads of 128, a
+    32-block ViT of width 1280 (8.3 B parameters)."""
+    from transformers import Qwen2VLConfig
+
+    return Qwen2VLConfig(text_config=QWEN2_VL_7B_TEXT, vision_config=QWEN2_VL_7B_VISION)
+
+
 def save_tiny_checkpoint(path: Path, family: str, seed: int = 0) -> Path:
     """A complete tiny checkpoint dir (config, random weights, tokenizer, preprocessor config)
     saved with save_pretrained, loadable like a hub checkpoint."""
+    return save_checkpoint(path, tiny_config(family), seed=seed)
+
+
+def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0) -> Path:
+    """Save `config` (its token ids pointed at the byte-level tokenizer's special tokens), the
+    tokenizer, preprocessor_config.json and, with `weights`, random weights drawn with `seed`."""
     import json
 
     import torch
     from transformers import AutoModelForImageTextToText
 
+    family = config.model_type
     tokenizer = tiny_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
-    config = tiny_config(family)
     config.image_token_id, config.video_token_id = ids["<|image_pad|>"], ids["<|video_pad|>"]
     config.vision_start_token_id, config.vision_end_token_id = ids["<|vision_start|>"], ids["<|vision_end|>"]
     for cfg in (config, config.text_config):  # the defaults point at Qwen's 151k vocabulary
         cfg.eos_token_id, cfg.bos_token_id, cfg.pad_token_id = ids["<|im_end|>"], None, ids["<|endoftext|>"]
-    config.text_config.eos_token_id = ids["<|im_end|>"]
-    config.text_config.bos_token_id = None
-    config.text_config.pad_token_id = ids["<|endoftext|>"]
-    torch.manual_seed(seed)
-    model = AutoModelForImageTextToText.from_config(config)
     path = Path(path)
-    model.save_pretrained(path)
+    if weights:
+        torch.manual_seed(seed)
+        AutoModelForImageTextToText.from_config(config).save_pretrained(path)
+    else:
+        config.save_pretrained(path)
     tokenizer.save_pretrained(path)
     patch = config.vision_config.patch_size
     (path / "preprocessor_config.json").write_text(json.dumps({

@@ -13,6 +13,7 @@ from niah.backends.hf.runner import PromptRunner
 from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
+from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
 
@@ -59,8 +60,7 @@ def test_cli_run_on_the_demo_preset_is_complete_and_resumable(family, tiny_check
 
 def test_out_of_memory_halves_the_chunk_then_fails_the_sample(tiny_checkpoints, demo_dataset, monkeypatch):
     ds = Dataset(demo_dataset)
-    plan = make_plan(ds, [TASKS["v-niah"]], [__import__("niah.rope", fromlist=["x"]).resolve_variant("m-rope")],
-                     lengths=[16])  # fmt: skip
+    plan = make_plan(ds, [TASKS["v-niah"]], [resolve_variant("m-rope")], lengths=[16])
     ref = {r.sample.key: r for r in HFBackend(str(tiny_checkpoints["qwen2_vl"]), dtype="float32", device="cpu",
                                               no_prefix_reuse=True).run(plan, ds)}  # fmt: skip
     real_forward = PromptRunner._forward
@@ -100,6 +100,27 @@ def test_bad_model_input_is_one_line_exit_2(tiny_checkpoints, demo_dataset, tmp_
         res = cli("run", demo_dataset, "--model", model, "--out", tmp_path / "o")
         assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
         assert not (tmp_path / "o").exists()
-    res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--out", tmp_path / "o",
-              "--dtype", "float8", "-q")  # fmt: skip
-    assert res.exit_code == 2 and "unknown dtype 'float8'" in res.output
+    for options, needle in [
+        (["--dtype", "float8"], "unknown dtype 'float8': did you mean float32"),
+        (["--attn-implementation", "sdpa_stock"], "unknown attention implementation 'sdpa_stock': did you mean"),
+        (["--random-weights", "--device-map", "auto"], "--device-map needs saved weights"),
+    ]:
+        res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--out", tmp_path / "o", "-q",
+                  *options)  # fmt: skip
+        assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+        assert not (tmp_path / "o").exists()
+
+
+def test_device_map_auto_loads_through_accelerate_with_the_same_answers(tiny_checkpoints, demo_dataset):
+    """--device-map auto (transformers needs accelerate for it; on a machine without a GPU every
+    module lands on the CPU) answers exactly as the model moved to one device."""
+    ds = Dataset(demo_dataset)
+    plan = make_plan(ds, [TASKS["v-niah-d"]], [resolve_variant("videorope")], lengths=[16])
+    ref = HFBackend(str(tiny_checkpoints["qwen2_vl"]), dtype="float32", device="cpu")
+    spread = HFBackend(str(tiny_checkpoints["qwen2_vl"]), dtype="float32", device_map="auto")
+    a, b = ({r.sample.key: r for r in backend.run(plan, ds)} for backend in (ref, spread))
+    assert {p.device.type for p in spread.model.parameters()} == {"cpu"}
+    assert a.keys() == b.keys() == {s.key for s in plan}
+    for key, r in a.items():
+        assert r.prediction == b[key].prediction
+        assert r.scores["option_logprobs"] == pytest.approx(b[key].scores["option_logprobs"], abs=1e-5)
