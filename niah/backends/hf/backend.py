@@ -23,7 +23,7 @@ from niah.backends.hf import rotary, vision
 from niah.backends.hf.checkpoint import Checkpoint, check_load_options, load_model, open_checkpoint
 from niah.backends.hf.pixels import tokens_per_frame
 from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text
-from niah.backends.hf.runner import PromptRunner, SampleFailed
+from niah.backends.hf.runner import PromptRunner, SampleFailed, shared_tokens
 from niah.data.dataset import Dataset
 from niah.data.needles import LETTERS
 from niah.rope import resolve_variant
@@ -90,6 +90,19 @@ class HFBackend(Backend):
 
         return sorted(samples, key=key)
 
+    def prefill_spans(self, dataset: Dataset, samples: Sequence[Sample]) -> list[tuple[int, int]]:
+        """(tokens reused from the cache, prompt tokens) per sample, run in this order: what `run`
+        computes, without a model (a change of variant empties the cache; so does --no-prefix-reuse)."""
+        spans: list[tuple[int, int]] = []
+        previous: list[Segment] = []
+        variant = None
+        for sample in samples:
+            segments = self.segments(dataset, sample)
+            same = self.reuse and sample.variant.spec == variant
+            spans.append((shared_tokens(previous, segments) if same else 0, sum(s.n for s in segments)))
+            previous, variant = segments, sample.variant.spec
+        return spans
+
     # ------------------------------------------------------------------ running
 
     def _load(self, dataset: Dataset) -> None:
@@ -103,16 +116,25 @@ class HFBackend(Backend):
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
         self.vision_cache = vision.VisionCache(root / fp)
 
-    def _encode_frames(self, dataset: Dataset, samples: Sequence[Sample]) -> None:
-        """Encode every frame the samples need that is not cached yet (haystack decoded in order)."""
+    def set_prefix_reuse(self, reuse: bool) -> None:
+        """Turn prefix reuse on or off, keeping the loaded model; the KV cache starts empty."""
+        self.reuse = reuse
+        if self.model is not None:
+            self.runner = PromptRunner(self.model, self.chunk_tokens, reuse)
+            self._variant_spec = None
+
+    def _encode_frames(self, dataset: Dataset, samples: Sequence[Sample]) -> int:
+        """Encode every frame the samples need that is not cached yet (haystack decoded in order);
+        returns how many frames were encoded."""
         needed_h = max((s.cell.length for s in samples), default=0)
         deep = self.ck.family.deepstack
         missing = [i for i in range(needed_h) if f"h{i}" not in self.vision_cache]
+        count = 0
         if missing:
             frames = ((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1)))
-            vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
+            count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
         inserted = {r for s in samples for r in s.frames(dataset) if r.kind != "haystack"}
-        vision.encode_into(self.vision_cache, self.model, ((r.key, dataset.image(r)) for r in sorted(
+        return count + vision.encode_into(self.vision_cache, self.model, ((r.key, dataset.image(r)) for r in sorted(
             inserted, key=lambda r: r.key)), self.ck.pixels, deep)  # fmt: skip
 
     def _embedder(self, segments: list[Segment]):

@@ -44,6 +44,17 @@ Embed = Callable[[int, int], tuple[torch.Tensor, torch.Tensor | None, torch.Tens
 deepstack (layers, n_vis, hidden) or None) for prompt tokens start..stop−1."""
 
 
+def shared_tokens(previous: Sequence[Segment], segments: Sequence[Segment]) -> int:
+    """Tokens at the start of `segments` whose cache entries a prefill of `previous` left behind:
+    the common run of equal segments, less the prompt's last token (recomputed for its logits)."""
+    n = 0
+    for a, b in zip(previous, segments, strict=False):
+        if a.key != b.key:
+            break
+        n += a.n
+    return min(n, sum(s.n for s in segments) - 1)
+
+
 class PromptRunner:
     """Prefill with prefix reuse over a sequence of prompts; counts the tokens it computes."""
 
@@ -63,12 +74,7 @@ class PromptRunner:
     def _common_tokens(self, segments: Sequence[Segment]) -> int:
         if not self.reuse or self.cache is None:
             return 0
-        n = 0
-        for a, b in zip(self.segments, segments, strict=False):
-            if a.key != b.key:
-                break
-            n += a.n
-        return min(n, sum(s.n for s in segments) - 1)  # always recompute the last token for its logits
+        return shared_tokens(self.segments, segments)
 
     @torch.no_grad()
     def prefill(self, segments: Sequence[Segment], positions: torch.Tensor, embed: Embed) -> torch.Tensor:

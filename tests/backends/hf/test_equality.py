@@ -67,6 +67,9 @@ def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, tiny_chec
         results[reuse] = ({r.sample.key: r for r in out}, backend.runner.tokens_computed)
     (with_reuse, computed_reuse), (naive, computed_naive) = results[True], results[False]
     assert computed_reuse < 0.8 * computed_naive  # the shared prefix was computed once
+    for reuse, computed in ((True, computed_reuse), (False, computed_naive)):  # the planner's count is the runner's
+        planner = HFBackend(str(tiny_checkpoints[family]), no_prefix_reuse=not reuse)
+        assert sum(total - kept for kept, total in planner.prefill_spans(ds, planner.order(plan))) == computed
     assert set(with_reuse) == set(naive) == {s.key for s in plan}
     for key, r in with_reuse.items():
         n = naive[key]
