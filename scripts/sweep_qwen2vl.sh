@@ -10,6 +10,7 @@ model="${2:-Qwen/Qwen2-VL-7B-Instruct}"
 data=data/longva
 run="runs/$(basename "$model")-longva"
 niah generate --preset longva --out "$data"
-torchrun --standalone --nproc-per-node "$gpus" -m niah run "$data" --model "hf:$model" \
+# one worker per GPU (logs in $run/logs); `torchrun --nproc-per-node "$gpus" -m niah run ...` does the same
+niah run "$data" --model "hf:$model" --gpus "$gpus" \
   --variants m-rope,videorope,vanilla,hope --tasks v-niah,v-niah-d --dtype bfloat16 --out "$run"
 niah plot "$run" --out "$run/figures" --format png,pdf

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import runpy
 import sys
+from pathlib import Path
 
 import click
 
@@ -25,12 +26,18 @@ class NiahGroup(click.Group):
             sys.exit(2)
 
 
+PLUGINS: list[str] = []
+"""The plugin files this process ran (absolute paths), for the workers of `niah run --gpus`."""
+
+
 def _load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> None:
+    PLUGINS.clear()
     for path in paths:
         try:
             runpy.run_path(path)
         except FileNotFoundError:
             raise click.BadParameter(f"plugin file '{path}' does not exist") from None
+        PLUGINS.append(str(Path(path).resolve()))
 
 
 @click.group(cls=NiahGroup, context_settings={"help_option_names": ["-h", "--help"]})

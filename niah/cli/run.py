@@ -6,10 +6,13 @@ import sys
 
 import click
 
+from niah.cli import PLUGINS
 from niah.data.grid import parse_int_list
+from niah.errors import NiahError
 from niah.rope import VARIANTS
 from niah.sweep import engine
 from niah.sweep.engine import DEFAULT_TASKS, DEFAULT_VARIANTS, RunConfig, RunInterrupted, run_sweep
+from niah.sweep.launch import run_workers
 from niah.sweep.plan import Shard
 from niah.sweep.summary import accuracy_table
 from niah.sweep.tasks import TASKS
@@ -60,12 +63,19 @@ def hf_options(f):
 @click.option("--depths", help="Subset of the dataset's depths (percent).")
 @click.option("--limit", type=int, help="Only the first N cells (per variant and task): a quick look.")
 @click.option("--shard", help="Run shard I of N (I/N); each shard writes its own results file, merged at the end.")
+@click.option(
+    "--gpus",
+    type=click.IntRange(min=1),
+    help="Run N workers, one per GPU, each a whole model on its own "
+    "shard (logs in OUT/logs); the probe runs N CPU processes. Same as torchrun --nproc-per-node N.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe's feature map / hf sampling.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (samples, tokens, what is done) and exit.")
 @click.option("--force", is_flag=True, help="Reuse a run dir made with another config, discarding its results.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or table.")
 @hf_options
-def run(dataset, out, model, variants, tasks, lengths, depths, limit, shard, seed, dry_run, force, quiet,
+@click.pass_context
+def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard, gpus, seed, dry_run, force, quiet,
         **hf) -> None:  # fmt: skip
     """Sweep MODEL over DATASET's cells × RoPE variants × tasks; one JSON line per sample in OUT.
 
@@ -73,6 +83,7 @@ def run(dataset, out, model, variants, tasks, lengths, depths, limit, shard, see
     Examples:
       niah run data/demo --out runs/demo-probe
       niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --variants m-rope,videorope --out runs/q2
+      niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --gpus 8 --out runs/q2
     Rerunning the same command resumes: finished samples are skipped, failed ones retried.
     """
     config = RunConfig(
@@ -84,8 +95,15 @@ def run(dataset, out, model, variants, tasks, lengths, depths, limit, shard, see
     if dry_run:
         click.echo(engine.dry_run(config, out, Shard.parse(shard)))
         return
+    multi = gpus is not None and gpus > 1
+    if multi and (shard or hf.get("device") or hf.get("device_map")):
+        raise NiahError("--gpus N runs shards 1/N..N/N, one per GPU, itself: drop --shard, --device and --device-map")
     try:
-        summary = run_sweep(config, out, Shard.parse(shard), force=force, quiet=quiet, echo=click.echo)
+        if multi:
+            summary = run_workers(config, out, gpus, [a for p in PLUGINS for a in ("--plugin", p)],
+                                  _worker_args(ctx), force=force, quiet=quiet)  # fmt: skip
+        else:
+            summary = run_sweep(config, out, Shard.parse(shard), force=force, quiet=quiet, echo=click.echo)
     except RunInterrupted as stop:
         click.echo(str(stop), err=True)
         sys.exit(130)
@@ -94,6 +112,25 @@ def run(dataset, out, model, variants, tasks, lengths, depths, limit, shard, see
     elif not quiet:
         click.echo(accuracy_table(summary))
         click.echo(f"results: {out}/results.jsonl  summary: {out}/summary.json  plot: niah plot {out} --out FIG_DIR")
+
+
+WORKER_DROPS = {"gpus", "shard", "dry_run", "force", "quiet"}
+"""Options the parent of `--gpus` handles itself rather than passing to its workers."""
+
+
+def _worker_args(ctx: click.Context) -> list[str]:
+    """This command's arguments as given (less WORKER_DROPS), for the workers of --gpus."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params[param.name]
+        if param.name in WORKER_DROPS or value is None or value is False:
+            continue
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        else:
+            flag = max(param.opts, key=len)
+            args += [flag] if getattr(param, "is_flag", False) else [flag, str(value)]
+    return args
 
 
 def _split_variants(text: str) -> list[str]:

@@ -158,6 +158,8 @@ class ResultsStore:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    """Replace `path` with `text` in one step; the temporary name is per process, so workers
+    writing the same file (run.json) at once cannot trip over each other's temporary file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
