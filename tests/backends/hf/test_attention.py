@@ -65,7 +65,7 @@ def test_small_chunks_give_the_logits_of_transformers_masked_path(tiny_checkpoin
     assert torch.allclose(logits["sdpa"], logits["sdpa-stock"], atol=1e-5, rtol=0)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="the flash kernel needs CUDA")
+@pytest.mark.gpu
 def test_on_cuda_a_7b_shaped_chunk_takes_the_flash_kernel():
     from torch.backends.cuda import SDPAParams, can_use_flash_attention
 

@@ -40,21 +40,37 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
         return fresh(**kwargs).logits[0, -1].float()
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@pytest.fixture(autouse=True)
+def exact_fp32():
+    """fp32 means fp32 on a GPU too: no TF32 in matmuls or in the vision tower's patch convolution."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_native_variant_reproduces_the_unmodified_model(family, tiny_checkpoints, short_dataset):
-    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu")
+def test_native_variant_reproduces_the_unmodified_model(family, device, tiny_checkpoints, short_dataset, tmp_path):
+    # a fresh vision cache: this device's vision tower encodes the frames
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device=device, cache_dir=str(tmp_path))
     ds = Dataset(short_dataset)
     plan = make_plan(ds, [TASKS["v-niah"]], [backend.native_variant], lengths=[3])
     backend._load(ds)
     backend._encode_frames(ds, plan)
     for sample in plan[:3]:
         ours, _ = backend.logits(ds, sample)
-        ref = official_logits(backend, ds, sample)
-        assert torch.allclose(ours, ref, atol=1e-5, rtol=0), (family, (ours - ref).abs().max())
+        ref = official_logits(backend, ds, sample)  # on the CPU
+        assert torch.allclose(ours.cpu(), ref, atol=1e-5, rtol=0), (family, (ours.cpu() - ref).abs().max())
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl"])
-def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, tiny_checkpoints, grid_dataset):
+def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, tiny_checkpoints, grid_dataset,
+                                                               tmp_path):  # fmt: skip
     from niah.rope import resolve_variant
 
     ds = Dataset(grid_dataset)
@@ -62,7 +78,8 @@ def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, tiny_chec
     plan = make_plan(ds, list(TASKS.values()), variants)
     results = {}
     for reuse in (True, False):
-        backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", no_prefix_reuse=not reuse)
+        backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device=device, no_prefix_reuse=not reuse,
+                            cache_dir=str(tmp_path))  # fmt: skip
         out = list(backend.run(backend.order(plan), ds))
         results[reuse] = ({r.sample.key: r for r in out}, backend.runner.tokens_computed)
     (with_reuse, computed_reuse), (naive, computed_naive) = results[True], results[False]
