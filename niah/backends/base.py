@@ -68,6 +68,16 @@ class Backend(abc.ABC):
         """Tokens of the sample's prompt (for --dry-run and progress)."""
         return 0
 
+    def estimate_cost(self, dataset: Dataset, sample: Sample) -> float:
+        """Relative compute of the sample, to split a plan into shards of equal work (default: its
+        prompt tokens, at least 1)."""
+        return float(max(1, self.estimate_tokens(dataset, sample)))
+
+    def prefill_spans(self, dataset: Dataset, samples: Sequence[Sample]) -> list[tuple[int, int]]:
+        """(prompt tokens reused from a cache, prompt tokens) per sample run in this order
+        (default: nothing reused)."""
+        return [(0, self.estimate_tokens(dataset, s)) for s in samples]
+
     def order(self, samples: Sequence[Sample]) -> list[Sample]:
         """The order to run the samples in (default: as given)."""
         return list(samples)

@@ -80,7 +80,12 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
         "limit": config.limit,
         "seed": config.seed,
     }
-    return Prepared(dataset, backend, plan, shard.select(plan), resolved)
+    if shard.count > 1:  # blocks of equal estimated work in run order: long prompts cost quadratically
+        ordered = backend.order(plan)
+        shard_plan = shard.select(ordered, [backend.estimate_cost(dataset, s) for s in ordered])
+    else:
+        shard_plan = plan
+    return Prepared(dataset, backend, plan, shard_plan, resolved)
 
 
 def shard_from_env() -> Shard:
@@ -111,6 +116,9 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None) -> s
         done = ResultsStore(Path(out)).done_keys()
     tokens = [p.backend.estimate_tokens(p.dataset, s) for s in p.shard_plan]
     todo = [s for s in p.shard_plan if s.key not in done]
+    spans = p.backend.prefill_spans(p.dataset, p.backend.order(todo))
+    computed, prompts = sum(n - k for k, n in spans), sum(n for _, n in spans)
+    reused = f" of their {prompts:,} prompt tokens" if computed < prompts else " tokens"
     lines = [
         f"dataset    {p.dataset.path}  ({len(p.dataset.cells)} cells)",
         f"model      {p.backend.name}  {json.dumps(p.backend.config())}",
@@ -119,6 +127,7 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None) -> s
         f"samples    {len(p.shard_plan)}" + (f" of {len(p.plan)} (shard)" if len(p.plan) != len(p.shard_plan) else ""),
         f"tokens     {sum(tokens):,} in all, {max(tokens, default=0):,} in the longest sample",
         f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
+        f"prefill    {computed:,}{reused} to compute" + (" (prefix reuse)" if computed < prompts else ""),
     ]
     return "\n".join(lines)
 

@@ -14,8 +14,8 @@ from niah.sweep.tasks import Task
 
 @dataclass(frozen=True)
 class Shard:
-    """Shard `index` (1-based) of `count`: a contiguous block of the plan, so that samples sharing
-    a haystack prefix stay on the same rank."""
+    """Shard `index` (1-based) of `count`: a contiguous block of the plan in the backend's run
+    order, so that samples sharing a haystack prefix stay on the same rank."""
 
     index: int = 1
     count: int = 1
@@ -32,9 +32,18 @@ class Shard:
             raise NiahError(f"bad shard '{text}': need 1 <= I <= N")
         return cls(i, n)
 
-    def select(self, samples: Sequence[Sample]) -> list[Sample]:
-        n = len(samples)
-        return list(samples[(self.index - 1) * n // self.count : self.index * n // self.count])
+    def select(self, samples: Sequence[Sample], costs: Sequence[float] | None = None) -> list[Sample]:
+        """This shard's contiguous block of `samples`: equal counts, or with `costs` equal work (a
+        sample goes to the block its cost's midpoint falls in, on the running total)."""
+        if costs is None:
+            n = len(samples)
+            return list(samples[(self.index - 1) * n // self.count : self.index * n // self.count])
+        total, running, block = sum(costs), 0.0, []
+        for sample, cost in zip(samples, costs, strict=True):
+            if (self.index - 1) * total <= (running + cost / 2) * self.count < self.index * total:
+                block.append(sample)
+            running += cost
+        return block
 
     @property
     def suffix(self) -> str:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from niah.backends import BACKENDS, Backend, SampleResult
 from niah.cli import main
-from niah.sweep.engine import RunConfig, run_sweep
+from niah.sweep.engine import RunConfig, prepare, run_sweep
 from niah.sweep.plan import Shard
 
 VARIANTS = "vanilla,m-rope,videorope,hope,mrope-interleaved"
@@ -81,6 +81,26 @@ def test_shards_together_equal_the_unsharded_run(small_dataset, tmp_path):
     assert run_sweep(config, tmp_path / "sharded", Shard(2, 2), quiet=True) is not None
     assert content(lines(tmp_path / "sharded")) == content(lines(tmp_path / "whole"))
     assert not list((tmp_path / "sharded").glob("results.*-of-*.jsonl"))
+
+
+def test_shards_split_by_cost_give_a_long_prompt_its_own_block():
+    samples = list(range(10))  # run order: nine short prompts, then one that costs as much as all nine
+    costs = [1.0] * 9 + [9.0]
+    assert Shard(1, 2).select(samples, costs) == list(range(9)) and Shard(2, 2).select(samples, costs) == [9]
+    assert Shard(1, 2).select(samples) == [0, 1, 2, 3, 4]  # by count: the long prompt's block does 13 of 18
+
+
+def test_sweep_shards_are_contiguous_in_run_order_and_of_equal_work(small_dataset):
+    config = RunConfig(str(small_dataset), variants=["m-rope"], tasks=["v-niah"])
+    whole = prepare(config, Shard())
+    ordered = whole.backend.order(whole.plan)
+    cost = {s.key: whole.backend.estimate_cost(whole.dataset, s) for s in ordered}
+    assert len(set(cost.values())) > 1  # lengths 8, 16, 24: unequal prompts
+    blocks = [prepare(config, Shard(i, 3)).shard_plan for i in (1, 2, 3)]
+    assert [s.key for b in blocks for s in b] == [s.key for s in ordered]  # contiguous, disjoint, complete
+    total = sum(cost.values())
+    for block in blocks:
+        assert abs(sum(cost[s.key] for s in block) - total / 3) <= max(cost.values())
 
 
 def test_a_changed_config_is_refused_with_what_differs(small_dataset, tmp_path):

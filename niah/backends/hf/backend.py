@@ -79,6 +79,17 @@ class HFBackend(Backend):
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
         return sum(s.n for s in self.segments(dataset, sample))
 
+    def estimate_cost(self, dataset: Dataset, sample: Sample) -> float:
+        """Prefill FLOPs of the sample's prompt of N tokens over 2·P: N + N²·layers·d / P (linear
+        layers 2·P·N, causal attention 2·layers·N²·d; P the layers' weights), so long prompts weigh
+        quadratically. Qwen2-VL-7B: attention matches the linear layers at N ≈ 65 K tokens."""
+        n = self.estimate_tokens(dataset, sample)
+        tc = self.ck.config.get_text_config()
+        head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
+        width = tc.num_attention_heads * head_dim  # d: the queries' width
+        per_layer = tc.hidden_size * (2 * width + 2 * tc.num_key_value_heads * head_dim + 3 * tc.intermediate_size)
+        return n + n * n * width / per_layer  # layers cancel: (2·L·per_layer·N + 2·L·N²·d) / (2·L·per_layer)
+
     def order(self, samples: Sequence[Sample]) -> list[Sample]:
         """Variant by variant, then in the order of the prefix trie of the frame sequences, so that
         neighbours share the longest haystack prefix (a depth-first walk of the trie)."""

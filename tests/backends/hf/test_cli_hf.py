@@ -124,3 +124,32 @@ def test_device_map_auto_loads_through_accelerate_with_the_same_answers(tiny_che
     for key, r in a.items():
         assert r.prediction == b[key].prediction
         assert r.scores["option_logprobs"] == pytest.approx(b[key].scores["option_logprobs"], abs=1e-5)
+
+
+def test_cost_weighs_attention_equal_to_the_linear_layers_at_65k_tokens_for_qwen2_vl_7b(tmp_path, monkeypatch):
+    """Qwen2-VL-7B: 2·P·N linear FLOPs (P = 28 layers × 233 M) equal 2·28·N²·3584 attention FLOPs at
+    N = 65,024 tokens, so a prompt that long costs twice its token count, and one twice as long 6×."""
+    from niah.backends.hf.tiny import qwen2_vl_7b_config, save_checkpoint
+
+    ckpt = save_checkpoint(tmp_path / "q7b", qwen2_vl_7b_config(), weights=False)
+    backend = HFBackend(str(ckpt), random_weights=True)
+    for tokens, cost in ((65_024, 2 * 65_024), (130_048, 6 * 65_024)):
+        monkeypatch.setattr(HFBackend, "estimate_tokens", lambda self, dataset, sample, n=tokens: n)
+        assert backend.estimate_cost(None, None) == pytest.approx(cost)
+
+
+def test_dry_run_counts_the_prefill_tokens_left_after_prefix_reuse(tiny_checkpoints, demo_dataset, tmp_path):
+    import re
+
+    model = f"hf:{tiny_checkpoints['qwen2_vl']}"
+    counts = {}
+    for extra in ([], ["--no-prefix-reuse"]):
+        res = cli("run", demo_dataset, "--model", model, "--variants", "m-rope", "--out", tmp_path / "o", "--dry-run",
+                  *extra)  # fmt: skip
+        assert res.exit_code == 0, res.output
+        computed = int(re.search(r"prefill +([\d,]+)", res.output).group(1).replace(",", ""))
+        prompts = int(re.search(r"tokens +([\d,]+) in all", res.output).group(1).replace(",", ""))
+        counts[bool(extra)] = (computed, prompts, "prefix reuse" in res.output)
+    assert counts[True] == (counts[True][1], counts[True][1], False)  # naive: every prompt token
+    assert counts[False][0] < 0.6 * counts[False][1] and counts[False][2] and counts[False][1] == counts[True][1]
+    assert not (tmp_path / "o").exists()
