@@ -16,8 +16,8 @@ the same compute as the real weights), loaded through HFBackend like a user's ch
             seconds, tokens/s, TFLOP/s, % of peak and peak memory, for niah's attention (sdpa:
             lower-right causal, no mask) and, up to --stock-max tokens, transformers' own masked
             path (sdpa-stock). FLOPs of a causal prefill of N tokens: 2·P·N + 2·n_layers·N²·d
-            (P: language-model parameters without embeddings and lm_head, d: hidden size 3584;
-            QKᵀ and AV each N²/2·d multiply-adds per layer)
+            (niah.backends.hf.backend.prefill_flops; P: the decoder layers' weight matrices,
+            6.53 B; d: 28 heads × 128 = 3584; QKᵀ and AV each N²/2·d multiply-adds per layer)
   grid      a slice of the longva grid (448×252 frames, 144 tokens per frame; --grid-lengths,
             --grid-depths, the first needle, v-niah, m-rope) run end to end naive and with reuse: wall
             time, prefill tokens, same answers; vision tower frames/s
@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from niah.backends.hf import HFBackend
+from niah.backends.hf.backend import linear_params, prefill_flops
 from niah.backends.hf.prompt import Segment
 from niah.backends.hf.runner import PromptRunner
 from niah.data.dataset import Dataset
@@ -165,11 +166,6 @@ def matmul_peak(scale: Scale) -> dict:
     return {"tflops": tflops}
 
 
-def prefill_flops(config, n: int, params: int) -> float:
-    """2·P·N + 2·layers·N²·d (causal attention: QKᵀ and AV each N²/2·d multiply-adds per layer)."""
-    return 2 * params * n + 2 * config.num_hidden_layers * n * n * config.hidden_size
-
-
 def one_prefill(model, n: int, chunk: int) -> tuple[float, int]:
     """Seconds and peak bytes of one n-token prefill (random embeddings, m-rope text positions)."""
     lm = model.model.language_model
@@ -201,7 +197,7 @@ def prefill_speed(backend: HFBackend, scale: Scale, peak_tflops: float | None) -
 
     model = backend.model
     config = model.model.language_model.config
-    params = sum(p.numel() for name, p in model.model.language_model.named_parameters() if "embed" not in name)
+    params = linear_params(config)
     rows = []
     print(f"{'tokens':>8} {'attention':<10} {'s':>8} {'tok/s':>9} {'TFLOP/s':>8} {'% peak':>7} {'peak GiB':>9}")
     for n in [int(t) for t in scale.tokens.split(",")]:
@@ -213,7 +209,7 @@ def prefill_speed(backend: HFBackend, scale: Scale, peak_tflops: float | None) -
             else:
                 model.set_attn_implementation({"text_config": "sdpa"})
             seconds, peak = one_prefill(model, n, scale.chunk)
-            tflops = prefill_flops(config, n, params) / seconds / 1e12
+            tflops = prefill_flops(config, n) / seconds / 1e12
             share = f"{tflops / peak_tflops:7.0%}" if peak_tflops else f"{'-':>7}"
             print(f"{n:>8} {attention:<10} {seconds:8.2f} {n / seconds:9.0f} {tflops:8.1f} {share} {peak / 2**30:9.1f}")
             rows.append(

@@ -63,8 +63,9 @@ def start_workers(niah_args: Sequence[str], run_args: Sequence[str], count: int,
     for gpu, index in zip(gpu_ids(count), range(1, count + 1), strict=True):
         shard = Shard(index, count)
         log = out / LOGS / f"rank{shard.suffix}.log"
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "PYTHONUNBUFFERED": "1"}
-        env.pop("RANK", None), env.pop("WORLD_SIZE", None)  # the shard is given, not taken from torchrun
+        # the shard is given on the command line, not taken from a torchrun around this process
+        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+        env.update(CUDA_VISIBLE_DEVICES=gpu, PYTHONUNBUFFERED="1")
         argv = [sys.executable, "-m", "niah", *niah_args, "run", *run_args, "--shard", f"{index}/{count}", "-q"]
         with open(log, "a", encoding="utf-8") as sink:
             process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -31,6 +31,27 @@ from niah.rope import resolve_variant
 DEFAULT_CHUNK = 8192  # tokens per prefill chunk
 
 
+def _widths(text_config) -> tuple[int, int]:
+    """(query width d = heads × head_dim, key/value width) of a text config."""
+    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
+    return text_config.num_attention_heads * head_dim, text_config.num_key_value_heads * head_dim
+
+
+def linear_params(text_config) -> int:
+    """P: the weights of the decoder layers' matrices (q, k, v, o and the gated MLP), the
+    parameters every prompt token multiplies (Qwen2-VL-7B: 6.53 B)."""
+    d, kv = _widths(text_config)
+    h = text_config.hidden_size
+    return text_config.num_hidden_layers * h * (2 * d + 2 * kv + 3 * text_config.intermediate_size)
+
+
+def prefill_flops(text_config, tokens: int) -> float:
+    """FLOPs of a causal prefill of N tokens: 2·P·N for the linear layers plus 2·layers·N²·d for
+    attention (QKᵀ and AV, each N²/2·d multiply-adds per layer)."""
+    d, _ = _widths(text_config)
+    return 2 * linear_params(text_config) * tokens + 2 * text_config.num_hidden_layers * tokens**2 * d
+
+
 class HFBackend(Backend):
     """See the module docstring. The weights load on the first `run`, not at construction."""
 
@@ -80,15 +101,11 @@ class HFBackend(Backend):
         return sum(s.n for s in self.segments(dataset, sample))
 
     def estimate_cost(self, dataset: Dataset, sample: Sample) -> float:
-        """Prefill FLOPs of the sample's prompt of N tokens over 2·P: N + N²·layers·d / P (linear
-        layers 2·P·N, causal attention 2·layers·N²·d; P the layers' weights), so long prompts weigh
-        quadratically. Qwen2-VL-7B: attention matches the linear layers at N ≈ 65 K tokens."""
-        n = self.estimate_tokens(dataset, sample)
+        """Prefill FLOPs of the sample's prompt over 2·P (`prefill_flops`): N + N²·layers·d / P, so
+        long prompts weigh quadratically. Qwen2-VL-7B: attention matches the linear layers at
+        N ≈ 65 K tokens."""
         tc = self.ck.config.get_text_config()
-        head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
-        width = tc.num_attention_heads * head_dim  # d: the queries' width
-        per_layer = tc.hidden_size * (2 * width + 2 * tc.num_key_value_heads * head_dim + 3 * tc.intermediate_size)
-        return n + n * n * width / per_layer  # layers cancel: (2·L·per_layer·N + 2·L·N²·d) / (2·L·per_layer)
+        return prefill_flops(tc, self.estimate_tokens(dataset, sample)) / (2 * linear_params(tc))
 
     def order(self, samples: Sequence[Sample]) -> list[Sample]:
         """Variant by variant, then in the order of the prefix trie of the frame sequences, so that
