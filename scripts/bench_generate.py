@@ -22,14 +22,14 @@ import av
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
 from niah.data.synthetic import SyntheticHaystack
-from niah.data.video_io import CRF, GOP
+from niah.data.video_io import X264_OPTIONS
 
 
 def raw_encode(path: Path, frames, width: int, height: int) -> None:
     container = av.open(str(path), "w")
     stream = container.add_stream("libx264", rate=Fraction(1))
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"crf": str(CRF), "preset": "veryfast", "g": str(GOP)}
+    stream.options = dict(X264_OPTIONS)
     for f in frames:
         for p in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
             container.mux(p)
