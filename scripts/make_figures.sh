@@ -10,3 +10,10 @@ cp "$work/demo/figures/summary.md" figures/demo_summary.md
 niah rope plot m-rope --out figures/rope_m-rope.png
 niah rope plot videorope --out figures/rope_videorope.png
 niah rope plot vanilla m-rope m-rope-time mrope-interleaved videorope hope --out figures/rope_variants.png
+# the built-in needle families, each beside its distractors (docs/needles.md)
+niah generate --preset demo --width 448 --height 252 --lengths 8 --depths 50 --needles-per-cell 6 \
+  --families colour,shape,count,position,number,word --out "$work/needles-near" -q > /dev/null
+niah inspect "$work/needles-near" --needles-sheet figures/needles_near.png > /dev/null
+niah generate --preset demo --width 448 --height 252 --lengths 8 --depths 50 --needles-per-cell 2 \
+  --families colour,number --distractor-kind scene --out "$work/needles-scene" -q > /dev/null
+niah inspect "$work/needles-scene" --needles-sheet figures/needles_scene.png > /dev/null

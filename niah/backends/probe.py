@@ -11,16 +11,16 @@ rotates dims i and i + P, so a pair is one complex number):
   and Round We Go! What makes Rotary Positional Encodings useful?", arXiv 2410.06205): keys and
   the query are k = a ⊙ u, q = a ⊙ u_q with a_i² = `semantic`/(P/4) on the lowest quarter of
   pairs and (1 − `semantic`)/(3P/4) elsewhere (default `semantic` = 0.75);
-- query: u_q = normalised mean of the vectors of the needle's *object* tokens — the tokens where
-  the needle differs from its look-alike distractors (all tokens when it has none). A question
-  describes the needle's object, not its background; the distractors share the background and
-  the object's template, so they match the query partly (one attribute differs). The query sits
+- query: u_q = normalised mean of the vectors of the needle's *key* tokens — the tokens over the
+  object its find clause names ("a red star"), never the value the answer is read from (all
+  tokens when a user needle has no key box). A near distractor shares the background and the key's
+  shape in another colour, so it matches the query partly; a scene distractor shares less. The query sits
   at the last token of the question text after the video;
 - rotation: both by the variant's rotary tables at the positions of the cell's layout,
   s_j = Re Σ_i q_i conj(k_j,i) e^{i(φ_q,i − φ_j,i)} / Σ_i a_i² |u_q,i|²;
 - retrieval: attention a_j = softmax_j(β s_j) over the vision tokens (β = 16), mass per frame
   summed over its tokens and over heads; the frame with the largest mass is retrieved. Its
-  option is the prediction: the needle's answer, a distractor's (wrong) answer, or "-" for a
+  option is the prediction: the needle's answer, a distractor's lure (wrong), or "-" for a
   haystack frame (wrong).
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
-from niah.data.dataset import Dataset, FrameRef
+from niah.data.dataset import Dataset, FrameRef, NeedleRecord
 from niah.data.needles import LETTERS
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
 from niah.rope.frequencies import rotary_tables
@@ -45,6 +45,32 @@ PATCH = 7  # each token's pixels are pooled to 7×7×3 before the feature map
 PREFIX_TOKENS = 14  # system prompt + "<|vision_start|>" before the video
 QUESTION_TOKENS = 24  # "<|vision_end|>" + question + options; the query is the last one
 CHUNK_FRAMES = 128  # frames scored at once (bounds memory on 3000-frame haystacks)
+
+
+def box_tokens(box: list[int] | tuple[int, ...], frame_size: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
+    """(H·W,) bool: the tokens of an (H, W) token grid over a frame of `frame_size` (width, height)
+    pixels whose cells overlap `box` (x0, y0, x1, y1, pixels, end-exclusive)."""
+    gh, gw = grid
+    width, height = frame_size
+    x0, y0, x1, y1 = box
+    xs = torch.arange(gw + 1) * width / gw  # cell edges in pixels
+    ys = torch.arange(gh + 1) * height / gh
+    cols = (xs[1:] > x0) & (xs[:-1] < x1)  # (W,)
+    rows = (ys[1:] > y0) & (ys[:-1] < y1)  # (H,)
+    return (rows[:, None] & cols[None, :]).reshape(-1)
+
+
+def key_token_mask(record: NeedleRecord, frame_size: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
+    """(H·W,) bool: the needle's tokens the query is built from — those over its key box and none
+    over its value box; every token when the key box is not known (a user image)."""
+    if record.key_box is None:
+        return torch.ones(grid[0] * grid[1], dtype=torch.bool)
+    mask = box_tokens(record.key_box, frame_size, grid)
+    if record.value_box is not None:
+        mask &= ~box_tokens(record.value_box, frame_size, grid)
+    if not mask.any():
+        raise ValueError(f"needle {record.id}: every token over its key also sees its value")
+    return mask
 
 
 class ProbeBackend(Backend):
@@ -146,16 +172,16 @@ class ProbeBackend(Backend):
     # ------------------------------------------------------------------ scoring
 
     def _query(self, dataset: Dataset, sample: Sample) -> torch.Tensor:
-        """u_q: normalised mean content of the needle's object tokens, (heads, P) complex64."""
+        """u_q: normalised mean content of the needle's key tokens, (heads, P) complex64.
+
+        The key tokens are those whose 28-px cell overlaps the needle's key box — what the find
+        clause names, never the value the answer is read from. Without a key box (a user image)
+        every token of the needle is used."""
         record = sample.needle
-        refs = [FrameRef("distractor", j, record.id) for j in range(len(record.distractors))]
-        self._load_content(dataset, [FrameRef("needle", 0, record.id), *refs])
-        needle = self._content[FrameRef("needle", 0, record.id).key]
-        mask = torch.zeros(needle.shape[1], dtype=torch.bool)
-        for ref in refs:
-            mask |= (needle - self._content[ref.key]).abs().pow(2).sum(-1).amax(0) > 1e-4
-        if not mask.any():
-            mask[:] = True
+        ref = FrameRef("needle", 0, record.id)
+        self._load_content(dataset, [ref])
+        needle = self._content[ref.key]
+        mask = key_token_mask(record, dataset.frame_size, self.grid(dataset))
         uq = needle[:, mask].mean(1)
         return uq / uq.abs().pow(2).sum(-1, keepdim=True).sqrt()
 
@@ -198,7 +224,8 @@ class ProbeBackend(Backend):
         if chosen.kind == "needle":
             prediction = LETTERS[needle.answer]
         elif chosen.kind == "distractor":
-            prediction = LETTERS[needle.distractor_answers[chosen.index]]
+            lure = needle.distractors[chosen.index].lure
+            prediction = "?" if lure is None else LETTERS[lure]  # "?": a distractor whose lure is not known
         else:
             prediction = "-"
         kinds = np.array([r.kind for r in refs])

@@ -6,14 +6,17 @@ import click
 from tqdm import tqdm
 
 from niah.data.dataset import Dataset
+from niah.data.families import DISTRACTOR_KINDS, FAMILIES
 from niah.data.generate import generate as generate_dataset
 from niah.data.generate import resolve_config
-from niah.data.inspect import contact_sheet, find_cell, summary
+from niah.data.inspect import contact_sheet, find_cell, questions, summary
+from niah.data.inspect import needles_sheet as needles_sheet_png
+from niah.data.needle_files import ready_sets
 from niah.data.presets import describe, preset_names
 
 
 def _preset_help() -> str:
-    return "Recipe to start from (default: base = longva grid). " + "; ".join(
+    return "Haystack recipe to start from: a name or a recipe .json path (default: base = longva grid). " + "; ".join(
         f"{name}: {describe(name)}" for name in preset_names()
     )
 
@@ -39,7 +42,7 @@ class _Bars:
 
 @click.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset dir to create.")
-@click.option("--preset", help="demo, longva or videorope (see --help text below).")
+@click.option("--preset", help=_preset_help())
 @click.option("--seed", type=int, help="Seed of the synthetic haystack and the needles.")
 @click.option("--video", type=click.Path(dir_okay=False), help="Use your own video as the haystack.")
 @click.option("--frames", "frames_dir", type=click.Path(file_okay=False), help="Use a folder of images (name order).")
@@ -48,18 +51,24 @@ class _Bars:
 @click.option("--lengths", help="Haystack lengths in frames: 16,32,64 or start:stop:step.")
 @click.option("--depths", help="Needle depths in percent: 0,50,100 or 0:100:10.")
 @click.option("--needles-per-cell", "needles", type=int, help="Built-in needles; each runs in every cell.")
-@click.option("--families", help="Built-in needle families, comma-separated: colour,shape,count,number,word.")
+@click.option("--families", help=f"Built-in needle families, comma-separated: {','.join(FAMILIES)}.")
 @click.option(
     "--needles",
     "needle_file",
-    type=click.Path(dir_okay=False),
-    help="Your own needles: JSONL with image, question, options, answer, distractors (or LongVA fields).",
+    help="Your own needles, or a ready set's name (needles/: " + ", ".join(sorted(ready_sets())) + "): niah JSONL "
+    "(image, find + ask or question, options, answer, distractors with lures), LongVA's or VideoRoPE's JSON.",
 )
 @click.option("--distractor-period", type=int, help="V-NIAH-D: a distractor every N frames (default 200).")
 @click.option(
     "--distractor-mode",
     type=click.Choice(["periodic", "single"]),
     help="periodic (VideoRoPE's description) or single (VideoRoPE's code: one, period frames away).",
+)
+@click.option(
+    "--distractor-kind",
+    type=click.Choice(DISTRACTOR_KINDS),
+    help="Built-in needles: near (same scene, key colour changed: hardest; default) or scene (another scene "
+    "without the key object, VideoRoPE's kind). Both show a wrong option, the lure.",
 )
 @click.option("--width", type=int, help="Frame width in pixels (default 448).")
 @click.option("--height", type=int, help="Frame height in pixels (default 252).")
@@ -93,10 +102,25 @@ def generate(out, preset, video, frames_dir, force, quiet, **options) -> None:
 @click.argument("dataset", type=click.Path())
 @click.option("--sheet", type=click.Path(dir_okay=False), help="Write a contact sheet PNG of one cell.")
 @click.option("--cell", "cell_id", help="Cell id for --sheet (default: the one with the most distractors).")
-def inspect(dataset: str, sheet: str | None, cell_id: str | None) -> None:
-    """Summarise a dataset dir (sizes, grid, counts); --sheet draws one cell's frames."""
+@click.option("--needles-sheet", type=click.Path(dir_okay=False),
+              help="Write a PNG with every needle beside its distractors (lures, find-clause check).")
+def inspect(dataset: str, sheet: str | None, cell_id: str | None, needles_sheet: str | None) -> None:
+    """Summarise a dataset dir and print its questions; --sheet draws one cell.
+
+    \b
+    The sheet shows the needle beside its distractors (each with its lure and whether it
+    satisfies the find clause), then the cell's frames in order, needle green, distractors red.
+    Examples:
+      niah inspect data/demo
+      niah inspect data/demo --sheet cell.png --cell L64-d33-n000-colour
+      niah inspect data/demo --needles-sheet needles.png
+    """
     ds = Dataset(dataset)
     click.echo(summary(ds))
+    click.echo("")
+    click.echo(questions(ds))
     if sheet:
         cell = find_cell(ds, cell_id)
         click.echo(f"sheet        {contact_sheet(ds, cell, sheet)} (cell {cell.id}: needle green, distractors red)")
+    if needles_sheet:
+        click.echo(f"needles      {needles_sheet_png(ds, needles_sheet)} (each needle beside its distractors)")

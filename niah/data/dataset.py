@@ -19,13 +19,13 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from niah.data.grid import Cell
+from niah.data.images import load_png
 from niah.data.video_io import read_frames
 from niah.errors import NiahError
 
@@ -54,17 +54,41 @@ class FrameRef:
 
 
 @dataclass(frozen=True)
+class DistractorRecord:
+    """A distractor as stored: its image file, the option index it shows (`lure`, None when not
+    known), its kind (near, scene, user) and whether it satisfies the find clause (None: not known)."""
+
+    image: str
+    lure: int | None
+    kind: str = "user"
+    satisfies_find: bool | None = None
+
+
+@dataclass(frozen=True)
 class NeedleRecord:
-    """A needle as stored: question, options, answer index, image files (relative to needles/)."""
+    """A needle as stored (needles/needles.jsonl): find and ask clauses, options, answer index,
+    image files relative to needles/, the key's and the value's boxes (x0, y0, x1, y1) in pixels
+    when known."""
 
     id: str
     family: str
+    find: str
+    ask: str
     question: str
     options: list[str]
     answer: int
     image: str
-    distractors: list[str]
-    distractor_answers: list[int]
+    key_box: list[int] | None
+    value_box: list[int] | None
+    distractors: list[DistractorRecord]
+
+    @classmethod
+    def from_json(cls, d: dict) -> NeedleRecord:
+        return cls(**{**d, "distractors": [DistractorRecord(**x) for x in d["distractors"]]})
+
+    @property
+    def lures(self) -> list[int | None]:
+        return [d.lure for d in self.distractors]
 
 
 def sha256_file(path: Path) -> str:
@@ -85,7 +109,8 @@ class Dataset:
             raise NiahError(f"'{self.path}' is not a niah dataset (no {MANIFEST}): make one with niah generate")
         try:
             self.manifest = json.loads(manifest.read_text())
-            self.needles = {r["id"]: NeedleRecord(**r) for r in _read_jsonl(self.path / NEEDLES_DIR / "needles.jsonl")}
+            records = _read_jsonl(self.path / NEEDLES_DIR / "needles.jsonl")
+            self.needles = {r["id"]: NeedleRecord.from_json(r) for r in records}
             self.cells = [Cell.from_json(c) for c in _read_jsonl(self.path / CELLS)]
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
             raise NiahError(f"dataset '{self.path}' is incomplete or corrupt ({err}): generate it again") from None
@@ -139,22 +164,14 @@ class Dataset:
         if ref.kind == "haystack":
             raise ValueError("haystack frames are decoded in order: use frames() or haystack_frames()")
         record = self.needles[ref.needle]
-        name = record.image if ref.kind == "needle" else record.distractors[ref.index]
-        return _load_png(self.path / NEEDLES_DIR / name)
+        name = record.image if ref.kind == "needle" else record.distractors[ref.index].image
+        return load_png(self.path / NEEDLES_DIR / name)
 
     def frames(self, cell: Cell) -> Iterator[tuple[FrameRef, np.ndarray]]:
         """(ref, pixels) of the cell's frames in order, decoding each haystack frame once."""
         haystack = self.haystack_frames(cell.length)
         for ref in self.sequence(cell):
             yield ref, (next(haystack) if ref.kind == "haystack" else self.image(ref))
-
-
-@lru_cache(maxsize=256)
-def _load_png(path: Path) -> np.ndarray:
-    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if data is None:
-        raise NiahError(f"dataset image '{path}' is missing or corrupt: generate the dataset again")
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -18,15 +18,15 @@ from pathlib import Path
 from queue import Queue
 from typing import Any, TypeVar
 
-import cv2
-
 from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, Dataset, sha256_file
+from niah.data.families import DISTRACTOR_KINDS
 from niah.data.grid import DISTRACTOR_MODES, check_grid, make_cell, parse_int_list
-from niah.data.needles import Needle, builtin_needles, load_needle_file
+from niah.data.needle_files import load_needle_file, write_needle_set
+from niah.data.needles import builtin_needles
 from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
 from niah.data.video_io import Mp4Writer, write_mp4
-from niah.errors import NiahError
+from niah.errors import NiahError, unknown
 from niah.versions import versions
 
 T = TypeVar("T")
@@ -53,6 +53,7 @@ class GenerateConfig:
     needle_file: str | None = None  # the user's needles (JSONL) instead of built-in ones
     distractor_period: int = 200
     distractor_mode: str = "periodic"
+    distractor_kind: str = "near"  # built-in needles: near (same scene, key changed) or scene (no key object)
     materialize: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -87,6 +88,8 @@ def check_config(c: GenerateConfig) -> None:
         raise NiahError("needles per cell must be at least 1")
     if c.distractor_mode not in DISTRACTOR_MODES:
         raise NiahError(f"unknown distractor mode '{c.distractor_mode}': choose {' or '.join(DISTRACTOR_MODES)}")
+    if c.distractor_kind not in DISTRACTOR_KINDS:
+        raise unknown("distractor kind", c.distractor_kind, DISTRACTOR_KINDS)
     if c.distractor_period < 1:
         raise NiahError(f"distractor period must be at least 1 frame, got {c.distractor_period}")
 
@@ -113,35 +116,6 @@ def prefetch(items: Iterator[T], depth: int = 16) -> Iterator[T]:
         yield item
 
 
-def _write_png(path: Path, img) -> None:
-    if not cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-        raise NiahError(f"cannot write '{path}'")
-
-
-def _write_needles(folder: Path, needles: list[Needle]) -> None:
-    folder.mkdir()
-    records = []
-    for n in needles:
-        _write_png(folder / f"{n.id}.png", n.image)
-        names = []
-        for j, img in enumerate(n.distractors):
-            names.append(f"{n.id}.d{j}.png")
-            _write_png(folder / names[-1], img)
-        records.append(
-            dict(
-                id=n.id,
-                family=n.family,
-                question=n.question,
-                options=n.options,
-                answer=n.answer,
-                image=f"{n.id}.png",
-                distractors=names,
-                distractor_answers=n.distractor_answers,
-            )
-        )
-    (folder / "needles.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
-
-
 def _materialize(tmp: Path, progress: Progress | None) -> None:
     dataset = Dataset(tmp)
     out = tmp / "cells"
@@ -159,6 +133,8 @@ def _materialize(tmp: Path, progress: Progress | None) -> None:
                 answer=n.options[n.answer],
                 needle_index=cell.needle_index,
                 distractor_indices=cell.as_json()["distractor_indices"],
+                distractor_lures=[n.options[i.answer] if i.answer >= 0 else None
+                                  for i in cell.insertions if i.kind == "distractor"],
             )
         )
         if progress:
@@ -206,7 +182,7 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
     if c.needle_file:
         needles = load_needle_file(c.needle_file, c.width, c.height)
     else:
-        needles = builtin_needles(c.needles, c.seed, c.width, c.height, c.families or None)
+        needles = builtin_needles(c.needles, c.seed, c.width, c.height, c.families or None, c.distractor_kind)
     count = max(c.lengths)
     spec = SourceSpec(c.haystack, c.source, c.width, c.height, c.fps, c.seed, c.loop)
     frames = prefetch(HAYSTACK_SOURCES[c.haystack](spec, count))
@@ -215,9 +191,10 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
             writer.write(frame)
             if progress and (writer.count % 50 == 0 or writer.count == count):
                 progress("haystack", writer.count, count)
-    _write_needles(tmp / NEEDLES_DIR, needles)
+    write_needle_set(tmp / NEEDLES_DIR, needles)
     cells = [
-        make_cell(length, depth, n.id, n.answer, n.distractor_answers, c.distractor_period, c.distractor_mode)
+        make_cell(length, depth, n.id, n.answer, [d.lure for d in n.distractors], c.distractor_period,
+                  c.distractor_mode)
         for length in c.lengths
         for depth in c.depths
         for n in needles

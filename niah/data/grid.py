@@ -62,7 +62,7 @@ class Insertion:
     slot: int
     index: int
     image: int  # 0 for the needle; the distractor's number for a distractor
-    answer: int  # option index this image answers
+    answer: int  # option index this image answers (-1: a distractor whose lure is not known)
 
 
 @dataclass(frozen=True)
@@ -114,15 +114,18 @@ def distractor_slots(length: int, slot: int, period: int, mode: str) -> list[int
 
 
 def make_cell(
-    length: int, depth: int, needle_id: str, answer: int, distractor_answers: list[int], period: int, mode: str
+    length: int, depth: int, needle_id: str, answer: int, lures: list[int | None], period: int, mode: str
 ) -> Cell:
-    """The cell for one (length, depth, needle), insertions sorted into sequence order."""
+    """The cell for one (length, depth, needle), insertions sorted into sequence order.
+
+    `lures[j]` is the option index distractor image j shows (None: not known); the distractors
+    are placed in turn, image 0, 1, ..., 0, 1, ..."""
     slot = needle_slot(length, depth)
     raw = [("needle", slot, 0, answer)]
-    if distractor_answers:
+    if lures:
         for j, k in enumerate(distractor_slots(length, slot, period, mode)):
-            n = j % len(distractor_answers)
-            raw.append(("distractor", k, n, distractor_answers[n]))
+            n = j % len(lures)
+            raw.append(("distractor", k, n, -1 if lures[n] is None else lures[n]))
     raw.sort(key=lambda r: (r[1], r[0] != "needle"))
     insertions = tuple(Insertion(kind, k, k + order, image, ans) for order, (kind, k, image, ans) in enumerate(raw))
     return Cell(f"L{length}-d{depth}-{needle_id}", length, depth, needle_id, insertions)

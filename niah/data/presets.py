@@ -1,5 +1,7 @@
-"""Presets: small JSON recipes in niah/presets/ that override a base (``"include": "base"``).
+"""Presets: small JSON haystack recipes in haystacks/ that override a base (``"include": "base"``).
 
+`--preset` takes a built-in name (a file in haystacks/, installed as niah.haystacks) or the path of
+a recipe file of the same form; a recipe's "include" names a built-in or a path relative to it.
 A preset fixes every generate option; any option given on the command line overrides it.
 Unknown keys are errors, so a typo in a preset cannot silently fall back to a default.
 """
@@ -8,33 +10,51 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from niah.errors import NiahError, unknown
 
 OPTION_KEYS = {
     "haystack", "width", "height", "fps", "seed", "lengths", "depths", "needles", "families",
-    "distractor_period", "distractor_mode",
+    "distractor_period", "distractor_mode", "distractor_kind",
 }  # fmt: skip
 
 
 def preset_names() -> list[str]:
-    """The built-in presets (every JSON file but the base)."""
-    files = resources.files("niah.presets").iterdir()
+    """The built-in presets (every JSON file in haystacks/ but the base)."""
+    files = resources.files("niah.haystacks").iterdir()
     return sorted(f.name[:-5] for f in files if f.name.endswith(".json") and f.name != "base.json")
 
 
-def _read(name: str) -> dict[str, Any]:
-    path = resources.files("niah.presets") / f"{name}.json"
-    if not path.is_file():
-        raise unknown("preset", name, preset_names())
-    return json.loads(path.read_text())
+def _locate(name: str, relative_to: Path | None = None) -> Path:
+    """A recipe file: a path (relative to the including recipe) or a built-in name."""
+    for candidate in ([relative_to / name] if relative_to else []) + [Path(name)]:
+        if candidate.suffix == ".json" and candidate.is_file():
+            return candidate
+    builtin = resources.files("niah.haystacks") / f"{name}.json"
+    if builtin.is_file():
+        return Path(str(builtin))
+    if name.endswith(".json") or "/" in name:
+        raise NiahError(f"preset file '{name}' does not exist")
+    raise unknown("preset", name, preset_names())
 
 
-def load_preset(name: str) -> dict[str, Any]:
+def _read(name: str, relative_to: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    path = _locate(name, relative_to)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise NiahError(f"preset '{path}' is not a readable JSON recipe ({err})") from None
+    if not isinstance(raw, dict):
+        raise NiahError(f"preset '{path}' must hold a JSON object of generate options")
+    return path, raw
+
+
+def load_preset(name: str, relative_to: Path | None = None) -> dict[str, Any]:
     """The preset's options with its includes resolved; the 'description' key is dropped."""
-    raw = _read(name)
-    parent = load_preset(raw.pop("include")) if "include" in raw else {}
+    path, raw = _read(name, relative_to)
+    parent = load_preset(raw.pop("include"), path.parent) if "include" in raw else {}
     raw.pop("description", None)
     bad = set(raw) - OPTION_KEYS
     if bad:
@@ -43,4 +63,4 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def describe(name: str) -> str:
-    return _read(name).get("description", "")
+    return _read(name)[1].get("description", "")

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from niah.data.needles import fit_frame
+from niah.data.images import fit_frame
 from niah.data.synthetic import SyntheticHaystack
 from niah.data.video_io import sample_at_fps
 from niah.errors import NiahError

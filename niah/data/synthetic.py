@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from niah.data.draw import Drawn
+
 SCENE_FRAMES = (20, 60)  # a scene cut every 20–60 frames (at 1 fps: every 20–60 seconds)
 
 
@@ -26,8 +28,9 @@ def _colour(rng: np.random.Generator, saturation: tuple[float, float], value: tu
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
-def scene_canvas(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A (height, width, 3) uint8 RGB still: gradient, texture, horizon, blobs and boxes.
+def scene_canvas(rng: np.random.Generator, height: int, width: int, record: list[Drawn] | None = None) -> np.ndarray:
+    """A (height, width, 3) uint8 RGB still: gradient, texture, horizon, blobs and boxes. Each
+    object drawn is appended to `record` when given.
 
     Drawn at half resolution and upscaled: the still is soft anyway, and this is 4× cheaper.
     """
@@ -50,9 +53,13 @@ def scene_canvas(rng: np.random.Generator, height: int, width: int) -> np.ndarra
         centre = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
         if rng.random() < 0.5:
             cv2.circle(img, centre, int(rng.uniform(0.03, 0.15) * width), colour, -1, cv2.LINE_AA)
+            kind = "circle"
         else:
             size = np.array([rng.uniform(0.04, 0.2) * width, rng.uniform(0.04, 0.2) * height])
             cv2.rectangle(img, centre, tuple(int(v) for v in centre + size), colour, -1, cv2.LINE_AA)
+            kind = "box"
+        if record is not None:
+            record.append(Drawn(kind))
     img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.5))
     return cv2.resize(np.clip(img, 0, 255).astype(np.uint8), full, interpolation=cv2.INTER_LINEAR)
 
@@ -72,13 +79,14 @@ class SyntheticHaystack:
     def __init__(self, seed: int, width: int, height: int):
         self.seed, self.width, self.height = seed, width, height
 
-    def scene(self, index: int) -> Iterator[np.ndarray]:
-        """The frames of scene `index` (its own seeded stream), each (height, width, 3) uint8."""
+    def scene(self, index: int, record: list[Drawn] | None = None) -> Iterator[np.ndarray]:
+        """The frames of scene `index` (its own seeded stream), each (height, width, 3) uint8.
+        Every object drawn is appended to `record` when given (the sprites once, before frame 0)."""
         rng = np.random.default_rng([self.seed, index])
         n = int(rng.integers(SCENE_FRAMES[0], SCENE_FRAMES[1] + 1))
         zoom = rng.uniform(1.3, 2.0)
         ch, cw = int(self.height * zoom), int(self.width * zoom)
-        canvas = scene_canvas(rng, ch, cw)
+        canvas = scene_canvas(rng, ch, cw, record)
         start = np.array([rng.uniform(0, ch - self.height), rng.uniform(0, cw - self.width)])
         end = np.array([rng.uniform(0, ch - self.height), rng.uniform(0, cw - self.width)])
         sprites = [
@@ -91,6 +99,8 @@ class SyntheticHaystack:
             )
             for _ in range(rng.integers(1, 6))
         ]
+        if record is not None:
+            record.extend(Drawn("box" if s.square else "circle") for s in sprites)
         for f in range(n):
             y, x = (start + (end - start) * f / max(1, n - 1)).astype(int)
             frame = canvas[y : y + self.height, x : x + self.width].copy()

@@ -63,10 +63,16 @@ def _colorbar(fig, mesh, axes, label: str):
     return bar
 
 
+def scores_label(g: Grid, digits: int = 3) -> str:
+    """'acc 0.594' or, with distractors, 'acc 0.594, lured 0.250'."""
+    lured = f", lured {g.lure_rate:.{digits}f}" if g.has_lures else ""
+    return f"acc {g.overall:.{digits}f}{lured}"
+
+
 def heatmap_figure(g: Grid, title: str) -> plt.Figure:
-    """A column-wide heatmap with overall accuracy in the title and a colour bar."""
+    """A column-wide heatmap with overall accuracy (and lure rate) in the title and a colour bar."""
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
-    mesh = draw_heatmap(ax, g, f"{title}  (acc {g.overall:.3f})")
+    mesh = draw_heatmap(ax, g, f"{title}  ({scores_label(g)})")
     _colorbar(fig, mesh, ax, "accuracy")
     return fig
 
@@ -83,7 +89,7 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
             if g is None:
                 ax.set_axis_off()
                 continue
-            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}  ({g.overall:.2f})")
+            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}  ({scores_label(g, 2)})")
             if i < len(variants) - 1:
                 ax.set_xlabel("")
             if j:

@@ -42,12 +42,19 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
 
 @dataclass(frozen=True)
 class Grid:
-    """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran."""
+    """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran;
+    `lure_rate`: the fraction of V-NIAH-D samples answered with a distractor's lure (NaN for a task
+    without distractors)."""
 
     lengths: list[int]
     depths: list[int]
     accuracy: np.ndarray
     samples: np.ndarray
+    lure_rate: float = float("nan")
+
+    @property
+    def has_lures(self) -> bool:
+        return not np.isnan(self.lure_rate)
 
     @property
     def overall(self) -> float:
@@ -65,15 +72,18 @@ def axes_of(records: Iterable[dict[str, Any]]) -> tuple[list[int], list[int]]:
 def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int]) -> Grid:
     """Average correctness over needles per (depth, length) cell."""
     hits: dict[tuple[int, int], list[bool]] = defaultdict(list)
+    lured: list[bool] = []
     for r in records:
         hits[(r["depth"], r["length"])].append(bool(r["correct"]))
+        if r.get("lured") is not None:
+            lured.append(bool(r["lured"]))
     acc = np.full((len(depths), len(lengths)), np.nan)
     n = np.zeros((len(depths), len(lengths)), dtype=int)
     for i, d in enumerate(depths):
         for j, length in enumerate(lengths):
             if v := hits.get((d, length)):
                 acc[i, j], n[i, j] = np.mean(v), len(v)
-    return Grid(lengths, depths, acc, n)
+    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"))
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

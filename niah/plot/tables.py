@@ -12,16 +12,19 @@ from niah.plot.results import Grid
 
 
 def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: model, variant, then 'acc (n)' per task."""
+    """Header and rows: model, variant, then 'acc (n)' per task, and a 'TASK lured' column (the
+    fraction of samples answered with a distractor's lure) per task with distractors."""
     tasks = sorted({t for _, _, t in grids})
+    lure_tasks = [t for t in tasks if any(g.has_lures for (_, _, t2), g in grids.items() if t2 == t)]
     rows: dict[tuple[str, str], dict[str, Grid]] = {}
     for (m, v, t), g in grids.items():
         rows.setdefault((m, v), {})[t] = g
-    header = ["model", "variant", *tasks]
+    header = ["model", "variant", *tasks, *(f"{t} lured" for t in lure_tasks)]
     body = []
     for (m, v), by_task in rows.items():
         cells = [f"{by_task[t].overall:.3f} ({int(by_task[t].samples.sum())})" if t in by_task else "" for t in tasks]
-        body.append([m, v, *cells])
+        lured = [f"{by_task[t].lure_rate:.3f}" if t in by_task and by_task[t].has_lures else "" for t in lure_tasks]
+        body.append([m, v, *cells, *lured])
     return header, body
 
 

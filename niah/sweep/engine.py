@@ -23,7 +23,7 @@ from niah.rope import resolve_variant
 from niah.sweep.plan import Shard, make_plan
 from niah.sweep.store import RUN, SUMMARY, ResultsStore, atomic_write
 from niah.sweep.summary import summarize
-from niah.sweep.tasks import get_task
+from niah.sweep.tasks import get_task, lure_letters
 
 DEFAULT_VARIANTS = ["vanilla", "m-rope", "videorope"]
 DEFAULT_TASKS = ["v-niah", "v-niah-d"]
@@ -98,11 +98,13 @@ def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str
     """The results.jsonl line of a result."""
     s = result.sample
     frames = s.frames(dataset)
+    lures = lure_letters(s.cell, s.task)
     return {
         "key": s.key, "task": s.task.name, "variant": s.variant.spec, "model": backend.name,
         "length": s.cell.length, "depth": s.cell.depth, "needle": s.cell.needle, "cell": s.cell.id,
         "insert_index": next(i for i, r in enumerate(frames) if r.kind == "needle"), "frames": len(frames),
         "prediction": result.prediction, "answer": result.answer, "correct": bool(result.correct),
+        "lured": None if lures is None or result.failed else result.prediction in lures,
         "scores": result.scores, "seconds": round(result.seconds, 4),
         "status": "failed" if result.failed else "ok", "error": result.error, **backend.marks,
     }  # fmt: skip

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from niah.data.dataset import Dataset, FrameRef
 from niah.data.grid import Cell
+from niah.data.needles import LETTERS
 from niah.errors import unknown
 
 
@@ -36,3 +37,11 @@ def task_sequence(dataset: Dataset, cell: Cell, task: Task) -> list[FrameRef]:
     """The frames a sample of `task` on `cell` sees, in order."""
     refs = dataset.sequence(cell)
     return refs if task.with_distractors else [r for r in refs if r.kind != "distractor"]
+
+
+def lure_letters(cell: Cell, task: Task) -> set[str] | None:
+    """The option letters the cell's distractors show in a sample of `task`: a prediction among
+    them means the model was lured. None for a task without distractors (lure rate undefined)."""
+    if not task.with_distractors:
+        return None
+    return {LETTERS[i.answer] for i in cell.insertions if i.kind == "distractor" and i.answer >= 0}

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from niah.data.dataset import Dataset
+from niah.data.families import FAMILIES
 from niah.data.generate import generate, resolve_config
 from niah.data.grid import distractor_slots, make_cell, needle_slot
-from niah.data.needles import NEEDLE_FAMILIES, builtin_needles, image_statistics
+from niah.data.needles import builtin_needles, image_statistics
 from niah.data.synthetic import SyntheticHaystack
 from niah.data.video_io import read_frames
 
@@ -54,7 +55,7 @@ def test_materialised_cells_hold_needle_and_distractors_at_their_indices(tmp_pat
         assert psnr(decoded[cell.needle_index], needle_img) >= 30
         for ins in cell.insertions:
             if ins.kind == "distractor":
-                want = cv2.cvtColor(cv2.imread(str(ds.path / "needles" / needle.distractors[ins.image])),
+                want = cv2.cvtColor(cv2.imread(str(ds.path / "needles" / needle.distractors[ins.image].image)),
                                     cv2.COLOR_BGR2RGB)  # fmt: skip
                 assert psnr(decoded[ins.index], want) >= 30
                 assert psnr(decoded[ins.index], want) > psnr(decoded[ins.index], needle_img)
@@ -104,18 +105,9 @@ def test_insertions_are_inserted_not_substituted():
 def test_needles_are_not_outliers_by_brightness_or_colourfulness():
     stats = np.array([image_statistics(f) for f in SyntheticHaystack(0, 224, 126).frames(600)])
     lo, hi = np.percentile(stats, 2, axis=0), np.percentile(stats, 98, axis=0)
-    needles = builtin_needles(3 * len(NEEDLE_FAMILIES), seed=0, width=224, height=126)
+    needles = builtin_needles(2 * len(FAMILIES), seed=0, width=224, height=126)
     for n in needles:
-        for img in [n.image, *n.distractors]:
+        for img in [n.image, *(d.image for d in n.distractors)]:
             b, c = image_statistics(img)
             assert lo[0] <= b <= hi[0], (n.id, "brightness", b, lo[0], hi[0])
             assert lo[1] <= c <= hi[1], (n.id, "colourfulness", c, lo[1], hi[1])
-
-
-def test_each_family_changes_one_attribute_and_distractors_answer_other_options():
-    for n in builtin_needles(len(NEEDLE_FAMILIES), seed=3, width=224, height=126):
-        assert len(n.options) == 4 and len(set(n.options)) == 4
-        assert sorted(n.distractor_answers + [n.answer]) == [0, 1, 2, 3]
-        for d in n.distractors:
-            assert d.shape == n.image.shape and not np.array_equal(d, n.image)
-            assert 0 < np.mean(np.any(d != n.image, axis=-1)) < 0.5  # same template, a local change

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import cv2
 import numpy as np
 import pytest
 
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
-from niah.data.needles import load_needle_file
 from niah.data.video_io import sample_at_fps, write_mp4
 from niah.errors import NiahError
 
@@ -65,18 +62,3 @@ def test_frames_folder_haystack_in_name_order(tmp_path):
     opts = dict(haystack="frames", source=str(folder), width=64, height=48, lengths="4", depths="0", needles=1)
     ds = Dataset(generate(tmp_path / "d", resolve_config("demo", **opts)))
     assert [index_of(f) for f in ds.haystack_frames()] == [0, 1, 2, 3]
-
-
-def test_needle_file_with_niah_and_longva_fields(tmp_path):
-    for name in ("needle.png", "d1.png"):
-        cv2.imwrite(str(tmp_path / name), np.random.default_rng(0).integers(0, 255, (60, 80, 3), np.uint8))
-    lines = [
-        {"image": "needle.png", "question": "Which?", "options": ["a", "b", "c", "d"], "answer": "C",
-         "distractors": ["d1.png"]},
-        {"path": "needle.png", "prompt": "What is shown?", "answer": "a cat"},  # LongVA's fields
-    ]  # fmt: skip
-    file = tmp_path / "needles.jsonl"
-    file.write_text("\n".join(json.dumps(x) for x in lines))
-    a, b = load_needle_file(file, 64, 48)
-    assert a.answer == 2 and a.distractor_answers == [0] and a.image.shape == (48, 64, 3)
-    assert b.options == ["a cat"] and b.answer == 0 and b.distractors == []

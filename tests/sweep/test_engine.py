@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -50,6 +51,32 @@ def test_cli_run_writes_one_line_per_sample_and_a_summary(small_dataset, tmp_pat
     # rerunning is a no-op that keeps every line
     assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q").exit_code == 0
     assert content(lines(tmp_path / "r")) == content(recs)
+
+
+def test_lure_rate_is_recorded_summarised_tabled_and_plotted(small_dataset, tmp_path):
+    assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla,videorope", "-q").exit_code == 0
+    records = (small_dataset / "needles/needles.jsonl").read_text().splitlines()
+    needles = {json.loads(x)["id"]: json.loads(x) for x in records}
+    recs = lines(tmp_path / "r")
+    for r in recs:
+        if r["task"] == "v-niah":
+            assert r["lured"] is None
+        else:  # lured: the prediction is the letter of a lure its distractors show (from the needle file)
+            lures = {"ABCD"[d["lure"]] for d in needles[r["needle"]]["distractors"]}
+            assert r["lured"] == (r["prediction"] in lures) and not (r["lured"] and r["correct"])
+    distract = [r for r in recs if r["task"] == "v-niah-d"]
+    assert any(r["lured"] for r in distract)  # the probe is fooled by some look-alikes, so the rate can be tested
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    for g in summary["groups"]:
+        mine = [r["lured"] for r in distract if r["variant"] == g["variant"]]
+        assert g["lure_rate"] == (sum(mine) / len(mine) if g["task"] == "v-niah-d" else None)
+    assert cli("plot", tmp_path / "r", "--out", tmp_path / "f").exit_code == 0
+    table = list(csv.reader((tmp_path / "f" / "summary.csv").read_text().splitlines()))
+    assert table[0][-1] == "v-niah-d lured"
+    rates = {g["variant"]: g["lure_rate"] for g in summary["groups"] if g["task"] == "v-niah-d"}
+    for row in table[1:]:
+        assert float(row[-1]) == pytest.approx(rates[row[1]], abs=5e-4)
+    assert all("lured" in (tmp_path / "f" / f"summary.{ext}").read_text() for ext in ("md", "tex"))
 
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(small_dataset, tmp_path):
