@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from click.testing import CliRunner
 
@@ -73,6 +74,46 @@ def test_existing_other_dir_is_refused_without_force(tmp_path):
     assert (tmp_path / "out" / "thesis.tex").read_text() == "precious"
 
 
+def test_force_replaces_a_dataset_but_never_deletes_other_files(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "thesis.tex").write_text("precious")
+    res = run("generate", "--out", tmp_path / "out", *FAST, "--force")
+    assert res.exit_code == 2 and "not a niah dataset" in res.output
+    assert (tmp_path / "out" / "thesis.tex").read_text() == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left behind
+    assert run("generate", "--out", tmp_path / "d", *FAST).exit_code == 0
+    assert run("generate", "--out", tmp_path / "d", *FAST, "--seed", "3", "--force").exit_code == 0
+    assert '"seed": 3' in (tmp_path / "d" / "manifest.json").read_text()
+
+
 def test_inspect_of_a_non_dataset(tmp_path):
     res = run("inspect", tmp_path)
     assert res.exit_code == 2 and "is not a niah dataset" in res.output
+
+
+def test_a_rerun_removes_what_a_killed_generate_left_and_keeps_a_live_ones(tmp_path):
+    dead = tmp_path / ".out.tmp-999999999-abcd"  # no such process
+    live = tmp_path / f".out.tmp-{os.getpid()}-efgh"
+    for d in (dead, live):
+        d.mkdir()
+        (d / "haystack.mp4").write_bytes(b"partial")
+    assert run("generate", "--out", tmp_path / "out", *FAST).exit_code == 0
+    assert not dead.exists() and live.exists()
+
+
+def test_dataset_dirs_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert run("generate", "--out", tmp_path / "out", *FAST).exit_code == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_period_too_long_for_the_haystacks_is_warned_about(tmp_path):
+    res = run("generate", "--out", tmp_path / "a", *FAST, "--distractor-period", "200")
+    assert res.exit_code == 0
+    assert "warning: 16 of 16 cells (lengths 8, 16 frames) hold fewer than 2 distractors" in res.output
+    assert "period of at most 2 frames" in res.output
+    ok = run("generate", "--out", tmp_path / "b", *FAST, "--distractor-period", "2")
+    assert ok.exit_code == 0 and "warning" not in ok.output

@@ -9,7 +9,7 @@ from niah.data.dataset import Dataset
 from niah.data.families import DISTRACTOR_KINDS, FAMILIES
 from niah.data.generate import generate as generate_dataset
 from niah.data.generate import resolve_config
-from niah.data.inspect import contact_sheet, find_cell, questions, summary
+from niah.data.inspect import contact_sheet, distractor_warning, find_cell, questions, summary
 from niah.data.inspect import needles_sheet as needles_sheet_png
 from niah.data.needle_files import ready_sets
 from niah.data.presets import describe, preset_names
@@ -95,7 +95,10 @@ def generate(out, preset, video, frames_dir, force, quiet, **options) -> None:
         path = generate_dataset(out, config, force=force, progress=bars)
     finally:
         bars.close()
-    click.echo(summary(Dataset(path)))
+    dataset = Dataset(path)
+    click.echo(summary(dataset))
+    if warning := distractor_warning(dataset):
+        click.echo(warning, err=True)
 
 
 @click.command()

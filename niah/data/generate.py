@@ -7,6 +7,7 @@ give byte-identical files (PNG, bitexact H.264, sorted JSON without timestamps).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from niah.errors import NiahError, unknown
 from niah.versions import versions
 
 T = TypeVar("T")
+MAX_SEED = 2**32  # dataset seeds lie below; niah train draws its training data from 2**32 up
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as frames are written."""
 
@@ -82,6 +84,8 @@ def check_config(c: GenerateConfig) -> None:
         raise NiahError(f"unknown haystack source '{c.haystack}': choose {', '.join(HAYSTACK_SOURCES)}")
     if c.width < 28 or c.height < 28 or c.width % 2 or c.height % 2:
         raise NiahError(f"frame size {c.width}x{c.height}: width and height must be even and at least 28 pixels")
+    if not 0 <= c.seed < MAX_SEED:
+        raise NiahError(f"seed {c.seed} is outside 0 to 2**32 - 1 (larger seeds are niah train's own)")
     if c.fps <= 0:
         raise NiahError(f"fps must be positive, got {c.fps}")
     if c.needles < 1 and not c.needle_file:
@@ -149,22 +153,53 @@ def _same_dataset(out: Path, config: GenerateConfig) -> bool:
         return False
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove_orphans(out: Path) -> None:
+    """Delete the temporary dirs that killed runs of generate left beside `out` (their process
+    is gone); a live process's temporary dir is left alone."""
+    for tmp in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
+        pid = tmp.name[len(out.name) + 6 :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def generate(out: str | Path, config: GenerateConfig, force: bool = False, progress: Progress | None = None) -> Path:
     """Write the dataset for `config` to `out`; returns its path.
 
-    If `out` already holds a dataset made with the same options, nothing is done. A different
-    or unrelated non-empty `out` is refused unless `force` (then replaced once the new one is
-    complete).
+    If `out` already holds a dataset made with the same options, nothing is done. Another niah
+    dataset at `out` is refused unless `force` (then replaced once the new one is complete);
+    anything else that is not an empty dir is always refused: --force never deletes a user's files.
     """
     out = Path(out)
     if out.exists():
         if _same_dataset(out, config) and not force:
             return out
-        if not force and (not out.is_dir() or any(out.iterdir())):
-            raise NiahError(f"'{out}' exists and holds something else: choose another --out or pass --force")
+        empty = out.is_dir() and not any(out.iterdir())
+        if not empty and not (out / MANIFEST).is_file():
+            raise NiahError(f"'{out}' exists and is not a niah dataset (no {MANIFEST}): choose another --out; "
+                            "--force replaces only a dataset")  # fmt: skip
+        if not empty and not force:
+            raise NiahError(f"'{out}' holds another niah dataset: choose another --out or pass --force to replace it")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        _remove_orphans(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset follows the user's umask
     except OSError as err:
         raise NiahError(f"cannot write to '{out.parent}': {err.strerror}") from None
     try:

@@ -39,6 +39,21 @@ def summary(ds: Dataset) -> str:
     return "\n".join(lines)
 
 
+def distractor_warning(ds: Dataset) -> str | None:
+    """One line when some cells hold fewer than two distractors (V-NIAH-D is then V-NIAH or close
+    to it there), naming the lengths and what to do; None when every cell has two or more."""
+    if not any(n.distractors for n in ds.needles.values()):
+        return None
+    few = [c for c in ds.cells if sum(i.kind == "distractor" for i in c.insertions) < 2]
+    if not few:
+        return None
+    lengths = sorted({c.length for c in few})
+    return (f"warning: {len(few)} of {len(ds.cells)} cells (lengths {', '.join(map(str, lengths))} frames) hold fewer "
+            f"than 2 distractors with --distractor-period {ds.options['distractor_period']} "
+            f"({ds.options['distractor_mode']}): V-NIAH-D is V-NIAH or close to it there; "
+            f"use a period of at most {max(1, min(lengths) // 3)} frames")  # fmt: skip
+
+
 def questions(ds: Dataset) -> str:
     """Every needle's question, options (the answer marked *), and its distractors' lures."""
     lines = []
