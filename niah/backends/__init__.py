@@ -3,6 +3,7 @@
 probe                      the training-free attention probe (CPU, no weights)
 probe:heads=8,semantic=0.5 the probe with options
 hf:Qwen/Qwen2-VL-7B-Instruct, hf:./my-ckpt   a transformers video LLM (niah.backends.hf)
+tiny:models/, tiny:models/,seed=1            tiny models trained by niah train (niah.backends.tiny)
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ def _hf(arg: str, seed: int, options: dict[str, Any]) -> Backend:
     return make_hf_backend(arg, seed=seed, **options)
 
 
-BACKENDS: dict[str, Callable[[str, int, dict[str, Any]], Backend]] = {"probe": _probe, "hf": _hf}
+def _tiny(arg: str, seed: int, options: dict[str, Any]) -> Backend:
+    from niah.backends.tiny import make_tiny_backend
+
+    return make_tiny_backend(arg, seed, **options)
+
+
+BACKENDS: dict[str, Callable[[str, int, dict[str, Any]], Backend]] = {"probe": _probe, "hf": _hf, "tiny": _tiny}
 
 
 def make_backend(model: str, seed: int = 0, **options: Any) -> Backend:

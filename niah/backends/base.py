@@ -78,6 +78,13 @@ class Backend(abc.ABC):
         (default: nothing reused)."""
         return [(0, self.estimate_tokens(dataset, s)) for s in samples]
 
+    def check_variants(self, variants: Sequence[RopeVariant]) -> None:  # noqa: B027 (optional hook)
+        """Raise NiahError for a variant this backend cannot run (default: it runs any)."""
+
+    def skip_reason(self, needle: NeedleRecord) -> str | None:
+        """Why this backend cannot answer a needle (its samples are left out of the plan), or None."""
+        return None
+
     def order(self, samples: Sequence[Sample]) -> list[Sample]:
         """The order to run the samples in (default: as given)."""
         return list(samples)

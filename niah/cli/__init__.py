@@ -56,6 +56,7 @@ def main() -> None:
 
     \b
     The loop:  niah generate → niah run → niah plot   (niah demo chains all three)
+    Models:    niah train (tiny models per RoPE variant, CPU) → niah run --model tiny:DIR
     RoPE:      niah rope list | positions | allocation | plot
     """
 
@@ -66,8 +67,9 @@ def _register() -> None:
     from niah.cli.plot import plot
     from niah.cli.rope import rope
     from niah.cli.run import run
+    from niah.cli.train import train
 
-    for command in (demo, generate, run, plot, inspect, rope):
+    for command in (demo, generate, run, plot, inspect, rope, train):
         main.add_command(command)
 
 

@@ -28,10 +28,10 @@ def demo(out: str, model: str, variants: str | None, quiet: bool, **hf) -> None:
 
     On 2 CPU cores with the probe this takes well under a minute; rerunning reuses what exists.
     """
-    from niah.cli.run import _hf_options, _split_variants
+    from niah.cli.run import _hf_options, split_variants
 
     start = time.perf_counter()
-    result = run_demo(out, model, _split_variants(variants) if variants else None, quiet=quiet, echo=click.echo,
+    result = run_demo(out, model, split_variants(variants) if variants else None, quiet=quiet, echo=click.echo,
                       **_hf_options(model, hf))  # fmt: skip
     click.echo("")
     click.echo(accuracy_table(result["summary"]))

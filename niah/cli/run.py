@@ -61,7 +61,7 @@ def hf_options(f):
 @click.option("--tasks", default=",".join(DEFAULT_TASKS), show_default=True, help=f"{', '.join(TASKS)}.")
 @click.option("--lengths", help="Subset of the dataset's lengths (frames), e.g. 16,32 or 200:1000:200.")
 @click.option("--depths", help="Subset of the dataset's depths (percent).")
-@click.option("--limit", type=int, help="Only the first N cells (per variant and task): a quick look.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N cells (per variant and task).")
 @click.option("--shard", help="Run shard I of N (I/N); each shard writes its own results file, merged at the end.")
 @click.option(
     "--gpus",
@@ -69,7 +69,8 @@ def hf_options(f):
     help="Run N workers, one per GPU, each a whole model on its own "
     "shard (logs in OUT/logs); the probe runs N CPU processes. Same as torchrun --nproc-per-node N.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe's feature map / hf sampling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the probe's feature map and of hf random weights (--random-weights).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print the plan (samples, tokens, what is done) and exit.")
 @click.option("--force", is_flag=True, help="Reuse a run dir made with another config, discarding its results.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or table.")
@@ -87,7 +88,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
     Rerunning the same command resumes: finished samples are skipped, failed ones retried.
     """
     config = RunConfig(
-        dataset=dataset, model=model, variants=_split_variants(variants), tasks=_csv(tasks),
+        dataset=dataset, model=model, variants=split_variants(variants), tasks=_csv(tasks),
         lengths=parse_int_list(lengths, "lengths") if lengths else None,
         depths=parse_int_list(depths, "depths") if depths else None,
         limit=limit, seed=seed, backend_options=_hf_options(model, hf),
@@ -133,7 +134,7 @@ def _worker_args(ctx: click.Context) -> list[str]:
     return args
 
 
-def _split_variants(text: str) -> list[str]:
+def split_variants(text: str) -> list[str]:
     """Split 'vanilla,videorope:delta=1.5,alloc=high,m-rope' into variants: a piece with '=' and
     no ':' continues the options of the variant before it."""
     out: list[str] = []

@@ -91,6 +91,20 @@ class NeedleRecord:
         return [d.lure for d in self.distractors]
 
 
+def cell_sequence(cell: Cell) -> list[FrameRef]:
+    """A cell's frames in order: haystack frames 0..L−1 with the insertions in place."""
+    refs: list[FrameRef] = []
+    slots = iter(cell.insertions)
+    nxt = next(slots, None)
+    for k in range(cell.length + 1):
+        while nxt is not None and nxt.slot == k:
+            refs.append(FrameRef(nxt.kind, nxt.image if nxt.kind == "distractor" else 0, cell.needle))
+            nxt = next(slots, None)
+        if k < cell.length:
+            refs.append(FrameRef("haystack", k))
+    return refs
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -139,21 +153,7 @@ class Dataset:
 
     def sequence(self, cell: Cell) -> list[FrameRef]:
         """The cell's frames in order: haystack frames 0..L−1 with the insertions in place."""
-        refs: list[FrameRef] = []
-        slots = iter(cell.insertions)
-        nxt = next(slots, None)
-        for k in range(cell.length + 1):
-            while nxt is not None and nxt.slot == k:
-                refs.append(self._insert_ref(cell, nxt))
-                nxt = next(slots, None)
-            if k < cell.length:
-                refs.append(FrameRef("haystack", k))
-        return refs
-
-    def _insert_ref(self, cell: Cell, ins) -> FrameRef:
-        if ins.kind == "needle":
-            return FrameRef("needle", 0, cell.needle)
-        return FrameRef("distractor", ins.image, cell.needle)
+        return cell_sequence(cell)
 
     def haystack_frames(self, count: int | None = None) -> Iterator[np.ndarray]:
         """Decode haystack frames 0, 1, ... in order, each once; (H, W, 3) uint8 RGB."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from niah.backends import Backend, SampleResult, make_backend
+from niah.backends import Backend, Sample, SampleResult, make_backend
 from niah.data.dataset import Dataset
 from niah.errors import NiahError
 from niah.rope import resolve_variant
@@ -56,6 +56,7 @@ class Prepared:
     plan: list
     shard_plan: list
     resolved: dict[str, Any]
+    note: str | None = None  # one line for the user, e.g. needles the backend skips
 
 
 def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
@@ -66,7 +67,9 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
     if not tasks or not variants:
         raise NiahError("give at least one task and one variant")
     backend = make_backend(config.model, seed=config.seed, **config.backend_options)
-    plan = make_plan(dataset, tasks, variants, config.lengths, config.depths, config.limit)
+    backend.check_variants(variants)
+    plan, note = _answerable(make_plan(dataset, tasks, variants, config.lengths, config.depths, config.limit),
+                             backend, dataset)  # fmt: skip
     shard = shard or shard_from_env()
     resolved = {
         "dataset": str(dataset.path.resolve()),
@@ -85,7 +88,21 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
         shard_plan = shard.select(ordered, [backend.estimate_cost(dataset, s) for s in ordered])
     else:
         shard_plan = plan
-    return Prepared(dataset, backend, plan, shard_plan, resolved)
+    return Prepared(dataset, backend, plan, shard_plan, resolved, note)
+
+
+def _answerable(plan: list[Sample], backend: Backend, dataset: Dataset) -> tuple[list[Sample], str | None]:
+    """The samples whose needle the backend can answer, and one line naming the needles skipped."""
+    reasons = {n.id: why for n in dataset.needles.values() if (why := backend.skip_reason(n))}
+    if not reasons:
+        return plan, None
+    kept = [s for s in plan if s.cell.needle not in reasons]
+    listed = "; ".join(f"{nid}: {why}" for nid, why in sorted(reasons.items()))
+    if not kept:
+        raise NiahError(f"{backend.name} can answer no needle of '{dataset.path}' ({listed}): generate a dataset "
+                        "with needles it can see, e.g. --families colour,shape,count,position")  # fmt: skip
+    skipped = f"{len(reasons)} of {len(dataset.needles)} needles"
+    return kept, f"skipping {skipped} that {backend.name} cannot answer ({listed})"
 
 
 def shard_from_env() -> Shard:
@@ -130,7 +147,7 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None) -> s
         f"tokens     {sum(tokens):,} in all, {max(tokens, default=0):,} in the longest sample",
         f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
         f"prefill    {computed:,}{reused} to compute" + (" (prefix reuse)" if computed < prompts else ""),
-    ]
+    ] + ([f"note       {p.note}"] if p.note else [])
     return "\n".join(lines)
 
 
@@ -141,6 +158,8 @@ def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, fo
     p = prepare(config, shard)
     shard = shard or shard_from_env()
     store = ResultsStore.open(out, p.resolved, shard.suffix, force)
+    if p.note:  # even with quiet: it says which needles the results leave out
+        echo(p.note)
     done = store.done_keys()
     todo = [s for s in p.shard_plan if s.key not in done]
     bar = tqdm(

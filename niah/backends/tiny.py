@@ -1,0 +1,149 @@
+"""`--model tiny:DIR`: the tiny models trained by `niah train`, one per (variant, seed).
+
+DIR is a folder of checkpoint dirs (as `niah train --out DIR` writes) or one checkpoint dir.
+`tiny:DIR` evaluates the lowest seed trained; `tiny:DIR,seed=K` seed K, so each seed is one run
+dir and `niah plot` over several seed runs shows mean ± spread (records carry `model_seed`).
+Each sample is answered by the model trained with the sample's variant; a variant with no model
+is refused before the run starts. Needles the model cannot perceive (families that need reading
+digits or words, or options outside its answer vocabulary) are skipped with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from niah.backends.base import Backend, Sample, SampleResult
+from niah.data.dataset import Dataset, NeedleRecord, sha256_file
+from niah.data.needles import LETTERS
+from niah.errors import NiahError
+from niah.rope import RopeVariant
+from niah.train.data import collate
+from niah.train.model import TinyConfig, TinyModel, Tokenizer, frame_features, layout, rotary
+from niah.train.trainer import CONFIG, STATE, WEIGHTS, load_model
+
+
+def find_checkpoints(folder: Path) -> dict[tuple[str, int], tuple[Path, TinyConfig]]:
+    """(variant spec, seed) → (checkpoint dir, its model config), for a dir of checkpoints or one."""
+    dirs = [folder] if (folder / CONFIG).is_file() else sorted(p.parent for p in folder.glob(f"*/{CONFIG}"))
+    found = {}
+    for d in dirs:
+        try:
+            record = json.loads((d / CONFIG).read_text())
+            found[(record["model"]["variant"], int(record["train"]["seed"]))] = (d, TinyConfig(**record["model"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            raise NiahError(f"'{d / CONFIG}' is not a tiny model config: train again with niah train") from None
+    return found
+
+
+class TinyBackend(Backend):
+    """Answers with the tiny model of the sample's variant (multiple choice over option values)."""
+
+    def __init__(self, folder: str, seed: int | None = None):
+        path = Path(folder)
+        if not path.is_dir():
+            raise NiahError(f"tiny model dir '{folder}' does not exist: train models with niah train --out {folder}")
+        checkpoints = find_checkpoints(path)
+        if not checkpoints:
+            raise NiahError(f"'{folder}' holds no tiny models (no */{CONFIG}): "
+                            f"train some with niah train --out {folder}")  # fmt: skip
+        seeds = sorted({s for _, s in checkpoints})
+        self.seed = seeds[0] if seed is None else seed
+        if self.seed not in seeds:
+            raise NiahError(f"'{folder}' has no models of seed {self.seed}: it has seeds {seeds}")
+        self.path = path.resolve()
+        self.checkpoints = {v: d for (v, s), (d, _) in checkpoints.items() if s == self.seed}
+        for d in self.checkpoints.values():
+            if (d / STATE).is_file() or not (d / WEIGHTS).is_file():
+                raise NiahError(f"tiny model '{d}' is not finished training: rerun niah train to complete it")
+        self.input = next(c for (_, s), (_, c) in checkpoints.items() if s == self.seed)  # vocab, families, grid
+        self.name = "tiny"
+        self.marks = {"model_seed": self.seed}
+        self._models: dict[str, TinyModel] = {}
+        self._features: dict[str, torch.Tensor] = {}
+        self._dataset: Path | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {"models": str(self.path), "seed": self.seed,
+                "weights": {v: sha256_file(d / WEIGHTS) for v, d in sorted(self.checkpoints.items())
+                            if (d / WEIGHTS).is_file()}}  # fmt: skip
+
+    def check_variants(self, variants: Sequence[RopeVariant]) -> None:
+        missing = [v.spec for v in variants if v.spec not in self.checkpoints]
+        if missing:
+            raise NiahError(f"no tiny model of {', '.join(missing)} (seed {self.seed}) in '{self.path}'; "
+                            f"trained: {', '.join(sorted(self.checkpoints))}")  # fmt: skip
+
+    def model(self, variant: RopeVariant) -> TinyModel:
+        if variant.spec not in self._models:
+            self._models[variant.spec] = load_model(self.checkpoints[variant.spec])
+        return self._models[variant.spec]
+
+    def skip_reason(self, needle: NeedleRecord) -> str | None:
+        if needle.family not in self.input.families and needle.family != "user":
+            return f"family {needle.family} is not one it was trained to see ({', '.join(self.input.families)})"
+        if Tokenizer(self.input).options(needle.options) is None:
+            return "has options outside the answer vocabulary"
+        return None
+
+    def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
+        question = len(Tokenizer(self.input).question(sample.needle.question))
+        return 2 + len(sample.frames(dataset)) * self.input.tokens_per_frame + question
+
+    def _load_features(self, dataset: Dataset, samples: Sequence[Sample], model: TinyModel) -> None:
+        """Pooled features of every frame the samples use: haystack frames decoded once, in order."""
+        if self._dataset != dataset.path:
+            self._features.clear()
+            self._dataset = dataset.path
+        longest = max((s.cell.length for s in samples), default=0)
+        if f"h{longest - 1}" not in self._features and longest:
+            for i, frame in enumerate(dataset.haystack_frames(longest)):
+                self._features.setdefault(f"h{i}", torch.from_numpy(frame_features(frame, model.config)))
+        for s in samples:
+            for ref in s.frames(dataset):
+                if ref.kind != "haystack" and ref.key not in self._features:
+                    self._features[ref.key] = torch.from_numpy(frame_features(dataset.image(ref), model.config))
+
+    def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
+        if samples:
+            self._load_features(dataset, samples, self.model(samples[0].variant))
+        seconds = 1.0 / dataset.options["fps"]
+        for sample in samples:
+            start = time.perf_counter()
+            model = self.model(sample.variant)
+            tok = Tokenizer(model.config)
+            refs = sample.frames(dataset)
+            question = tok.question(sample.needle.question)
+            cos, sin = rotary(sample.variant, model.config, layout(model.config, len(refs), len(question), seconds))
+            batch = collate([dict(prefix=tok.prefix(), frames=torch.cat([self._features[r.key] for r in refs]).numpy(),
+                                  question=question, cos=cos, sin=sin, options=tok.options(sample.needle.options),
+                                  target=sample.needle.answer)], model.config.features)  # fmt: skip
+            with torch.inference_mode():
+                logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)[0]
+            logp = torch.log_softmax(logits[batch.options[0]], 0)  # over the sample's options
+            choice = int(logp.argmax())
+            answer = LETTERS[sample.needle.answer]
+            scores = {"option_logprobs": [round(float(x), 5) for x in logp]}
+            yield SampleResult(sample, LETTERS[choice], answer, choice == sample.needle.answer, scores,
+                               time.perf_counter() - start)  # fmt: skip
+
+
+def make_tiny_backend(arg: str, seed: int = 0, **options: Any) -> TinyBackend:
+    """`tiny:DIR` or `tiny:DIR,seed=K` (the run's --seed does not pick the model)."""
+    folder, _, rest = arg.partition(",")
+    if not folder:
+        raise NiahError("give the models' dir: --model tiny:DIR (as written by niah train --out DIR)")
+    model_seed = None
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        if key != "seed" or not value.isdigit():
+            raise NiahError(f"unknown tiny option '{item}': the only option is seed=K, e.g. tiny:{folder},seed=1")
+        model_seed = int(value)
+    if options:
+        raise NiahError(f"options {', '.join(sorted(options))} are for hf models, not tiny ones")
+    return TinyBackend(folder, model_seed)

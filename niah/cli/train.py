@@ -1,0 +1,57 @@
+"""`niah train`: tiny video-retrieval models, one per (RoPE variant, seed), on the CPU."""
+
+from __future__ import annotations
+
+import click
+
+from niah.cli.run import split_variants
+
+
+@click.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder of checkpoint dirs.")
+@click.option("--variants", default="vanilla,m-rope,videorope", show_default=True,
+              help="Comma-separated RoPE variants, with options (videorope:delta=1) or from --plugin.")  # fmt: skip
+@click.option("--seeds", default="0", show_default=True, help="Seeds: 0,1,2 or 0:2:1 (one model per variant × seed).")
+@click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps of 16 samples (default 1200).")
+@click.option("--lengths", help="Training haystack lengths in frames (default 4,6,8,10,12).")
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Torch CPU threads; the same seed and thread count give the same weights.")  # fmt: skip
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str | None, threads: int,
+          quiet: bool) -> None:  # fmt: skip
+    """Train a tiny transformer per RoPE variant and seed on synthetic V-NIAH / V-NIAH-D cells.
+
+    \b
+    Each model sees frames as 2×4 pooled patch tokens, the question as words, and answers the
+    multiple choice; its attention is rotated by the variant's own positions and frequency
+    allocation (niah.rope). Training uses short haystacks; evaluate longer ones with
+    niah run DATASET --model tiny:OUT (length extrapolation). Rerunning resumes or skips.
+    Examples:
+      niah train --out models                                  # vanilla, m-rope, videorope
+      niah train --variants hope,mrope-interleaved --seeds 0,1,2 --out models
+      niah --plugin my_rope.py train --variants my-rope --out models
+      niah run data/demo --model tiny:models --variants vanilla,m-rope,videorope --out runs/tiny
+    """
+    from tqdm import tqdm
+
+    from niah.data.grid import parse_int_list
+    from niah.train.run import train_all
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, step: int, total: int, stats: dict[str, float]) -> None:
+        if quiet:
+            return
+        bar = bars.get(name) or bars.setdefault(name, tqdm(total=total, desc=name, unit="step"))
+        bar.update(step - bar.n)
+        bar.set_postfix(loss=f"{stats['loss']:.3f}", refresh=False)
+
+    try:
+        done = train_all(out, split_variants(variants), parse_int_list(seeds, "seeds"), steps=steps,
+                         lengths=parse_int_list(lengths, "lengths") if lengths else None, threads=threads,
+                         progress=progress)  # fmt: skip
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for path, summary in done:
+        click.echo(f"{path}  {summary}")

@@ -1,0 +1,158 @@
+"""The training stream of `niah train`: endless seeded batches of V-NIAH / V-NIAH-D cells.
+
+Frames come from niah's own generator at the model's input size: a pool of consecutive synthetic
+haystack frames rendered and encoded once, and needles drawn fresh for every sample by the
+built-in families (both distractor kinds) on pool frames — a pool of needles would be memorised
+(measured: 0.58 training accuracy, chance on new needles). Batch b uses the generator
+numpy.random.default_rng([seed space, 2, b]): a length from `lengths` (frames), and per sample a
+needle, a task (half V-NIAH, half V-NIAH-D), a depth, a distractor period (at least one
+distractor in V-NIAH-D) and a run of consecutive haystack frames. Cells are built by
+niah.data.grid.make_cell, as datasets are.
+
+Seeds: a dataset's seed is below 2**32 (niah generate refuses more), and the stream's haystack
+and needles use seeds from TRAIN_SEED_BASE = 2**32 up, so training never sees an evaluation
+dataset's frames or needles, by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from niah.data.dataset import cell_sequence
+from niah.data.families import DISTRACTOR_KINDS, FAMILIES, render
+from niah.data.grid import make_cell
+from niah.data.needles import Needle
+from niah.data.synthetic import SyntheticHaystack
+from niah.rope import RopeVariant
+from niah.train.model import TinyConfig, Tokenizer, frame_features, layout, rotary
+
+TRAIN_SEED_BASE = 2**32  # datasets' seeds lie below: the training stream never meets them
+
+
+@dataclass
+class Pool:
+    """The haystack a training run draws from: `frames` (N, H, W, 3) uint8 consecutive synthetic
+    haystack frames (also the needles' backgrounds) and their `features` (N, gh·gw, F)."""
+
+    frames: np.ndarray
+    features: np.ndarray
+
+
+def build_pool(config: TinyConfig, seed: int, haystack_frames: int = 1200) -> Pool:
+    """Render and encode the haystack a training run draws from (seconds on 2 cores)."""
+    gh, gw = config.grid
+    source = SyntheticHaystack(TRAIN_SEED_BASE + seed, gw * config.patch, gh * config.patch)
+    frames = np.stack(list(source.frames(haystack_frames)))
+    return Pool(frames, np.stack([frame_features(f, config) for f in frames]))
+
+
+@dataclass
+class TrainNeedle:
+    """A freshly drawn needle: features (4, gh·gw, F) of the needle and its 3 distractors,
+    question ids, option ids (answer vocabulary), answer index, lures."""
+
+    features: np.ndarray
+    question: list[int]
+    options: list[int]
+    answer: int
+    lures: list[int]
+
+
+def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.Generator) -> TrainNeedle:
+    """A new needle of a random trained family and distractor kind, drawn on pool frames (a needle
+    seen once cannot be memorised: its answer must be read through the question)."""
+    family = FAMILIES[config.families[int(rng.integers(len(config.families)))]]
+    kind = DISTRACTOR_KINDS[int(rng.integers(len(DISTRACTOR_KINDS)))]
+    backgrounds = rng.integers(len(pool.frames), size=4)
+    height, width = pool.frames.shape[1:3]
+    r = render(family, rng, int(rng.integers(4)), kind, lambda j: pool.frames[backgrounds[j]], width, height)
+    question = Needle("", family.name, r.key.find, family.ask, r.options, r.answer, r.image).question
+    options = tok.options(r.options)
+    if options is None:
+        raise ValueError(f"family {family.name} draws options outside the answer vocabulary: {r.options}")
+    features = np.stack([frame_features(img, config) for img in [r.image, *r.distractors]])
+    return TrainNeedle(features, tok.question(question), options, r.answer, r.lures)
+
+
+@dataclass
+class Batch:
+    """Model inputs (see TinyModel.forward) plus `options` (B, 4) answer ids and `target` (B,)
+    the index of the right option."""
+
+    ids: torch.Tensor
+    pixels: torch.Tensor
+    is_vision: torch.Tensor
+    cos: torch.Tensor
+    sin: torch.Tensor
+    last: torch.Tensor
+    options: torch.Tensor
+    target: torch.Tensor
+
+
+class Stream:
+    """Batch b of a (config, variant, seed) is a pure function of b: resuming at step s reads the
+    same batches as an uninterrupted run."""
+
+    def __init__(self, config: TinyConfig, variant: RopeVariant, seed: int, lengths: list[int], batch: int,
+                 pool: Pool | None = None):  # fmt: skip
+        self.config, self.variant, self.seed, self.lengths, self.batch = config, variant, seed, lengths, batch
+        self.pool = pool or build_pool(config, seed)
+        if max(lengths) + 1 > len(self.pool.features):
+            raise ValueError(f"training lengths up to {max(lengths)} frames need a longer haystack pool")
+        self.tokenizer = Tokenizer(config)
+        self.prefix = self.tokenizer.prefix()
+        self._tables: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def tables(self, frames: int, question: int) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (frames, question)
+        if key not in self._tables:
+            self._tables[key] = rotary(self.variant, self.config, layout(self.config, frames, question))
+        return self._tables[key]
+
+    def batch_at(self, step: int) -> Batch:
+        rng = np.random.default_rng([TRAIN_SEED_BASE + self.seed, 2, step])
+        length = int(rng.choice(self.lengths))
+        samples = []
+        for _ in range(self.batch):
+            needle = draw_needle(self.config, self.tokenizer, self.pool, rng)
+            depth = int(rng.integers(0, 101))
+            lures: list[int | None] = []
+            if rng.random() < 0.5:  # V-NIAH-D: periodic distractors, at least one
+                lures = list(needle.lures)
+            period = int(rng.integers(2, max(3, length // 2 + 1)))
+            cell = make_cell(length, depth, "n", needle.answer, lures, period, "periodic")
+            if lures and not any(i.kind == "distractor" for i in cell.insertions):  # period too long: one
+                cell = make_cell(length, depth, "n", needle.answer, lures, max(1, length // 2), "single")
+            start = int(rng.integers(0, len(self.pool.features) - length))
+            samples.append(self._sample(cell, needle, start))
+        return collate(samples, self.config.features)
+
+    def _sample(self, cell, needle: TrainNeedle, start: int) -> dict:
+        frames = [needle.features[0] if r.kind == "needle" else needle.features[1 + r.index] if r.kind == "distractor"
+                  else self.pool.features[start + r.index] for r in cell_sequence(cell)]  # fmt: skip
+        cos, sin = self.tables(len(frames), len(needle.question))
+        return dict(prefix=self.prefix, frames=np.concatenate(frames), question=needle.question, cos=cos, sin=sin,
+                    options=needle.options, target=needle.answer)  # fmt: skip
+
+
+def collate(samples: list[dict], features: int) -> Batch:
+    """Right-pad samples (prefix ids, frame features (n, F), question ids, cos, sin) into a Batch."""
+    lengths = [len(s["prefix"]) + len(s["frames"]) + len(s["question"]) for s in samples]
+    b, n = len(samples), max(lengths)
+    head_dim = samples[0]["cos"].shape[-1]
+    ids = torch.zeros(b, n, dtype=torch.long)
+    pixels = torch.zeros(b, n, features)
+    is_vision = torch.zeros(b, n, dtype=torch.bool)
+    cos, sin = torch.ones(b, n, head_dim), torch.zeros(b, n, head_dim)
+    for i, s in enumerate(samples):
+        p, v, q = len(s["prefix"]), len(s["frames"]), len(s["question"])
+        ids[i, :p] = torch.tensor(s["prefix"])
+        ids[i, p + v : p + v + q] = torch.tensor(s["question"])
+        pixels[i, p : p + v] = torch.from_numpy(s["frames"])
+        is_vision[i, p : p + v] = True
+        cos[i, : lengths[i]], sin[i, : lengths[i]] = s["cos"], s["sin"]
+    options, target = torch.tensor([s["options"] for s in samples]), torch.tensor([s["target"] for s in samples])
+    return Batch(ids, pixels, is_vision, cos, sin, torch.tensor(lengths) - 1, options, target)

@@ -1,0 +1,231 @@
+"""The tiny video-retrieval model of `niah train`: a small decoder-only transformer whose attention
+is rotated by a niah.rope variant, over the hf backend's token layout.
+
+Notation: B batch, L tokens, d = `width`, n_h heads, h_d = d / n_h (head_dim), F = pooled pixel
+features per vision token (3·`pool`²), V text vocabulary, A answer vocabulary.
+
+Sequence: [<bos> <vision_start>] [T frames × gh×gw vision tokens] [<vision_end> question words].
+The answer is read at the last position as logits over the answer vocabulary (option *values*:
+colours, shapes, counts, frame parts), scored over the sample's own options — the multiple-choice
+rule of the hf backend with the option's text in place of its letter, which spares a tiny model
+the letter↔value hop that says nothing about positions.
+
+- frame tokens: a frame is resized to (gw·patch, gh·patch) pixels and each patch pooled to
+  pool×pool×3 values (a fixed, cheap encoder, computed once per unique frame), then a small
+  learned vision encoder: a linear map, a learned (y, x) embedding of the patch's place in its
+  frame, and one bidirectional attention block over the frame's own gh·gw tokens — what a VLM's
+  ViT does, so a token that shows the key also carries the value beside it and the LLM's
+  positions (the object of study) are the only position signal across frames;
+- positions: `variant.position_ids(layout)` (3, L) and `variant.rotary_tables(..., head_dim)`, so
+  any registered or plugin variant drives attention, its allocation mapped to h_d by the registry
+  (M-RoPE's [16, 24, 24] of 64 pairs is [4, 6, 6] of 16 pairs at h_d = 32);
+- QK-norm (RMS over h_d before the rotation): keeps NoPE-like variants (HoPE's unrotated pairs)
+  stable, as in OLMo 2 and Qwen3;
+- pre-norm blocks, GELU MLP of 4·d, no dropout (bit-for-bit resumable training).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from niah.data.draw import COLOURS, KEY_SHAPES
+from niah.data.families import FAMILIES, KEY_COLOURS, Key
+from niah.rope import Layout, RopeVariant, TextRun, VisionRun
+
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<vision_start>", "<vision_end>")
+PREFIX = ("<bos>", "<vision_start>")
+WORD = re.compile(r"[a-z0-9]+|[.?]")
+
+
+def perceivable_families() -> list[str]:
+    """The built-in families a pooled-pixel encoder can see (no digits or words to read)."""
+    return [name for name, f in FAMILIES.items() if f.perceivable]
+
+
+def _words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def build_vocab(families: list[str]) -> tuple[list[str], list[str]]:
+    """(text vocabulary, answer vocabulary) of the question templates and options of `families`."""
+    rng = np.random.default_rng(0)
+    words: set[str] = set(_words("find the frame with a an")) | set(KEY_SHAPES) | set(KEY_COLOURS)
+    answers: list[str] = []
+    for name in families:
+        family = FAMILIES[name]
+        words |= set(_words(family.ask))
+        for colour in KEY_COLOURS:  # every option a family can draw, by sampling its option rule
+            for _ in range(32):
+                answers += [o for o in family.options(rng, Key("star", colour)) if o not in answers]
+    words |= set(COLOURS)
+    return [*SPECIALS, *sorted(words)], sorted(answers)
+
+
+@dataclass
+class TinyConfig:
+    """Architecture and input format of a tiny model. Sizes in tokens and pixels."""
+
+    variant: str = "vanilla"
+    width: int = 64  # d
+    heads: int = 2  # head_dim = width / heads = 32: M-RoPE [4, 6, 6] of 16 pairs
+    layers: int = 3  # 2 cannot compose "find the key, read its frame's value" reliably; measured
+    grid: tuple[int, int] = (2, 4)  # vision tokens per frame (gh, gw), after any merge
+    patch: int = 56  # pixels per vision token side: frames are resized to 224×112
+    pool: int = 8  # each patch pooled to pool×pool×3 features
+    theta: float = 10_000.0
+    families: list[str] = field(default_factory=perceivable_families)
+    vocab: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.grid = tuple(self.grid)
+        if not self.vocab or not self.answers:
+            self.vocab, self.answers = build_vocab(self.families)
+        if self.width % self.heads or (self.width // self.heads) % 2:
+            raise ValueError(f"width {self.width} must split into {self.heads} heads of even size")
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+    @property
+    def features(self) -> int:
+        return 3 * self.pool * self.pool
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def frame_features(frame: np.ndarray, config: TinyConfig) -> np.ndarray:
+    """Pooled pixels of one (H, W, 3) uint8 RGB frame: (gh·gw, F) float32 in [−0.5, 0.5]."""
+    gh, gw = config.grid
+    size = (gw * config.pool, gh * config.pool)
+    if frame.shape[:2] != (gh * config.patch, gw * config.patch):
+        frame = cv2.resize(frame, (gw * config.patch, gh * config.patch), interpolation=cv2.INTER_AREA)
+    pooled = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)  # (gh·pool, gw·pool, 3)
+    p = config.pool
+    x = pooled.reshape(gh, p, gw, p, 3).transpose(0, 2, 1, 3, 4).reshape(gh * gw, 3 * p * p)
+    return x.astype(np.float32) / 255.0 - 0.5
+
+
+class Tokenizer:
+    """Words of the question templates → ids; unknown words → <unk>."""
+
+    def __init__(self, config: TinyConfig):
+        self.ids = {w: i for i, w in enumerate(config.vocab)}
+        self.answers = {a: i for i, a in enumerate(config.answers)}
+
+    def prefix(self) -> list[int]:
+        return [self.ids[w] for w in PREFIX]
+
+    def question(self, text: str) -> list[int]:
+        """<vision_end> followed by the question's words."""
+        unk = self.ids["<unk>"]
+        return [self.ids["<vision_end>"], *(self.ids.get(w, unk) for w in _words(text))]
+
+    def options(self, options: list[str]) -> list[int] | None:
+        """Answer-vocabulary ids of the options, or None when one is outside the vocabulary."""
+        ids = [self.answers.get(o) for o in options]
+        return None if any(i is None for i in ids) else ids
+
+
+def layout(config: TinyConfig, frames: int, question_tokens: int, seconds: float = 1.0) -> Layout:
+    """The token layout of a sample: prefix text, one video run, the question text."""
+    gh, gw = config.grid
+    return Layout((TextRun(len(PREFIX)), VisionRun("video", frames, gh, gw, seconds), TextRun(question_tokens)))
+
+
+class Block(nn.Module):
+    """Pre-norm attention (QK-norm, rotary from the variant) + GELU MLP."""
+
+    def __init__(self, c: TinyConfig):
+        super().__init__()
+        self.heads, self.head_dim = c.heads, c.head_dim
+        self.norm1, self.norm2 = nn.RMSNorm(c.width), nn.RMSNorm(c.width)
+        self.qkv = nn.Linear(c.width, 3 * c.width, bias=False)
+        self.q_norm, self.k_norm = nn.RMSNorm(c.head_dim), nn.RMSNorm(c.head_dim)
+        self.out = nn.Linear(c.width, c.width, bias=False)
+        self.mlp = nn.Sequential(nn.Linear(c.width, 4 * c.width), nn.GELU(), nn.Linear(4 * c.width, c.width))
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)  # (B, L, n_h, h_d)
+        q, k = self.q_norm(q).transpose(1, 2), self.k_norm(k).transpose(1, 2)  # (B, n_h, L, h_d)
+        cos, sin = cos[:, None], sin[:, None]  # (B, 1, L, h_d)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        att = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), is_causal=True)  # (B, n_h, L, h_d)
+        x = x + self.out(att.transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class FrameEncoder(nn.Module):
+    """Pooled patches of frames (n, gh·gw, F) → tokens (n, gh·gw, d): linear + place embedding +
+    one bidirectional attention block within each frame."""
+
+    def __init__(self, c: TinyConfig):
+        super().__init__()
+        self.heads = c.heads
+        self.proj = nn.Linear(c.features, c.width)
+        self.place = nn.Parameter(torch.zeros(c.tokens_per_frame, c.width))
+        self.norm1, self.norm2 = nn.LayerNorm(c.width), nn.LayerNorm(c.width)
+        self.qkv = nn.Linear(c.width, 3 * c.width)
+        self.out = nn.Linear(c.width, c.width)
+        self.mlp = nn.Sequential(nn.Linear(c.width, 2 * c.width), nn.GELU(), nn.Linear(2 * c.width, c.width))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        n, t, _ = patches.shape
+        x = self.proj(patches) + self.place  # (n, t, d)
+        q, k, v = self.qkv(self.norm1(x)).view(n, t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)  # (n, n_h, t, h_d)
+        x = x + self.out(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, t, -1))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyModel(nn.Module):
+    """Embeds text ids and frame features, runs the blocks, reads answer logits at `last`."""
+
+    def __init__(self, config: TinyConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(len(config.vocab), config.width)
+        self.vision = FrameEncoder(config)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.norm = nn.RMSNorm(config.width)
+        self.head = nn.Linear(config.width, len(config.answers))
+
+    def forward(self, ids: torch.Tensor, pixels: torch.Tensor, is_vision: torch.Tensor, cos: torch.Tensor,
+                sin: torch.Tensor, last: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """Answer logits (B, A).
+
+        ids (B, L) text ids (anything at vision slots); pixels (B, L, F) features (zeros at text
+        slots); is_vision (B, L) bool; cos, sin (B, L, h_d); last (B,) index of each sample's last
+        real token (samples are right-padded)."""
+        x = self.embed(ids)  # (B, L, d)
+        frames = pixels[is_vision].view(-1, self.config.tokens_per_frame, self.config.features)  # (n, gh·gw, F)
+        x = x.masked_scatter(is_vision[..., None], self.vision(frames))
+        for block in self.blocks:
+            x = block(x, cos, sin)
+        return self.head(self.norm(x[torch.arange(len(last)), last]))  # (B, A)
+
+
+def rotary(variant: RopeVariant, config: TinyConfig, lay: Layout) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin (L, h_d) of the variant's positions for a layout, float32 from float64 positions."""
+    ids = variant.position_ids(lay).to(torch.float64)  # (3, L)
+    return variant.rotary_tables(ids, config.head_dim, config.theta)

@@ -1,0 +1,51 @@
+"""Training every (variant, seed) of a `niah train` call into one folder of checkpoint dirs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from niah.errors import NiahError
+from niah.rope import resolve_variant
+from niah.train.data import build_pool
+from niah.train.model import TinyConfig
+from niah.train.trainer import LOG, TrainOptions, checkpoint_name, train
+
+Progress = Callable[[str, int, int, dict[str, float]], None]
+"""progress(checkpoint name, step, steps, {"loss": ...})"""
+
+
+def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int | None = None,
+              lengths: list[int] | None = None, threads: int = 2,
+              progress: Progress | None = None) -> list[tuple[Path, str]]:  # fmt: skip
+    """Train (or resume, or skip) one model per variant × seed into out/NAME-sS. Returns each
+    checkpoint dir with a one-line summary of its last log line."""
+    specs = [resolve_variant(v).spec for v in variants]  # unknown names fail here, before any work
+    if not specs or not seeds:
+        raise NiahError("give at least one variant and one seed")
+    if min(seeds) < 0:
+        raise NiahError(f"seeds must be 0 or more, got {min(seeds)}")
+    if lengths is not None and min(lengths) < 1:
+        raise NiahError(f"training lengths must be at least 1 frame, got {min(lengths)}")
+    defaults = TrainOptions()
+    done = []
+    for seed in seeds:
+        options = TrainOptions(seed=seed, steps=steps or defaults.steps, lengths=lengths or defaults.lengths)
+        pool = None
+        for spec in specs:
+            config = TinyConfig(variant=spec)
+            pool = pool or build_pool(config, seed)  # every variant of a seed sees the same frames
+            name = checkpoint_name(spec, seed)
+            path = train(Path(out) / name, config, options, threads, pool,
+                         (lambda s, n, st, name=name: progress(name, s, n, st)) if progress else None)  # fmt: skip
+            done.append((path, _last_line(path)))
+    return done
+
+
+def _last_line(path: Path) -> str:
+    lines = (path / LOG).read_text().splitlines() if (path / LOG).is_file() else []
+    if not lines:
+        return "trained"
+    last = json.loads(lines[-1])
+    return f"step {last['step']}: loss {last['loss']:.3f}, training accuracy {last['accuracy']:.3f}"

@@ -1,0 +1,178 @@
+"""Training one tiny model per (variant, seed): checkpoints, resume, log, progress.
+
+A checkpoint dir holds
+    config.json      the model config (TinyConfig) and the training options (TrainOptions)
+    model.safetensors the weights (written at every checkpoint and at the end)
+    state.pt         optimizer state and the step reached (deleted when training is done)
+    log.jsonl        one line every `log_every` steps: step, loss, accuracy over the window, seconds
+Batches are a pure function of the step (niah.train.data.Stream), there is no dropout, and the
+optimizer state is saved with the weights, so a run killed at any point and resumed from its last
+checkpoint ends with the same weights as an uninterrupted one (same seed, same thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
+
+from niah.errors import NiahError
+from niah.rope import resolve_variant
+from niah.train.data import Batch, Pool, Stream, build_pool
+from niah.train.model import TinyConfig, TinyModel
+
+CONFIG, WEIGHTS, STATE, LOG = "config.json", "model.safetensors", "state.pt", "log.jsonl"
+
+
+@dataclass
+class TrainOptions:
+    """How a model is trained. Lengths in haystack frames; steps of `batch` samples."""
+
+    seed: int = 0
+    steps: int = 1200
+    batch: int = 16
+    lengths: list[int] = field(default_factory=lambda: [4, 6, 8, 10, 12])
+    lr: float = 3e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    checkpoint_every: int = 200
+    log_every: int = 50
+
+
+def checkpoint_name(variant: str, seed: int) -> str:
+    """The dir name of a (variant, seed): 'videorope-delta2-layoutdiagonal-alloclow-s0'."""
+    slug = variant.replace(":", "-").replace(",", "-").replace("=", "").replace("/", "-")
+    return f"{slug}-s{seed}"
+
+
+def _lr(step: int, o: TrainOptions) -> float:
+    """Linear warm-up, then cosine decay to 10 % (per step)."""
+    if step < o.warmup:
+        return o.lr * (step + 1) / o.warmup
+    progress = (step - o.warmup) / max(1, o.steps - o.warmup)
+    return o.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def loss_and_hits(model: TinyModel, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy over each sample's own options, and whether its argmax is the answer (B,)."""
+    logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)  # (B, A)
+    scores = logits.gather(1, batch.options)  # (B, 4)
+    return F.cross_entropy(scores, batch.target), scores.argmax(1) == batch.target
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save(out: Path, model: TinyModel, optimizer: torch.optim.Optimizer | None, step: int) -> None:
+    weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+    _atomic(out / WEIGHTS, lambda p: save_file(weights, str(p), metadata={"step": str(step)}))
+    if optimizer is not None:
+        _atomic(out / STATE, lambda p: torch.save({"step": step, "optimizer": optimizer.state_dict()}, p))
+
+
+def _check_same(out: Path, record: dict[str, Any]) -> None:
+    old = json.loads((out / CONFIG).read_text())
+    if old != record:
+        diff = [k for k in sorted(set(old) | set(record)) if old.get(k) != record.get(k)]
+        raise NiahError(f"'{out}' holds a model trained with other settings ({', '.join(diff)} differ): "
+                        "choose another --out or delete it")  # fmt: skip
+
+
+def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: int = 2, pool: Pool | None = None,
+          progress: Callable[[int, int, dict[str, float]], None] | None = None) -> Path:  # fmt: skip
+    """Train (or resume, or skip when done) the model of `config` into checkpoint dir `out`.
+
+    `progress(step, steps, stats)` is called after every step. Returns `out`."""
+    out = Path(out)
+    record = {"model": config.as_json(), "train": asdict(options)}
+    record = json.loads(json.dumps(record))  # tuples as lists, as they read back
+    variant = resolve_variant(config.variant)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / CONFIG).is_file():
+        _check_same(out, record)
+        if (out / WEIGHTS).is_file() and not (out / STATE).is_file():
+            return out  # done
+    else:
+        _atomic(out / CONFIG, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+    torch.set_num_threads(threads)
+    torch.manual_seed(options.seed)
+    model = TinyModel(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
+    start = 0
+    if (out / STATE).is_file():
+        state = torch.load(out / STATE, weights_only=True)
+        model.load_state_dict(load_file(str(out / WEIGHTS)))
+        optimizer.load_state_dict(state["optimizer"])
+        start = state["step"]
+    _truncate_log(out / LOG, start)
+    stream = Stream(config, variant, options.seed, options.lengths, options.batch, pool)
+    window: list[tuple[float, float]] = []
+    began = time.perf_counter()
+    with open(out / LOG, "a") as log:
+        for step in range(start, options.steps):
+            for group in optimizer.param_groups:
+                group["lr"] = _lr(step, options)
+            loss, hits = loss_and_hits(model, stream.batch_at(step))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            window.append((loss.item(), hits.float().mean().item()))
+            done = step + 1
+            if done % options.log_every == 0 or done == options.steps:
+                line = {"step": done, "loss": round(sum(w[0] for w in window) / len(window), 5),
+                        "accuracy": round(sum(w[1] for w in window) / len(window), 4),
+                        "seconds": round(time.perf_counter() - began, 2)}  # fmt: skip
+                log.write(json.dumps(line) + "\n")
+                log.flush()
+                window.clear()
+            if done % options.checkpoint_every == 0 and done < options.steps:
+                _save(out, model, optimizer, done)
+            if progress:
+                progress(done, options.steps, {"loss": loss.item()})
+    _save(out, model, None, options.steps)
+    (out / STATE).unlink(missing_ok=True)
+    return out
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past `step` (written after the checkpoint a resumed run starts from)."""
+    if not path.is_file():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def load_model(folder: str | Path) -> TinyModel:
+    """A trained model from its checkpoint dir; bad dirs raise NiahError."""
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / CONFIG).read_text())
+        model = TinyModel(TinyConfig(**record["model"]))
+        model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    except FileNotFoundError as err:
+        raise NiahError(f"'{folder}' is not a trained tiny model ({Path(err.filename).name} missing): "
+                        "train one with niah train") from None  # fmt: skip
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        why = str(err).splitlines()[0][:120]
+        raise NiahError(f"tiny model '{folder}' is corrupt ({why}): train it again") from None
+    if (folder / STATE).is_file():
+        raise NiahError(f"tiny model '{folder}' is not finished training: rerun niah train to complete it")
+    return model.eval()
+
+
+def build_training_pool(config: TinyConfig, seed: int) -> Pool:
+    """The pool of frames a run of `seed` draws from (shared by variants trained with that seed)."""
+    return build_pool(config, seed)

@@ -1,0 +1,125 @@
+"""niah train: resume equals an uninterrupted run, determinism, positions reach attention, seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from niah.cli import main
+from niah.data.generate import resolve_config
+from niah.errors import NiahError
+from niah.rope import resolve_variant
+from niah.train.data import TRAIN_SEED_BASE, Stream, build_pool
+from niah.train.model import TinyConfig, TinyModel
+from niah.train.trainer import LOG, STATE, WEIGHTS, TrainOptions, loss_and_hits, train
+
+OPTIONS = dict(steps=6, batch=4, lengths=[2, 3], checkpoint_every=2, log_every=2, warmup=2)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return build_pool(TinyConfig(), seed=0, haystack_frames=40)
+
+
+def weights(path):
+    return load_file(str(path / WEIGHTS))
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_after_an_interruption_gives_the_weights_of_an_uninterrupted_run(tmp_path, pool):
+    config = TinyConfig(variant="m-rope")
+    train(tmp_path / "whole", config, TrainOptions(**OPTIONS), threads=1, pool=pool)
+
+    def stop_at_5(step, steps, stats):
+        if step == 5:
+            raise Stop  # after the checkpoint at step 4, before the end
+
+    with pytest.raises(Stop):
+        train(tmp_path / "cut", config, TrainOptions(**OPTIONS), threads=1, pool=pool, progress=stop_at_5)
+    assert (tmp_path / "cut" / STATE).is_file()
+    train(tmp_path / "cut", config, TrainOptions(**OPTIONS), threads=1, pool=pool)
+    assert same(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
+    assert not (tmp_path / "cut" / STATE).exists()
+    steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / LOG).read_text().splitlines()]
+    assert steps == [2, 4, 6]  # no duplicated log lines after the resume
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path, pool):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        train(tmp_path / name, TinyConfig(), TrainOptions(**{**OPTIONS, "seed": seed}), threads=1, pool=pool)
+    assert same(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    assert not same(weights(tmp_path / "a"), weights(tmp_path / "c"))
+
+
+def test_changing_the_variant_changes_the_logits_of_the_same_weights(pool):
+    torch.manual_seed(0)
+    model = TinyModel(TinyConfig()).eval()
+    logits = {}
+    for name in ("vanilla", "m-rope", "videorope", "hope"):
+        batch = Stream(TinyConfig(variant=name), resolve_variant(name), 0, [3], 4, pool).batch_at(0)
+        with torch.no_grad():
+            logits[name] = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)
+    names = list(logits)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert (logits[a] - logits[b]).abs().max() > 1e-4, (a, b)
+
+
+def test_a_small_cell_set_is_learned_above_chance(pool):
+    torch.manual_seed(0)
+    config = TinyConfig()
+    stream = Stream(config, resolve_variant("vanilla"), 0, [2], 8, pool)
+    batches = [stream.batch_at(i) for i in range(2)]
+    model = TinyModel(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for step in range(80):
+        loss, _ = loss_and_hits(model, batches[step % 2])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        hits = torch.cat([loss_and_hits(model, b)[1] for b in batches])
+    assert hits.float().mean() > 0.75  # chance is 0.25
+
+
+def test_training_seeds_are_disjoint_from_every_dataset_seed():
+    assert TRAIN_SEED_BASE == 2**32
+    with pytest.raises(NiahError, match="seed"):
+        resolve_config("demo", seed=2**32)
+    with pytest.raises(NiahError, match="seed"):
+        resolve_config("demo", seed=-1)
+    resolve_config("demo", seed=2**32 - 1)
+
+
+def test_cli_trains_one_dir_per_variant_and_seed_and_rerun_skips(tmp_path):
+    args = ["train", "--out", str(tmp_path / "m"), "--variants", "vanilla,videorope:delta=1", "--seeds", "0,1",
+            "--steps", "2", "--lengths", "2", "-q"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    dirs = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert dirs == ["vanilla-s0", "vanilla-s1", "videorope-delta1-layoutdiagonal-alloclow-s0",
+                    "videorope-delta1-layoutdiagonal-alloclow-s1"]  # fmt: skip
+    before = {d: (tmp_path / "m" / d / WEIGHTS).stat().st_mtime_ns for d in dirs}
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert before == {d: (tmp_path / "m" / d / WEIGHTS).stat().st_mtime_ns for d in dirs}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--variants", "vanila"], "did you mean vanilla"),
+    (["--seeds", "-1"], "seeds must be 0 or more"),
+    (["--lengths", "0"], "at least 1 frame"),
+])  # fmt: skip
+def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, message):
+    res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--steps", "1", "-q", *args])
+    assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
