@@ -19,9 +19,10 @@ from tqdm import tqdm
 from niah.backends import Backend, Sample, SampleResult, make_backend
 from niah.data.dataset import Dataset
 from niah.errors import NiahError
+from niah.files import atomic_write
 from niah.rope import resolve_variant
 from niah.sweep.plan import Shard, make_plan
-from niah.sweep.store import RUN, SUMMARY, ResultsStore, atomic_write
+from niah.sweep.store import RUN, SUMMARY, ResultsStore
 from niah.sweep.summary import summarize
 from niah.sweep.tasks import get_task, lure_letters
 

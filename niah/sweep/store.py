@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from niah.errors import NiahError
+from niah.files import atomic_write
 from niah.versions import versions
 
 RUN = "run.json"
@@ -156,10 +156,3 @@ class ResultsStore:
             p.unlink()
         return complete
 
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step; the temporary name is per process, so workers
-    writing the same file (run.json) at once cannot trip over each other's temporary file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,8 +25,9 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
 from niah.errors import NiahError
+from niah.files import atomic_replace
 from niah.rope import resolve_variant
-from niah.train.data import Batch, Pool, Stream, build_pool
+from niah.train.data import Batch, Pool, Stream
 from niah.train.model import TinyConfig, TinyModel
 
 CONFIG, WEIGHTS, STATE, LOG = "config.json", "model.safetensors", "state.pt", "log.jsonl"
@@ -69,17 +69,11 @@ def loss_and_hits(model: TinyModel, batch: Batch) -> tuple[torch.Tensor, torch.T
     return F.cross_entropy(scores, batch.target), scores.argmax(1) == batch.target
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _save(out: Path, model: TinyModel, optimizer: torch.optim.Optimizer | None, step: int) -> None:
     weights = {k: v.contiguous() for k, v in model.state_dict().items()}
-    _atomic(out / WEIGHTS, lambda p: save_file(weights, str(p), metadata={"step": str(step)}))
+    atomic_replace(out / WEIGHTS, lambda p: save_file(weights, str(p), metadata={"step": str(step)}))
     if optimizer is not None:
-        _atomic(out / STATE, lambda p: torch.save({"step": step, "optimizer": optimizer.state_dict()}, p))
+        atomic_replace(out / STATE, lambda p: torch.save({"step": step, "optimizer": optimizer.state_dict()}, p))
 
 
 def _check_same(out: Path, record: dict[str, Any]) -> None:
@@ -105,7 +99,7 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
         if (out / WEIGHTS).is_file() and not (out / STATE).is_file():
             return out  # done
     else:
-        _atomic(out / CONFIG, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+        atomic_replace(out / CONFIG, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
     torch.set_num_threads(threads)
     torch.manual_seed(options.seed)
     model = TinyModel(config)
@@ -172,7 +166,3 @@ def load_model(folder: str | Path) -> TinyModel:
         raise NiahError(f"tiny model '{folder}' is not finished training: rerun niah train to complete it")
     return model.eval()
 
-
-def build_training_pool(config: TinyConfig, seed: int) -> Pool:
-    """The pool of frames a run of `seed` draws from (shared by variants trained with that seed)."""
-    return build_pool(config, seed)

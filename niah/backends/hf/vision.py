@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 
 from niah.backends.hf.checkpoint import PixelSettings
 from niah.backends.hf.pixels import patchify
+from niah.files import atomic_replace
 
 ENCODE_BATCH = 32  # frames per vision-tower call
 
@@ -61,9 +62,7 @@ class VisionCache:
         """Write one new shard (atomically) and keep the tensors in memory."""
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
         path = self.root / f"shard-{self._shards:05d}.safetensors"
-        tmp = path.with_suffix(".tmp")
-        save_file(tensors, str(tmp))
-        tmp.replace(path)
+        atomic_replace(path, lambda tmp: save_file(tensors, str(tmp)))
         self._shards += 1
         for k in tensors:
             self._index[k] = path

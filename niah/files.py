@@ -1,0 +1,26 @@
+"""Writing files in one step: a reader sees the old file or the new one, never half of one.
+
+The temporary name carries the writer's pid, so processes writing the same file at once (workers
+of one run, resumed trainings) cannot trip over each other's temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_replace(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` for a temporary sibling of `path`, then rename it over `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step."""
+    atomic_replace(path, lambda tmp: tmp.write_text(text))
