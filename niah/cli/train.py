@@ -26,6 +26,8 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
     multiple choice; its attention is rotated by the variant's own positions and frequency
     allocation (niah.rope). Training uses short haystacks; evaluate longer ones with
     niah run DATASET --model tiny:OUT (length extrapolation). Rerunning resumes or skips.
+    Experimental: with the defaults the model does not learn the task yet (chance
+    accuracy after 1200 steps; docs/train.md), so rank no variant by it.
     Examples:
       niah train --out models                                  # vanilla, m-rope, videorope
       niah train --variants hope,mrope-interleaved --seeds 0,1,2 --out models
