@@ -95,23 +95,23 @@ class TinyBackend(Backend):
         question = len(Tokenizer(self.input).question(sample.needle.question))
         return 2 + len(sample.frames(dataset)) * self.input.tokens_per_frame + question
 
-    def _load_features(self, dataset: Dataset, samples: Sequence[Sample], model: TinyModel) -> None:
-        """Pooled features of every frame the samples use: haystack frames decoded once, in order."""
+    def _load_features(self, dataset: Dataset, samples: Sequence[Sample]) -> None:
+        """Pooled features of every frame the samples use (every model of a seed shares the input
+        format): haystack frames decoded once, in order."""
         if self._dataset != dataset.path:
             self._features.clear()
             self._dataset = dataset.path
         longest = max((s.cell.length for s in samples), default=0)
         if f"h{longest - 1}" not in self._features and longest:
             for i, frame in enumerate(dataset.haystack_frames(longest)):
-                self._features.setdefault(f"h{i}", torch.from_numpy(frame_features(frame, model.config)))
+                self._features.setdefault(f"h{i}", torch.from_numpy(frame_features(frame, self.input)))
         for s in samples:
             for ref in s.frames(dataset):
                 if ref.kind != "haystack" and ref.key not in self._features:
-                    self._features[ref.key] = torch.from_numpy(frame_features(dataset.image(ref), model.config))
+                    self._features[ref.key] = torch.from_numpy(frame_features(dataset.image(ref), self.input))
 
     def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
-        if samples:
-            self._load_features(dataset, samples, self.model(samples[0].variant))
+        self._load_features(dataset, samples)
         seconds = 1.0 / dataset.options["fps"]
         for sample in samples:
             start = time.perf_counter()
