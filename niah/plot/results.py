@@ -42,7 +42,8 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
 
 @dataclass(frozen=True)
 class Grid:
-    """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran;
+    """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran,
+    averaged over needles and, for runs of several model seeds plotted together, over seeds;
     `lure_rate`: the fraction of V-NIAH-D samples answered with a distractor's lure (NaN for a task
     without distractors)."""
 
@@ -51,6 +52,12 @@ class Grid:
     accuracy: np.ndarray
     samples: np.ndarray
     lure_rate: float = float("nan")
+    seed_accuracies: tuple[float, ...] = ()  # overall accuracy per model seed, when runs of several seeds meet
+
+    @property
+    def seed_spread(self) -> float:
+        """Standard deviation of the per-seed accuracies (NaN with fewer than two seeds)."""
+        return float(np.std(self.seed_accuracies, ddof=1)) if len(self.seed_accuracies) > 1 else float("nan")
 
     @property
     def has_lures(self) -> bool:
@@ -73,17 +80,21 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     """Average correctness over needles per (depth, length) cell."""
     hits: dict[tuple[int, int], list[bool]] = defaultdict(list)
     lured: list[bool] = []
+    by_seed: dict[int, list[bool]] = defaultdict(list)
     for r in records:
         hits[(r["depth"], r["length"])].append(bool(r["correct"]))
         if r.get("lured") is not None:
             lured.append(bool(r["lured"]))
+        if r.get("model_seed") is not None:
+            by_seed[r["model_seed"]].append(bool(r["correct"]))
     acc = np.full((len(depths), len(lengths)), np.nan)
     n = np.zeros((len(depths), len(lengths)), dtype=int)
     for i, d in enumerate(depths):
         for j, length in enumerate(lengths):
             if v := hits.get((d, length)):
                 acc[i, j], n[i, j] = np.mean(v), len(v)
-    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"))
+    seeds = tuple(float(np.mean(v)) for _, v in sorted(by_seed.items()))
+    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds)
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

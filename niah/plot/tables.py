@@ -12,8 +12,9 @@ from niah.plot.results import Grid
 
 
 def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: model, variant, then 'acc (n)' per task, and a 'TASK lured' column (the
-    fraction of samples answered with a distractor's lure) per task with distractors."""
+    """Header and rows: model, variant, then 'acc (n)' per task ('mean ± sd over model seeds' when
+    runs of several seeds are plotted together), and a 'TASK lured' column (the fraction of samples
+    answered with a distractor's lure) per task with distractors."""
     tasks = sorted({t for _, _, t in grids})
     lure_tasks = [t for t in tasks if any(g.has_lures for (_, _, t2), g in grids.items() if t2 == t)]
     rows: dict[tuple[str, str], dict[str, Grid]] = {}
@@ -22,10 +23,18 @@ def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list
     header = ["model", "variant", *tasks, *(f"{t} lured" for t in lure_tasks)]
     body = []
     for (m, v), by_task in rows.items():
-        cells = [f"{by_task[t].overall:.3f} ({int(by_task[t].samples.sum())})" if t in by_task else "" for t in tasks]
+        cells = [_cell(by_task[t]) if t in by_task else "" for t in tasks]
         lured = [f"{by_task[t].lure_rate:.3f}" if t in by_task and by_task[t].has_lures else "" for t in lure_tasks]
         body.append([m, v, *cells, *lured])
     return header, body
+
+
+def _cell(g: Grid) -> str:
+    """'0.712 (64)', or with several model seeds 'mean ± sd over seeds (samples, k seeds)'."""
+    n = int(g.samples.sum())
+    if len(g.seed_accuracies) > 1:
+        return f"{g.overall:.3f} ± {g.seed_spread:.3f} ({n}, {len(g.seed_accuracies)} seeds)"
+    return f"{g.overall:.3f} ({n})"
 
 
 def write_tables(grids: dict[tuple[str, str, str], Grid], out: Path) -> list[Path]:

@@ -112,9 +112,12 @@ class Stream:
             self._tables[key] = rotary(self.variant, self.config, layout(self.config, frames, question))
         return self._tables[key]
 
-    def batch_at(self, step: int) -> Batch:
+    def batch_at(self, step: int, cap: int | None = None) -> Batch:
+        """Batch `step`; its haystack length is drawn from `lengths` and capped at `cap` frames
+        (the curriculum: 0 = the needle and its distractors alone)."""
         rng = np.random.default_rng([TRAIN_SEED_BASE + self.seed, 2, step])
         length = int(rng.choice(self.lengths))
+        length = length if cap is None else min(length, cap)
         samples = []
         for _ in range(self.batch):
             needle = draw_needle(self.config, self.tokenizer, self.pool, rng)

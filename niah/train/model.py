@@ -81,7 +81,9 @@ class TinyConfig:
     patch: int = 56  # pixels per vision token side: frames are resized to 224×112
     pool: int = 8  # each patch pooled to pool×pool×3 features
     theta: float = 10_000.0
-    families: list[str] = field(default_factory=perceivable_families)
+    # colour only: the one family a run of minutes learns (shape, count, position stayed at chance
+    # for 600 steps each on the needle frame alone; docs/train.md)
+    families: list[str] = field(default_factory=lambda: ["colour"])
     vocab: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
 
@@ -98,7 +100,7 @@ class TinyConfig:
 
     @property
     def features(self) -> int:
-        return 3 * self.pool * self.pool
+        return (3 + len(COLOURS)) * self.pool * self.pool
 
     @property
     def tokens_per_frame(self) -> int:
@@ -108,16 +110,26 @@ class TinyConfig:
         return asdict(self)
 
 
+PALETTE = np.array(list(COLOURS.values()), np.float32)  # (8, 3) RGB of the named colours
+COLOUR_SIGMA = 40.0  # RGB distance at which a cell's membership of a named colour falls to e^(-1/2)
+
+
 def frame_features(frame: np.ndarray, config: TinyConfig) -> np.ndarray:
-    """Pooled pixels of one (H, W, 3) uint8 RGB frame: (gh·gw, F) float32 in [−0.5, 0.5]."""
+    """The fixed encoder: (gh·gw, F) float32 for one (H, W, 3) uint8 RGB frame.
+
+    Each patch is pooled to pool×pool cells; a cell gives its RGB (scaled to [−0.5, 0.5]) and its
+    membership of each named colour, exp(−d²/2σ²) of its RGB distance d to it — the colour names a
+    pretrained vision encoder would know, so the tiny model spends its budget on retrieval.
+    Layout per token: (pool·pool cells) × (3 RGB + 8 memberships), cell-major."""
     gh, gw = config.grid
     size = (gw * config.pool, gh * config.pool)
     if frame.shape[:2] != (gh * config.patch, gw * config.patch):
         frame = cv2.resize(frame, (gw * config.patch, gh * config.patch), interpolation=cv2.INTER_AREA)
-    pooled = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)  # (gh·pool, gw·pool, 3)
-    p = config.pool
-    x = pooled.reshape(gh, p, gw, p, 3).transpose(0, 2, 1, 3, 4).reshape(gh * gw, 3 * p * p)
-    return x.astype(np.float32) / 255.0 - 0.5
+    pooled = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(np.float32)  # (gh·pool, gw·pool, 3)
+    distance = ((pooled[..., None, :] - PALETTE) ** 2).sum(-1)  # (gh·pool, gw·pool, 8)
+    cells = np.concatenate([pooled / 255.0 - 0.5, np.exp(-distance / (2 * COLOUR_SIGMA**2))], axis=-1)
+    p, c = config.pool, cells.shape[-1]
+    return cells.reshape(gh, p, gw, p, c).transpose(0, 2, 1, 3, 4).reshape(gh * gw, p * p * c).astype(np.float32)
 
 
 class Tokenizer:

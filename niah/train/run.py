@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from niah.data.families import get_family
 from niah.errors import NiahError
 from niah.rope import resolve_variant
 from niah.train.data import build_pool
-from niah.train.model import TinyConfig
+from niah.train.model import TinyConfig, perceivable_families
 from niah.train.trainer import LOG, TrainOptions, checkpoint_name, train
 
 Progress = Callable[[str, int, int, dict[str, float]], None]
@@ -17,7 +18,7 @@ Progress = Callable[[str, int, int, dict[str, float]], None]
 
 
 def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int | None = None,
-              lengths: list[int] | None = None, threads: int = 2,
+              lengths: list[int] | None = None, threads: int = 2, families: list[str] | None = None,
               progress: Progress | None = None) -> list[tuple[Path, str]]:  # fmt: skip
     """Train (or resume, or skip) one model per variant × seed into out/NAME-sS. Returns each
     checkpoint dir with a one-line summary of its last log line."""
@@ -28,13 +29,17 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
         raise NiahError(f"seeds must be 0 or more, got {min(seeds)}")
     if lengths is not None and min(lengths) < 1:
         raise NiahError(f"training lengths must be at least 1 frame, got {min(lengths)}")
+    for name in families or []:
+        if not get_family(name).perceivable:
+            raise NiahError(f"needle family '{name}' needs reading digits or words, which a tiny model's pooled "
+                            f"pixels cannot: choose from {', '.join(perceivable_families())}")  # fmt: skip
     defaults = TrainOptions()
     done = []
     for seed in seeds:
         options = TrainOptions(seed=seed, steps=steps or defaults.steps, lengths=lengths or defaults.lengths)
         pool = None
         for spec in specs:
-            config = TinyConfig(variant=spec)
+            config = TinyConfig(variant=spec, **({"families": families} if families else {}))
             pool = pool or build_pool(config, seed)  # every variant of a seed sees the same frames
             name = checkpoint_name(spec, seed)
             path = train(Path(out) / name, config, options, threads, pool,

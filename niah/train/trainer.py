@@ -41,11 +41,12 @@ class TrainOptions:
     steps: int = 1200
     batch: int = 16
     lengths: list[int] = field(default_factory=lambda: [4, 6, 8, 10, 12])
-    lr: float = 3e-3
+    lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
     checkpoint_every: int = 200
     log_every: int = 50
+    curriculum: float = 0.5  # haystack lengths grow from 0 to their drawn value over this fraction of steps
 
 
 def checkpoint_name(variant: str, seed: int) -> str:
@@ -60,6 +61,12 @@ def _lr(step: int, o: TrainOptions) -> float:
         return o.lr * (step + 1) / o.warmup
     progress = (step - o.warmup) / max(1, o.steps - o.warmup)
     return o.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _cap(step: int, o: TrainOptions) -> int | None:
+    """The curriculum's longest haystack at `step` (frames): grows linearly to max(lengths)."""
+    ramp = o.curriculum * o.steps
+    return None if step >= ramp else int(max(o.lengths) * step / ramp)
 
 
 def loss_and_hits(model: TinyModel, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +125,7 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
         for step in range(start, options.steps):
             for group in optimizer.param_groups:
                 group["lr"] = _lr(step, options)
-            loss, hits = loss_and_hits(model, stream.batch_at(step))
+            loss, hits = loss_and_hits(model, stream.batch_at(step, _cap(step, options)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -140,3 +140,13 @@ def test_load_runs_keeps_the_variant_order_of_the_run(tmp_path):
     config["config"]["variants"] = ["z-variant", "a-variant"]
     (run / "run.json").write_text(json.dumps(config))
     assert load_runs([run])[1] == ["z-variant", "a-variant"]
+
+
+def test_runs_of_several_model_seeds_show_mean_and_spread(tmp_path):
+    runs = []
+    for seed, right in ((0, {"a"}), (1, {"a", "b"}), (2, set())):  # per-seed accuracy 0.5, 1.0, 0.0
+        recs = [dict(r, model_seed=seed, correct=r["needle"] in right) for r in fixed_records()]
+        runs.append(str(make_run(tmp_path / f"s{seed}", recs)))
+    res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0, res.output
+    assert "| probe | m-rope | 0.500 ± 0.500 (48, 3 seeds) |" in (tmp_path / "f" / "summary.md").read_text()

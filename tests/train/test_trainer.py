@@ -123,3 +123,9 @@ def test_cli_trains_one_dir_per_variant_and_seed_and_rerun_skips(tmp_path):
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, message):
     res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--steps", "1", "-q", *args])
     assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_families_that_need_reading_are_refused(tmp_path):
+    res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--families", "colour,number", "-q"])
+    assert res.exit_code == 2 and "'number' needs reading digits or words" in res.output
+    assert not (tmp_path / "m").exists()
