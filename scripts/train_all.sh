@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Train tiny models for RoPE variants × seeds and evaluate them at 1×, 4× and 16× the longest
+# training length on both tasks (accuracy, lure rate, mean ± sd over seeds): docs/train.md.
+#
+#   bash scripts/train_all.sh                                   # every registered variant, seeds 0,1,2
+#   VARIANTS=vanilla,m-rope,videorope SEEDS=0 STEPS=3000 bash scripts/train_all.sh
+#
+# Writes $WORK/models, $WORK/data, $WORK/runs/L<frames>/s<seed>, $WORK/figures/L<frames> (tables, figures).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${WORK:-train-all}"
+variants="${VARIANTS:-$(python -c 'from niah.rope import VARIANTS; print(",".join(VARIANTS))')}"
+seeds="${SEEDS:-0,1,2}"
+steps="${STEPS:-9000}"
+longest=12  # the default training lengths are 4-12 frames
+niah train --out "$work/models" --variants "$variants" --seeds "$seeds" --steps "$steps" -q
+lengths="$longest,$((4 * longest)),$((16 * longest))"
+niah generate --preset demo --families colour --needles-per-cell 8 --lengths "$lengths" --depths 0:100:25 \
+  --distractor-period 4 --seed 7 --out "$work/data" -q > /dev/null
+for length in ${lengths//,/ }; do
+  runs=()
+  for seed in ${seeds//,/ }; do
+    out="$work/runs/L$length/s$seed"
+    niah run "$work/data" --model "tiny:$work/models,seed=$seed" --variants "$variants" --lengths "$length" \
+      --out "$out" -q > /dev/null
+    runs+=("$out")
+  done
+  niah plot "${runs[@]}" --out "$work/figures/L$length" > /dev/null
+  echo "## $length frames ($((length / longest))x the longest training length)"
+  cat "$work/figures/L$length/summary.md"
+done
