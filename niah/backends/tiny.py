@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
@@ -23,9 +24,9 @@ from niah.data.dataset import Dataset, NeedleRecord, sha256_file
 from niah.data.needles import LETTERS
 from niah.errors import NiahError
 from niah.rope import RopeVariant
-from niah.train.data import collate
+from niah.train.data import Inputs, collate
 from niah.train.model import TinyConfig, TinyModel, Tokenizer, frame_features, layout, rotary
-from niah.train.trainer import CONFIG, STATE, WEIGHTS, load_model
+from niah.train.trainer import CONFIG, WEIGHTS, check_finished, load_model
 
 
 def find_checkpoints(folder: Path) -> dict[tuple[str, int], tuple[Path, TinyConfig]]:
@@ -59,19 +60,18 @@ class TinyBackend(Backend):
         self.path = path.resolve()
         self.checkpoints = {v: d for (v, s), (d, _) in checkpoints.items() if s == self.seed}
         for d in self.checkpoints.values():
-            if (d / STATE).is_file() or not (d / WEIGHTS).is_file():
-                raise NiahError(f"tiny model '{d}' is not finished training: rerun niah train to complete it")
+            check_finished(d)
         self.input = next(c for (_, s), (_, c) in checkpoints.items() if s == self.seed)  # vocab, families, grid
+        self.tokenizer = Tokenizer(self.input)
         self.name = "tiny"
         self.marks = {"model_seed": self.seed}
         self._models: dict[str, TinyModel] = {}
-        self._features: dict[str, torch.Tensor] = {}
+        self._features: dict[str, np.ndarray] = {}
         self._dataset: Path | None = None
 
     def config(self) -> dict[str, Any]:
         return {"models": str(self.path), "seed": self.seed,
-                "weights": {v: sha256_file(d / WEIGHTS) for v, d in sorted(self.checkpoints.items())
-                            if (d / WEIGHTS).is_file()}}  # fmt: skip
+                "weights": {v: sha256_file(d / WEIGHTS) for v, d in sorted(self.checkpoints.items())}}  # fmt: skip
 
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         missing = [v.spec for v in variants if v.spec not in self.checkpoints]
@@ -87,12 +87,12 @@ class TinyBackend(Backend):
     def skip_reason(self, needle: NeedleRecord) -> str | None:
         if needle.family not in self.input.families and needle.family != "user":
             return f"family {needle.family} is not one it was trained to see ({', '.join(self.input.families)})"
-        if Tokenizer(self.input).options(needle.options) is None:
+        if self.tokenizer.options(needle.options) is None:
             return "has options outside the answer vocabulary"
         return None
 
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
-        question = len(Tokenizer(self.input).question(sample.needle.question))
+        question = len(self.tokenizer.question(sample.needle.question))
         return 2 + len(sample.frames(dataset)) * self.input.tokens_per_frame + question
 
     def _load_features(self, dataset: Dataset, samples: Sequence[Sample]) -> None:
@@ -104,11 +104,11 @@ class TinyBackend(Backend):
         longest = max((s.cell.length for s in samples), default=0)
         if f"h{longest - 1}" not in self._features and longest:
             for i, frame in enumerate(dataset.haystack_frames(longest)):
-                self._features.setdefault(f"h{i}", torch.from_numpy(frame_features(frame, self.input)))
+                self._features.setdefault(f"h{i}", frame_features(frame, self.input))
         for s in samples:
             for ref in s.frames(dataset):
                 if ref.kind != "haystack" and ref.key not in self._features:
-                    self._features[ref.key] = torch.from_numpy(frame_features(dataset.image(ref), self.input))
+                    self._features[ref.key] = frame_features(dataset.image(ref), self.input)
 
     def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
         self._load_features(dataset, samples)
@@ -116,13 +116,12 @@ class TinyBackend(Backend):
         for sample in samples:
             start = time.perf_counter()
             model = self.model(sample.variant)
-            tok = Tokenizer(model.config)
             refs = sample.frames(dataset)
-            question = tok.question(sample.needle.question)
-            cos, sin = rotary(sample.variant, model.config, layout(model.config, len(refs), len(question), seconds))
-            batch = collate([dict(prefix=tok.prefix(), frames=torch.cat([self._features[r.key] for r in refs]).numpy(),
-                                  question=question, cos=cos, sin=sin, options=tok.options(sample.needle.options),
-                                  target=sample.needle.answer)], model.config.features)  # fmt: skip
+            question = self.tokenizer.question(sample.needle.question)
+            cos, sin = rotary(sample.variant, self.input, layout(self.input, len(refs), len(question), seconds))
+            inputs = Inputs(np.concatenate([self._features[r.key] for r in refs]), question, cos, sin,
+                            self.tokenizer.options(sample.needle.options), sample.needle.answer)
+            batch = collate([inputs], self.tokenizer.prefix(), self.input.features)
             with torch.inference_mode():
                 logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)[0]
             logp = torch.log_softmax(logits[batch.options[0]], 0)  # over the sample's options

@@ -78,6 +78,19 @@ def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.G
 
 
 @dataclass
+class Inputs:
+    """One sample before batching: frame features (n·gh·gw, F), question ids, its rotary tables
+    cos, sin (L, h_d) for the whole prompt, option ids (answer vocabulary) and the right option."""
+
+    frames: np.ndarray
+    question: list[int]
+    cos: torch.Tensor
+    sin: torch.Tensor
+    options: list[int]
+    target: int
+
+
+@dataclass
 class Batch:
     """Model inputs (see TinyModel.forward) plus `options` (B, 4) answer ids and `target` (B,)
     the index of the right option."""
@@ -103,7 +116,6 @@ class Stream:
         if max(lengths) + 1 > len(self.pool.features):
             raise ValueError(f"training lengths up to {max(lengths)} frames need a longer haystack pool")
         self.tokenizer = Tokenizer(config)
-        self.prefix = self.tokenizer.prefix()
         self._tables: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def tables(self, frames: int, question: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,31 +143,31 @@ class Stream:
                 cell = make_cell(length, depth, "n", needle.answer, lures, max(1, length // 2), "single")
             start = int(rng.integers(0, len(self.pool.features) - length))
             samples.append(self._sample(cell, needle, start))
-        return collate(samples, self.config.features)
+        return collate(samples, self.tokenizer.prefix(), self.config.features)
 
-    def _sample(self, cell, needle: TrainNeedle, start: int) -> dict:
+    def _sample(self, cell, needle: TrainNeedle, start: int) -> Inputs:
         frames = [needle.features[0] if r.kind == "needle" else needle.features[1 + r.index] if r.kind == "distractor"
                   else self.pool.features[start + r.index] for r in cell_sequence(cell)]  # fmt: skip
         cos, sin = self.tables(len(frames), len(needle.question))
-        return dict(prefix=self.prefix, frames=np.concatenate(frames), question=needle.question, cos=cos, sin=sin,
-                    options=needle.options, target=needle.answer)  # fmt: skip
+        return Inputs(np.concatenate(frames), needle.question, cos, sin, needle.options, needle.answer)
 
 
-def collate(samples: list[dict], features: int) -> Batch:
-    """Right-pad samples (prefix ids, frame features (n, F), question ids, cos, sin) into a Batch."""
-    lengths = [len(s["prefix"]) + len(s["frames"]) + len(s["question"]) for s in samples]
+def collate(samples: list[Inputs], prefix: list[int], features: int) -> Batch:
+    """Right-pad samples, each `prefix` + frames + question, into a Batch."""
+    lengths = [len(prefix) + len(s.frames) + len(s.question) for s in samples]
     b, n = len(samples), max(lengths)
-    head_dim = samples[0]["cos"].shape[-1]
+    head_dim = samples[0].cos.shape[-1]
     ids = torch.zeros(b, n, dtype=torch.long)
     pixels = torch.zeros(b, n, features)
     is_vision = torch.zeros(b, n, dtype=torch.bool)
     cos, sin = torch.ones(b, n, head_dim), torch.zeros(b, n, head_dim)
+    p = len(prefix)
     for i, s in enumerate(samples):
-        p, v, q = len(s["prefix"]), len(s["frames"]), len(s["question"])
-        ids[i, :p] = torch.tensor(s["prefix"])
-        ids[i, p + v : p + v + q] = torch.tensor(s["question"])
-        pixels[i, p : p + v] = torch.from_numpy(s["frames"])
+        v, q = len(s.frames), len(s.question)
+        ids[i, :p] = torch.tensor(prefix)
+        ids[i, p + v : p + v + q] = torch.tensor(s.question)
+        pixels[i, p : p + v] = torch.from_numpy(s.frames)
         is_vision[i, p : p + v] = True
-        cos[i, : lengths[i]], sin[i, : lengths[i]] = s["cos"], s["sin"]
-    options, target = torch.tensor([s["options"] for s in samples]), torch.tensor([s["target"] for s in samples])
+        cos[i, : lengths[i]], sin[i, : lengths[i]] = s.cos, s.sin
+    options, target = torch.tensor([s.options for s in samples]), torch.tensor([s.target for s in samples])
     return Batch(ids, pixels, is_vision, cos, sin, torch.tensor(lengths) - 1, options, target)

@@ -169,7 +169,12 @@ def load_model(folder: str | Path) -> TinyModel:
     except (ValueError, KeyError, TypeError, RuntimeError) as err:
         why = str(err).splitlines()[0][:120]
         raise NiahError(f"tiny model '{folder}' is corrupt ({why}): train it again") from None
-    if (folder / STATE).is_file():
-        raise NiahError(f"tiny model '{folder}' is not finished training: rerun niah train to complete it")
+    check_finished(folder)
     return model.eval()
+
+
+def check_finished(folder: Path) -> None:
+    """NiahError unless `folder` holds final weights (no optimizer state left mid-training)."""
+    if (folder / STATE).is_file() or not (folder / WEIGHTS).is_file():
+        raise NiahError(f"tiny model '{folder}' is not finished training: rerun niah train to complete it")
 
