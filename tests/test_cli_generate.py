@@ -117,3 +117,10 @@ def test_a_period_too_long_for_the_haystacks_is_warned_about(tmp_path):
     assert "period of at most 2 frames" in res.output
     ok = run("generate", "--out", tmp_path / "b", *FAST, "--distractor-period", "2")
     assert ok.exit_code == 0 and "warning" not in ok.output
+
+
+def test_built_in_needle_options_are_refused_beside_a_needle_file(tmp_path):
+    res = run("generate", "--out", tmp_path / "out", *FAST, "--needles", "builtin", "--distractor-kind", "scene")
+    assert res.exit_code == 2 and "distractor_kind shape built-in needles only" in res.output
+    assert not (tmp_path / "out").exists()
+    assert run("generate", "--out", tmp_path / "ok", *FAST, "--needles", "builtin").exit_code == 0

@@ -31,6 +31,7 @@ from niah.errors import NiahError, unknown
 from niah.versions import versions
 
 T = TypeVar("T")
+BUILTIN_NEEDLE_OPTIONS = {"needles", "families", "distractor_kind"}  # ignored by a needle file: refused with it
 MAX_SEED = 2**32  # dataset seeds lie below; niah train draws its training data from 2**32 up
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as frames are written."""
@@ -65,6 +66,10 @@ class GenerateConfig:
 def resolve_config(preset: str | None, **overrides: Any) -> GenerateConfig:
     """The preset's options (default: base) with every non-None override applied and checked."""
     values = load_preset(preset or "base")
+    given = {k for k, v in overrides.items() if v is not None}
+    if "needle_file" in given and (builtin_only := sorted(given & BUILTIN_NEEDLE_OPTIONS)):
+        raise NiahError(f"{', '.join(builtin_only)} shape built-in needles only and would change nothing with "
+                        "--needles: drop them (your file sets the needles and their distractors)")  # fmt: skip
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["preset"] = preset or "base"
     for key in ("lengths", "depths"):

@@ -89,8 +89,8 @@ def test_prompt_parsing_keeps_the_question_and_drops_instructions():
 
 
 def test_a_datasets_needle_set_round_trips_through_needles(tmp_path):
-    small = dict(width=112, height=56, lengths="8", depths="50", needles=3, distractor_period=3)
-    first = Dataset(generate(tmp_path / "a", resolve_config("demo", **small, families="colour,count,word")))
+    small = dict(width=112, height=56, lengths="8", depths="50", distractor_period=3)
+    first = Dataset(generate(tmp_path / "a", resolve_config("demo", **small, needles=3, families="colour,count,word")))
     own = str(first.path / "needles/needles.jsonl")
     again = Dataset(generate(tmp_path / "b", resolve_config("demo", **small, needle_file=own)))
     assert again.needles == first.needles
