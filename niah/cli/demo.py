@@ -27,6 +27,12 @@ def demo(out: str, model: str, variants: str | None, quiet: bool, **hf) -> None:
     """Generate the demo dataset, run MODEL over the RoPE variants on V-NIAH and V-NIAH-D, plot.
 
     On 2 CPU cores with the probe this takes well under a minute; rerunning reuses what exists.
+
+    \b
+    Examples:
+      niah demo                                   # probe model, every default variant, into niah-demo/
+      niah demo --out /tmp/demo --variants vanilla,m-rope,videorope
+      niah demo --model hf:Qwen/Qwen2-VL-2B-Instruct --device cuda
     """
     from niah.cli.run import _hf_options, split_variants
 

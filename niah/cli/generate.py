@@ -48,6 +48,9 @@ class _Bars:
 @click.option("--frames", "frames_dir", type=click.Path(file_okay=False), help="Use a folder of images (name order).")
 @click.option("--fps", type=float, help="Frames per second sampled from --video (default 1).")
 @click.option("--loop", is_flag=True, default=None, help="Repeat a video/folder shorter than the longest length.")
+@click.option("--allow-truncated", is_flag=True, default=None,
+              help="Use the frames a truncated video has (it ends before its stated duration) instead of "
+              "failing.")  # fmt: skip
 @click.option("--lengths", help="Haystack lengths in frames: 16,32,64 or start:stop:step.")
 @click.option("--depths", help="Needle depths in percent: 0,50,100 or 0:100:10.")
 @click.option("--needles-per-cell", "needles", type=int, help="Built-in needles; each runs in every cell.")

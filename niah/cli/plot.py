@@ -20,7 +20,15 @@ from niah.plot.report import plot_runs
 @click.option("--diff", help="Draw the difference map of two variants, A,B (default: each variant minus the first).")
 def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None) -> None:
     """Heatmaps, the variants × tasks grid, difference maps, accuracy vs length and summary tables
-    (summary.md/.csv/.tex) from one or more RUN_DIRS of the same dataset."""
+    (summary.md/.csv/.tex) from one or more RUN_DIRS of the same dataset (imported runs plot
+    beside any; a folder of run dirs stands for the runs in it).
+
+    \b
+    Examples:
+      niah plot runs/probe --out figures/
+      niah plot runs/q2vl runs/probe --out figures/ --format png,pdf --diff videorope,m-rope
+      niah plot runs/mine references/videorope --out figures/   # beside the VideoRoPE paper
+    """
     pair = None
     if diff:
         parts = [p.strip() for p in diff.split(",")]

@@ -22,7 +22,14 @@ def rope() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of the table.")
 def list_variants(as_json: bool) -> None:
     """The registered variants as VideoRoPE's Table 1 (3-D structure, temporal frequencies,
-    spatial symmetry, temporal index scaling), computed from the registry."""
+    spatial symmetry, temporal index scaling), computed from the registry.
+
+    \b
+    Examples:
+      niah rope list
+      niah rope list --json | jq '.[].name'
+      niah --plugin my_rope.py rope list     # with your own registered variant
+    """
     rows = []
     for name, spec in VARIANTS.items():
         row = properties(resolve_variant(name), spec.description).as_dict()
@@ -55,7 +62,13 @@ def list_variants(as_json: bool) -> None:
 @click.option("--layout", required=True, help="Token runs, e.g. text:5,video:4x9x16@2,text:20.")
 @click.option("--json", "as_json", is_flag=True, help="Print {variant, layout, position_ids} as JSON.")
 def positions(variant: str, layout: str, as_json: bool) -> None:
-    """Position ids (3, L) of VARIANT for a token LAYOUT: rows t, h, w."""
+    """Position ids (3, L) of VARIANT for a token LAYOUT: rows t, h, w.
+
+    \b
+    Examples:
+      niah rope positions videorope --layout text:3,video:2x2x2,text:2
+      niah rope positions videorope:delta=1 --layout text:5,video:4x9x16@2,text:20 --json
+    """
     v = resolve_variant(variant)
     ids = v.position_ids(layout).tolist()
     if as_json:
@@ -70,7 +83,13 @@ def positions(variant: str, layout: str, as_json: bool) -> None:
 @click.option("--head-dim", default=128, show_default=True, help="Attention head dimension.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"t": [...], "h": [...], "w": [...]} as JSON.')
 def allocation(variant: str, head_dim: int, as_json: bool) -> None:
-    """Which frequency pairs (0 = highest frequency) each axis of VARIANT drives."""
+    """Which frequency pairs (0 = highest frequency) each axis of VARIANT drives.
+
+    \b
+    Examples:
+      niah rope allocation m-rope
+      niah rope allocation videorope --head-dim 64 --json
+    """
     axis = resolve_variant(variant).axis_of_pair(head_dim)
     out = {AXIS_NAMES[a]: [int(i) for i in range(len(axis)) if axis[i] == a] for a in (0, 1, 2)}
     unrotated = [int(i) for i in range(len(axis)) if axis[i] == -1]
@@ -95,7 +114,13 @@ def allocation(variant: str, head_dim: int, as_json: bool) -> None:
     help="Small layout drawn in the 3-D position panel.",
 )
 def plot(variants: tuple[str, ...], out: str, head_dim: int, base: float, layout: str) -> None:
-    """Frequency-allocation and 3-D position figure of one or more VARIANTS (VideoRoPE Figs. 4, 6)."""
+    """Frequency-allocation and 3-D position figure of one or more VARIANTS (VideoRoPE Figs. 4, 6).
+
+    \b
+    Examples:
+      niah rope plot vanilla m-rope videorope --out rope.png
+      niah rope plot videorope:delta=1 videorope:delta=2 --out delta.pdf --head-dim 64
+    """
     from niah.plot.rope_figures import save_rope_figure
 
     path = save_rope_figure([resolve_variant(v) for v in variants], out, head_dim, base, layout)

@@ -32,10 +32,15 @@ def hf_options(f):
                           "CUDA), sdpa-stock (transformers' masked path), flash_attention_2 (if installed), eager."),
         click.option("--device-map", default=None, help="hf: 'auto' spreads a model too large for one GPU."),
         click.option("--random-weights", is_flag=True, help="hf: the config's architecture with random weights."),
-        click.option("--chunk-tokens", type=int, default=None, help="hf: prefill chunk size in tokens."),
-        click.option("--max-pixels", type=int, default=None, help="hf: resize frames to at most this many pixels."),
+        click.option("--chunk-tokens", type=click.IntRange(min=1), default=None,
+                     help="hf: prefill chunk size in tokens (default 8192)."),
+        click.option("--max-pixels", type=click.IntRange(min=28 * 28), default=None,
+                     help="hf: resize frames to at most this many pixels."),
         click.option("--no-prefix-reuse", is_flag=True, help="hf: recompute the whole prompt for every sample."),
-        click.option("--cache-dir", default=None, help="hf: where vision embeddings are cached (default: run dir)."),
+        click.option("--cache-dir", default=None,
+                     help="hf: where vision embeddings are cached (default: DATASET/.niah-vision-cache, shared by "
+                     "every "
+                     "run of the dataset with the same model)."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
@@ -44,7 +49,9 @@ def hf_options(f):
 
 @click.command()
 @click.argument("dataset", type=click.Path())
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run dir (created, or resumed).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Run dir: created, resumed, or grown (more variants, tasks, lengths or depths compute only what "
+              "is new; the dataset dir may move).")  # fmt: skip
 @click.option(
     "--model",
     default="probe",
@@ -72,7 +79,9 @@ def hf_options(f):
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the probe's feature map and of hf random weights (--random-weights).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print the plan (samples, tokens, what is done) and exit.")
-@click.option("--force", is_flag=True, help="Reuse a run dir made with another config, discarding its results.")
+@click.option("--force", is_flag=True,
+              help="Reuse a run dir made with another model, backend options, seed or dataset, discarding its "
+              "results.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or table.")
 @hf_options
 @click.pass_context
@@ -94,7 +103,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
         limit=limit, seed=seed, backend_options=_hf_options(model, hf),
     )  # fmt: skip
     if dry_run:
-        click.echo(engine.dry_run(config, out, Shard.parse(shard)))
+        click.echo(engine.dry_run(config, out, Shard.parse(shard), force))
         return
     multi = gpus is not None and gpus > 1
     if multi and (shard or hf.get("device") or hf.get("device_map")):

@@ -27,7 +27,7 @@ from niah.data.needles import builtin_needles
 from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
 from niah.data.video_io import Mp4Writer, write_mp4
-from niah.errors import NiahError, unknown
+from niah.errors import FULL, NiahError, disk_hint, unknown
 from niah.versions import versions
 
 T = TypeVar("T")
@@ -45,6 +45,7 @@ class GenerateConfig:
     haystack: str = "synthetic"
     source: str | None = None  # video file or frames folder for the non-synthetic sources
     loop: bool = False  # repeat a short user video/folder instead of failing
+    allow_truncated: bool = False  # use the frames of a truncated video instead of failing
     width: int = 448
     height: int = 252
     fps: float = 1.0
@@ -212,6 +213,14 @@ def generate(out: str | Path, config: GenerateConfig, force: bool = False, progr
         if out.exists():
             shutil.rmtree(out) if out.is_dir() else out.unlink()
         os.replace(tmp, out)
+    except OSError as err:
+        if err.errno not in FULL:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        written = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()) / 2**20
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise NiahError(f"no space left writing dataset '{out}': it needs more than the {written:,.0f} MB written "
+                        f"when the disk filled{disk_hint(err, out.parent)}") from None  # fmt: skip
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -224,7 +233,7 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
     else:
         needles = builtin_needles(c.needles, c.seed, c.width, c.height, c.families or None, c.distractor_kind)
     count = max(c.lengths)
-    spec = SourceSpec(c.haystack, c.source, c.width, c.height, c.fps, c.seed, c.loop)
+    spec = SourceSpec(c.haystack, c.source, c.width, c.height, c.fps, c.seed, c.loop, c.allow_truncated)
     frames = prefetch(HAYSTACK_SOURCES[c.haystack](spec, count))
     with Mp4Writer(tmp / HAYSTACK, c.width, c.height, c.fps) as writer:
         for frame in frames:

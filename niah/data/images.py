@@ -39,9 +39,12 @@ def read_image(path: Path, width: int, height: int, what: str = "needle image") 
 
 
 def write_png(path: Path, img: np.ndarray) -> None:
-    """Write an RGB image as PNG (lossless, deterministic bytes)."""
-    if not cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-        raise NiahError(f"cannot write '{path}'")
+    """Write an RGB image as PNG (lossless, deterministic bytes); a failed write raises OSError
+    (cv2.imwrite would only return False, e.g. on a full disk)."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise NiahError(f"cannot encode '{path}' as PNG")
+    path.write_bytes(data.tobytes())
 
 
 @lru_cache(maxsize=256)

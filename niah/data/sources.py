@@ -6,6 +6,7 @@ fps, or raises NiahError (missing/corrupt input, too short without `loop`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -16,8 +17,8 @@ import numpy as np
 
 from niah.data.images import fit_frame
 from niah.data.synthetic import SyntheticHaystack
-from niah.data.video_io import sample_at_fps
-from niah.errors import NiahError
+from niah.data.video_io import sample_at_fps, source_rate
+from niah.errors import NiahError, NiahWarning
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -33,6 +34,7 @@ class SourceSpec:
     fps: float
     seed: int
     loop: bool = False
+    allow_truncated: bool = False
 
 
 def _checked(frames: Iterator[np.ndarray], count: int, spec: SourceSpec, what: str) -> Iterator[np.ndarray]:
@@ -63,13 +65,19 @@ def synthetic_source(spec: SourceSpec, count: int) -> Iterator[np.ndarray]:
 
 
 def video_source(spec: SourceSpec, count: int) -> Iterator[np.ndarray]:
-    """A user's video sampled at exact times k/fps, centre-cropped and resized to the frame size."""
+    """A user's video sampled at exact times k/fps, centre-cropped and resized to the frame size
+    (a NiahWarning when fps is above the video's own frame rate: frames then repeat)."""
     path = Path(spec.path or "")
     if not path.is_file():
         raise NiahError(f"video '{path}' does not exist: give --video PATH to an existing file")
+    rate = source_rate(path)
+    if spec.fps > rate * 1.01:
+        why = f"each of its frames repeats about {spec.fps / rate:.1f} times in the haystack"
+        message = f"--fps {spec.fps:g} is above the {rate:g} fps of video '{path}': {why}"
+        warnings.warn(NiahWarning(message), stacklevel=2)
 
     def frames() -> Iterator[np.ndarray]:
-        for frame in sample_at_fps(path, spec.fps):
+        for frame in sample_at_fps(path, spec.fps, spec.allow_truncated):
             yield fit_frame(frame, spec.width, spec.height)
 
     return _checked(_looped(frames, spec.loop), count, spec, f"video '{path}'")

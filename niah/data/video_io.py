@@ -9,6 +9,7 @@ one thread too; limited to AVX2, 200 in 200 agreed). Files are about twice as la
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from niah.errors import NiahError
+from niah.errors import NiahError, NiahWarning
 
 CRF = 18  # visually lossless: a needle decoded from a cell video stays above 30 dB PSNR
 GOP = 32  # a keyframe every 32 frames keeps seeking to any frame cheap
@@ -95,29 +96,57 @@ def read_frames(path: str | Path, limit: int | None = None) -> Iterator[np.ndarr
         container.close()
 
 
-def read_timed_frames(path: str | Path) -> Iterator[tuple[float, float, np.ndarray]]:
-    """Decode (start seconds, duration seconds, RGB frame) in presentation order from exact timestamps."""
+def read_timed_frames(path: str | Path, allow_truncated: bool = False) -> Iterator[tuple[float, float, np.ndarray]]:
+    """Decode (start seconds, duration seconds, RGB frame) in presentation order from exact timestamps.
+
+    A video whose frames end before the duration its container states (a cut-off download, a
+    half-copied file), or whose stream breaks after some frames, is truncated: NiahError when the
+    reader reaches its end, unless `allow_truncated` (then a NiahWarning and the frames it has)."""
     container = _open(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     rate = stream.average_rate or stream.guessed_rate or 25
     default_duration = float(1 / rate)
+    stated = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
+    end, broken = 0.0, None
     try:
         for frame in container.decode(stream):
             if frame.pts is None:
                 continue
             duration = float(frame.duration * stream.time_base) if frame.duration else default_duration
-            yield float(frame.pts * stream.time_base), duration, frame.to_ndarray(format="rgb24")
+            start = float(frame.pts * stream.time_base)
+            end = max(end, start + duration)
+            yield start, duration, frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as err:
-        raise NiahError(f"cannot decode video '{path}': corrupt stream ({err})") from None
+        if not end:
+            raise NiahError(f"cannot decode video '{path}': corrupt stream ({err})") from None
+        broken = str(err)
+    finally:
+        container.close()
+    tolerance = max(1.0, 2 * default_duration)  # seconds: containers round; audio may run a little longer
+    if broken or (stated and end < stated - tolerance):
+        what = f"its stream breaks at {end:.1f} s ({broken})" if broken else f"it states {stated:.1f} s"
+        message = f"video '{path}' is truncated: {what} and its frames end at {end:.1f} s"
+        if not allow_truncated:
+            raise NiahError(f"{message}; re-encode or copy it again, or pass --allow-truncated to use those "
+                            f"{end:.1f} s")  # fmt: skip
+        warnings.warn(NiahWarning(f"{message}; using those {end:.1f} s (--allow-truncated)"), stacklevel=2)
+
+
+def source_rate(path: str | Path) -> float:
+    """The video's average frame rate (frames per second)."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        return float(stream.average_rate or stream.guessed_rate or 25)
     finally:
         container.close()
 
 
-def sample_at_fps(path: str | Path, fps: float) -> Iterator[np.ndarray]:
+def sample_at_fps(path: str | Path, fps: float, allow_truncated: bool = False) -> Iterator[np.ndarray]:
     """Frames at exact times k/fps (k = 0, 1, ...): for each time, the frame on screen then."""
     k = 0
-    for start, duration, frame in read_timed_frames(path):
+    for start, duration, frame in read_timed_frames(path, allow_truncated):
         while k / fps < start + duration - 1e-9:  # every sample time up to this frame's end shows it
             yield frame
             k += 1

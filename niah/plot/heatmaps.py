@@ -64,9 +64,9 @@ def _colorbar(fig, mesh, axes, label: str):
 
 
 def scores_label(g: Grid, digits: int = 3) -> str:
-    """'acc 0.594' or, with distractors, 'acc 0.594, lured 0.250'."""
+    """'acc 0.594', with distractors 'acc 0.594, lured 0.250', published 'acc 0.318, imported'."""
     lured = f", lured {g.lure_rate:.{digits}f}" if g.has_lures else ""
-    return f"acc {g.overall:.{digits}f}{lured}"
+    return f"acc {g.overall:.{digits}f}{lured}{', imported' if g.imported else ''}"
 
 
 def heatmap_figure(g: Grid, title: str) -> plt.Figure:
@@ -113,14 +113,25 @@ def difference_figure(a: Grid, b: Grid, title: str) -> plt.Figure:
 
 
 def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], model: str) -> plt.Figure:
-    """Accuracy (mean over depths and needles) vs haystack length, a line per (variant, task)."""
+    """Accuracy (mean over depths and needles) vs haystack length, a line per (variant, task);
+    curves that are identical are drawn once, their legend entry naming each ('a = b'), so no
+    line hides another (the probe's V-NIAH is 1.0 for every variant)."""
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
     styles = {"v-niah": "-", "v-niah-d": "--"}
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "os^Dv<>P*X"
     variants = sorted({v for v, _ in curves})
+    drawn: dict[tuple, list[str]] = {}  # (xs, rounded ys) → labels, in order
+    first: dict[tuple, tuple[str, str]] = {}
     for (v, t), (xs, ys) in sorted(curves.items()):
-        ax.plot(xs, ys, styles.get(t, ":"), marker="o", ms=2.5, lw=1.2,
-                color=colours[variants.index(v) % len(colours)], label=f"{short_variant(v)} · {t}")  # fmt: skip
+        key = (tuple(xs), tuple(round(y, 9) if y == y else None for y in ys))
+        drawn.setdefault(key, []).append(f"{short_variant(v)} · {t}")
+        first.setdefault(key, (v, t))
+    for key, labels in drawn.items():
+        v, t = first[key]
+        i = variants.index(v)
+        ax.plot(*curves[(v, t)], styles.get(t, ":"), marker=markers[i % len(markers)], ms=2.5, lw=1.2,
+                color=colours[i % len(colours)], label=" = ".join(labels))  # fmt: skip
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("frames", fontsize=FONT)
     ax.set_ylabel("accuracy", fontsize=FONT)

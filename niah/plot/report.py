@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from niah.plot.tables import write_tables
 
 
 def _slug(*parts: str) -> str:
-    return "_".join(p.replace("/", "-").replace(":", "-").replace(",", "-").replace("=", "") for p in parts)
+    """A file-name-safe join: 'videorope:delta=2,layout=diagonal' → 'videorope-delta2-layoutdiagonal'."""
+    return "_".join(re.sub(r"[^A-Za-z0-9._+-]+", "-", p.replace("=", "")).strip("-") for p in parts)
 
 
 def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence[str] = ("png",),
@@ -24,6 +26,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
     if bad:
         raise NiahError(f"unknown figure format '{bad[0]}': choose from {', '.join(FORMATS)}")
     records, order = load_runs(run_dirs)
+    _diff_pairs(order, diff)  # a bad --diff is refused before any figure is written
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

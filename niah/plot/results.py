@@ -20,15 +20,17 @@ from niah.sweep.store import RUN, ResultsStore
 
 def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
     """The ok records of every run dir (latest per sample), and the variants in the order the
-    runs list them; every run must use the same dataset."""
+    runs list them; every run must use the same dataset, except imported runs (published cells,
+    niah.sweep.imported), which have none and plot beside any."""
     records: list[dict[str, Any]] = []
     order: list[str] = []
     datasets: dict[str, str] = {}
-    for path in map(Path, paths):
+    for path in expand_run_dirs(paths):
         if not (path / RUN).is_file():
             raise NiahError(f"'{path}' is not a niah run dir (no {RUN}): make one with niah run")
         config = json.loads((path / RUN).read_text())["config"]
-        datasets[config["dataset_manifest_sha256"]] = config["dataset"]
+        if config.get("dataset_manifest_sha256"):
+            datasets[config["dataset_manifest_sha256"]] = config["dataset"]
         order += [v for v in config["variants"] if v not in order]
         ok = [r for r in ResultsStore(path).all_results().values() if r["status"] == "ok"]
         if not ok:
@@ -40,12 +42,36 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
     return records, order
 
 
+def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Each path as is, except a folder of run dirs (e.g. references/videorope), which stands for
+    the run dirs directly inside it, in the registry's order of their first variant (vanilla,
+    tad, ..., m-rope, ..., videorope: the papers' order), then by name."""
+    from niah.rope import VARIANTS
+
+    rank = {name: i for i, name in enumerate(VARIANTS)}
+
+    def order(run: Path) -> tuple[int, str]:
+        try:
+            first = json.loads((run / RUN).read_text())["config"]["variants"][0].split(":")[0]
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+            first = ""
+        return rank.get(first, len(rank)), run.name
+
+    out = []
+    for path in map(Path, paths):
+        inner = sorted((p.parent for p in path.glob(f"*/{RUN}")), key=order) if not (path / RUN).is_file() else []
+        out += inner or [path]
+    return out
+
+
 @dataclass(frozen=True)
 class Grid:
     """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran,
     averaged over needles and, for runs of several model seeds plotted together, over seeds;
-    `lure_rate`: the fraction of V-NIAH-D samples answered with a distractor's lure (NaN for a task
-    without distractors)."""
+    `samples` (n_depths, n_lengths) how many records each cell averages (for an imported run, one
+    published cell each); `lure_rate`: the fraction of V-NIAH-D samples answered with a
+    distractor's lure (NaN for a task without distractors); `imported`: the records are published
+    cells, not niah's samples."""
 
     lengths: list[int]
     depths: list[int]
@@ -53,6 +79,7 @@ class Grid:
     samples: np.ndarray
     lure_rate: float = float("nan")
     seed_accuracies: tuple[float, ...] = ()  # overall accuracy per model seed, when runs of several seeds meet
+    imported: bool = False
 
     @property
     def seed_spread(self) -> float:
@@ -77,12 +104,14 @@ def axes_of(records: Iterable[dict[str, Any]]) -> tuple[list[int], list[int]]:
 
 
 def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int]) -> Grid:
-    """Average correctness over needles per (depth, length) cell."""
-    hits: dict[tuple[int, int], list[bool]] = defaultdict(list)
+    """Average correctness over needles per (depth, length) cell (an imported record's `correct`
+    is its cell's published fraction)."""
+    hits: dict[tuple[int, int], list[float]] = defaultdict(list)
     lured: list[bool] = []
     by_seed: dict[int, list[bool]] = defaultdict(list)
+    records = list(records)
     for r in records:
-        hits[(r["depth"], r["length"])].append(bool(r["correct"]))
+        hits[(r["depth"], r["length"])].append(float(r["correct"]))
         if r.get("lured") is not None:
             lured.append(bool(r["lured"]))
         if r.get("model_seed") is not None:
@@ -94,7 +123,8 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
             if v := hits.get((d, length)):
                 acc[i, j], n[i, j] = np.mean(v), len(v)
     seeds = tuple(float(np.mean(v)) for _, v in sorted(by_seed.items()))
-    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds)
+    imported = bool(records) and all(r.get("imported") for r in records)
+    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported)
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

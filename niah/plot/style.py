@@ -9,7 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # servers have no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from niah.errors import NiahError  # noqa: E402
+from niah.errors import NiahError, disk_hint  # noqa: E402
+from niah.files import atomic_replace  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
 AXIS_COLOURS = {0: "#d62728", 1: "#1f77b4", 2: "#2ca02c", -1: "#bbbbbb"}  # t, h, w, unrotated
@@ -25,15 +26,16 @@ def check_format(path: str | Path) -> str:
 
 
 def save(fig: plt.Figure, *paths: str | Path) -> list[Path]:
-    """Write a figure to each path (format from the extension), creating parent folders; closes it."""
+    """Write a figure to each path (format from the extension), creating parent folders; closes it.
+    Each file is written in one step (a full disk leaves the old file or none, never half of one)."""
     written = [Path(p) for p in paths]
     try:
         for path in written:
-            check_format(path)
+            fmt = check_format(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, dpi=DPI, bbox_inches="tight")
+            atomic_replace(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight"))
     except OSError as err:
-        raise NiahError(f"cannot write '{path}': {err.strerror}") from None
+        raise NiahError(f"cannot write '{path}': {err.strerror}{disk_hint(err, path)}") from None
     finally:
         plt.close(fig)
     return written

@@ -30,8 +30,11 @@ def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list
 
 
 def _cell(g: Grid) -> str:
-    """'0.712 (64)', or with several model seeds 'mean ± sd over seeds (samples, k seeds)'."""
+    """'0.712 (64)', '0.318 (90 cells, imported)' for published results, or with several model
+    seeds 'mean ± sd over seeds (samples, k seeds)'."""
     n = int(g.samples.sum())
+    if g.imported:
+        return f"{g.overall:.3f} ({n} cells, imported)"
     if len(g.seed_accuracies) > 1:
         return f"{g.overall:.3f} ± {g.seed_spread:.3f} ({n}, {len(g.seed_accuracies)} seeds)"
     return f"{g.overall:.3f} ({n})"

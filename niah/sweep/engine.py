@@ -22,7 +22,7 @@ from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.rope import resolve_variant
 from niah.sweep.plan import Shard, make_plan
-from niah.sweep.store import RUN, SUMMARY, ResultsStore
+from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, run_dir_config
 from niah.sweep.summary import summarize
 from niah.sweep.tasks import get_task, lure_letters
 
@@ -128,12 +128,15 @@ def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str
     }  # fmt: skip
 
 
-def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None) -> str:
+def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, force: bool = False) -> str:
     """The plan as text: samples, estimated tokens, what the run dir already holds. Writes nothing."""
     p = prepare(config, shard)
     done: set[str] = set()
+    grows = "new run dir"
     if (Path(out) / RUN).is_file():
-        done = ResultsStore(Path(out)).done_keys()
+        recorded, discard = run_dir_config(Path(out), p.resolved, force)  # the real run's rules: refusal included
+        done = set() if discard else ResultsStore(Path(out)).done_keys()
+        grows = "--force: discards its results" if discard else _growth(Path(out), recorded)
     tokens = [p.backend.estimate_tokens(p.dataset, s) for s in p.shard_plan]
     todo = [s for s in p.shard_plan if s.key not in done]
     spans = p.backend.prefill_spans(p.dataset, p.backend.order(todo))
@@ -146,10 +149,21 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None) -> s
         f"tasks      {', '.join(p.resolved['tasks'])}",
         f"samples    {len(p.shard_plan)}" + (f" of {len(p.plan)} (shard)" if len(p.plan) != len(p.shard_plan) else ""),
         f"tokens     {sum(tokens):,} in all, {max(tokens, default=0):,} in the longest sample",
+        f"run dir    {grows}",
         f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
         f"prefill    {computed:,}{reused} to compute" + (" (prefix reuse)" if computed < prompts else ""),
     ] + ([f"note       {p.note}"] if p.note else [])
     return "\n".join(lines)
+
+
+def _growth(root: Path, recorded: dict[str, Any]) -> str:
+    """'grows: + lengths 16, 24; + variants videorope' or 'same plan'."""
+    old = json.loads((root / RUN).read_text())["config"]
+    added = [f"+ {key} {', '.join(map(str, [x for x in recorded[key] if x not in (old.get(key) or [])]))}"
+             for key in PLAN_LISTS if recorded.get(key) and old.get(key) is not None
+             and [x for x in recorded[key] if x not in old[key]]]  # fmt: skip
+    added += [f"+ all {key}" for key in PLAN_LISTS if recorded.get(key) is None and old.get(key) is not None]
+    return f"grows: {'; '.join(added)}" if added else "same plan"
 
 
 def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, force: bool = False,

@@ -123,9 +123,12 @@ def run_workers(config: RunConfig, out: str | Path, count: int, niah_args: Seque
     p = prepare(config, Shard())
     if config.model.startswith("hf:"):
         check_gpus(count)
-    ResultsStore.open(out, p.resolved, force=force).close()
-    out = Path(out)
-    workers = start_workers(niah_args, run_args, count, out)
-    wait_for(workers, out, {s.key for s in p.plan}, quiet, desc=f"{p.backend.name} on {count} workers")
+    store = ResultsStore.open(out, p.resolved, force=force)  # held: a second run on this dir is refused
+    try:
+        out = Path(out)
+        workers = start_workers(niah_args, run_args, count, out)
+        wait_for(workers, out, {s.key for s in p.plan}, quiet, desc=f"{p.backend.name} on {count} workers")
+    finally:
+        store.close()
     summary = out / SUMMARY
     return json.loads(summary.read_text()) if summary.is_file() else None

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from niah.errors import NiahError
+from niah.errors import NiahError, disk_hint
 from niah.files import atomic_write
 from niah.versions import versions
 
@@ -47,6 +47,46 @@ def latest_by_key(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]
     return out
 
 
+IDENTITY = ("dataset_manifest_sha256", "model", "backend", "seed")
+"""Run config keys whose change alters existing samples' results: refused in an existing run dir."""
+PLAN_LISTS = ("variants", "tasks", "lengths", "depths")
+"""Run config keys that only select samples (with `limit`): a run dir grows to their union."""
+
+
+def run_dir_config(root: Path, config: dict[str, Any], force: bool = False) -> tuple[dict[str, Any], bool]:
+    """The config run.json will record if `config` runs in run dir `root`, and whether the old
+    results must be discarded.
+
+    A run dir grows: more variants, tasks, lengths, depths or a larger limit over the same dataset
+    (recognised by its manifest hash; its path may change) only add samples, and run.json records
+    the union. A change to what existing samples mean (IDENTITY: dataset, model, backend options,
+    seed) is refused with what differs, or with `force` discards the old results."""
+    run = root / RUN
+    if not run.is_file():
+        return config, False
+    try:
+        old = json.loads(run.read_text()).get("config", {})
+    except (ValueError, AttributeError):
+        raise NiahError(f"'{run}' is corrupt: move the run dir away or use another --out") from None
+    if "imported" in old:
+        raise NiahError(f"'{root}' holds imported results (niah import): use another --out")
+    diff = config_diff({k: old.get(k) for k in IDENTITY}, {k: config.get(k) for k in IDENTITY})
+    if diff and not force:
+        raise NiahError(f"run dir '{root}' was made with another config ({'; '.join(diff)}): its samples would "
+                        "change; use another --out, or --force to discard its results")  # fmt: skip
+    if diff:
+        return config, True
+    grown = dict(config)
+    for key in PLAN_LISTS:
+        a, b = old.get(key), config.get(key)
+        grown[key] = None if a is None or b is None else [*a, *(x for x in b if x not in a)]
+        if key in ("lengths", "depths") and grown[key] is not None:
+            grown[key] = sorted(grown[key])
+    a, b = old.get("limit"), config.get("limit")
+    grown["limit"] = None if a is None or b is None else max(a, b)
+    return grown, False
+
+
 def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Human-readable differences between two run configs, e.g. "variants: [...] → [...]".
 
@@ -66,41 +106,54 @@ class ResultsStore:
         self.root = root
         self.path = root / f"results{shard_suffix}.jsonl"
         self._file = None
+        self._lock_file = None
 
     @classmethod
     def open(
         cls, root: str | Path, config: dict[str, Any], shard_suffix: str = "", force: bool = False
     ) -> ResultsStore:
-        """Create or reopen a run dir for `config`; a different existing config is refused
-        (listing what differs) unless `force`, which discards the old results."""
+        """Create, reopen or grow a run dir for `config` (see `run_dir_config`) and hold its lock
+        for this shard until `close`; `force` discards the results of a run dir whose samples
+        `config` would change."""
         root = Path(root)
         run = root / RUN
-        if run.is_file():
-            old = json.loads(run.read_text()).get("config", {})
-            diff = config_diff(old, config)
-            if diff and not force:
-                raise NiahError(f"run dir '{root}' was made with another config ({'; '.join(diff)}): "
-                                "use another --out, or --force to discard its results")  # fmt: skip
-            if diff:
-                for p in root.glob("results*.jsonl"):
-                    p.unlink()
-                (root / SUMMARY).unlink(missing_ok=True)
-        elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+        if not run.is_file() and root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise NiahError(f"'{root}' exists and is not a niah run dir: choose another --out")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            atomic_write(
-                run,
-                json.dumps(
-                    {"config": config, "versions": versions(torch="torch", transformers="transformers")}, indent=2
-                )
-                + "\n",
-            )
         except OSError as err:
             raise NiahError(f"cannot write run dir '{root}': {err.strerror}") from None
         store = cls(root, shard_suffix)
-        store._compact()
+        store._lock()
+        try:
+            recorded, discard = run_dir_config(root, config, force)
+            if discard:
+                for p in root.glob("results*.jsonl"):
+                    p.unlink()
+                (root / SUMMARY).unlink(missing_ok=True)
+            versions_now = versions(torch="torch", transformers="transformers")
+            atomic_write(run, json.dumps({"config": recorded, "versions": versions_now}, indent=2) + "\n")
+            store._compact()
+        except OSError as err:
+            store.close()
+            raise NiahError(f"cannot write run dir '{root}': {err.strerror}") from None
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _lock(self) -> None:
+        """Hold `.lock{shard}` (flock, released by the OS when the process dies, even by kill -9)."""
+        import fcntl
+
+        self._lock_file = open(self.root / f".lock{self.path.stem.removeprefix('results')}", "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            self._lock_file = None
+            raise NiahError(f"run dir '{self.root}' is in use by another niah run: wait for it to finish, "
+                            "or use another --out") from None  # fmt: skip
 
     def all_results(self) -> dict[str, dict[str, Any]]:
         """Latest record per key across results.jsonl and every shard file."""
@@ -125,20 +178,26 @@ class ResultsStore:
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record as one line, flushed to the OS before returning."""
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        try:
+            if self._file is None:
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        except OSError as err:
+            raise NiahError(f"cannot write '{self.path}': {err.strerror}{disk_hint(err, self.path)}") from None
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def merge(self, plan_keys: set[str]) -> dict[str, dict[str, Any]] | None:
-        """If every planned key has an ok result, write results.jsonl sorted by key (dropping the
-        shard files) and return the records; otherwise None. A file lock keeps two ranks that
-        finish together from merging at once."""
+        """If every planned key has an ok result, write results.jsonl with every ok record of the
+        run dir sorted by key (dropping the shard files) and return them; otherwise None. A file
+        lock keeps two ranks that finish together from merging at once."""
         import fcntl
 
         with open(self.root / ".merge.lock", "w") as lock:
@@ -147,10 +206,10 @@ class ResultsStore:
 
     def _merge(self, plan_keys: set[str]) -> dict[str, dict[str, Any]] | None:
         results = self.all_results()
-        complete = {k: r for k, r in results.items() if k in plan_keys and r["status"] == "ok"}
-        if len(complete) < len(plan_keys):
+        complete = {k: r for k, r in results.items() if r["status"] == "ok"}
+        if not plan_keys <= set(complete):
             return None
-        ordered = [complete[k] for k in sorted(complete)]
+        ordered = [complete[k] for k in sorted(complete)]  # every sample of the run dir, this plan's and earlier
         atomic_write(self.root / RESULTS, "".join(json.dumps(r) + "\n" for r in ordered))
         for p in self.root.glob("results.*-of-*.jsonl"):
             p.unlink()

@@ -124,8 +124,10 @@ def test_bad_plot_input(tmp_path):
     empty = make_run(tmp_path / "empty", [])
     a = make_run(tmp_path / "a", fixed_records(), "hash-a")
     b = make_run(tmp_path / "b", fixed_records(), "hash-b")
+    (tmp_path / "nothing").mkdir()
     for args, needle in [
-        ([str(tmp_path)], "is not a niah run dir"),
+        ([str(tmp_path / "nothing")], "is not a niah run dir"),
+        ([str(tmp_path)], "has no finished samples"),  # a folder of run dirs stands for them, empty one included
         ([str(empty)], "has no finished samples"),
         ([str(a), str(b)], "different datasets"),
         ([str(a), "--format", "jpg"], "unknown figure format 'jpg'"),
@@ -150,3 +152,15 @@ def test_runs_of_several_model_seeds_show_mean_and_spread(tmp_path):
     res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
     assert "| probe | m-rope | 0.500 ± 0.500 (48, 3 seeds) |" in (tmp_path / "f" / "summary.md").read_text()
+
+
+def test_identical_accuracy_lines_are_drawn_once_and_named_together():
+    from niah.plot.heatmaps import length_figure
+
+    same = ([8, 16], [1.0, 1.0])
+    fig = length_figure({("vanilla", "v-niah"): same, ("m-rope", "v-niah"): same,
+                         ("m-rope", "v-niah-d"): ([8, 16], [0.5, 0.25])}, "probe")  # fmt: skip
+    lines = fig.axes[0].get_lines()
+    labels = sorted(line.get_label() for line in lines)
+    assert labels == ["m-rope · v-niah = vanilla · v-niah", "m-rope · v-niah-d"]
+    plt.close(fig)

@@ -130,11 +130,16 @@ def test_sweep_shards_are_contiguous_in_run_order_and_of_equal_work(small_datase
         assert abs(sum(cost[s.key] for s in block) - total / 3) <= max(cost.values())
 
 
-def test_a_changed_config_is_refused_with_what_differs(small_dataset, tmp_path):
+def test_a_change_to_existing_samples_is_refused_with_what_differs(small_dataset, tmp_path):
     assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q").exit_code == 0
-    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q")
-    assert res.exit_code == 2 and "variants: ['m-rope'] → ['videorope:" in res.output and "--force" in res.output
-    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q", "--force")
+    for args in (["--seed", "1"], ["--seed", "1", "--dry-run"]):  # the dry run says what the run will
+        res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q", *args)
+        assert res.exit_code == 2 and "seed: 0 → 1" in res.output and "--force" in res.output, res.output
+        assert len(res.output.strip().splitlines()) == 1
+    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "--seed", "1", "--dry-run",
+              "--force")  # fmt: skip
+    assert res.exit_code == 0 and "--force: discards its results" in res.output
+    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q", "--seed", "1", "--force")
     assert res.exit_code == 0 and {r["variant"].split(":")[0] for r in lines(tmp_path / "r")} == {"videorope"}
 
 

@@ -22,7 +22,7 @@ from niah.backends.base import Backend, Sample, SampleResult
 from niah.backends.hf import rotary, vision
 from niah.backends.hf.checkpoint import Checkpoint, check_load_options, load_model, open_checkpoint
 from niah.backends.hf.pixels import tokens_per_frame
-from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text
+from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text, split_template
 from niah.backends.hf.runner import PromptRunner, SampleFailed, shared_tokens
 from niah.data.dataset import Dataset
 from niah.data.needles import LETTERS
@@ -59,8 +59,9 @@ class HFBackend(Backend):
                  attn_implementation: str = "sdpa", device_map: str | None = None, random_weights: bool = False,
                  chunk_tokens: int | None = None, max_pixels: int | None = None, no_prefix_reuse: bool = False,
                  cache_dir: str | None = None):  # fmt: skip
-        check_load_options(dtype, attn_implementation, device_map, random_weights)
+        check_load_options(dtype, attn_implementation, device_map, random_weights, device)
         self.ck: Checkpoint = open_checkpoint(ref)
+        split_template(self.ck.tokenizer, "?", ref)  # a chat template that places no video fails here, before any work
         if max_pixels:
             from dataclasses import replace
 

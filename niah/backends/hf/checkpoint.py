@@ -132,8 +132,10 @@ def default_device() -> str:
 
 
 def check_load_options(dtype: str, attn_implementation: str, device_map: str | None = None,
-                       random_weights: bool = False) -> None:  # fmt: skip
+                       random_weights: bool = False, device: str | None = None) -> None:  # fmt: skip
     """Fail early (before any run dir is written) on options load_model cannot use."""
+    if device is not None:
+        check_device(device)
     if device_map and random_weights:
         raise NiahError("--random-weights builds the model on one device (--device); --device-map needs saved weights")
     if dtype not in DTYPES:
@@ -142,12 +144,30 @@ def check_load_options(dtype: str, attn_implementation: str, device_map: str | N
         raise unknown("attention implementation", attn_implementation, ATTENTION)
 
 
+def check_device(device: str) -> None:
+    """NiahError unless `device` names a torch device this machine has (cpu, cuda, cuda:N, mps)."""
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        raise NiahError(f"--device '{device}' is not a torch device: use cpu, cuda or cuda:N") from None
+    if target.type == "cuda":
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if have == 0:
+            raise NiahError(f"--device {device} but this machine has no CUDA GPU (torch {torch.__version__}, "
+                            f"CUDA build: {torch.version.cuda or 'no'}): use --device cpu")  # fmt: skip
+        if target.index is not None and target.index >= have:
+            raise NiahError(f"--device {device} but this machine has {have} CUDA GPU{'s' if have != 1 else ''} "
+                            f"(cuda:0 to cuda:{have - 1})")  # fmt: skip
+    elif target.type == "mps" and not torch.backends.mps.is_available():
+        raise NiahError(f"--device {device} but this machine has no Apple GPU: use --device cpu")
+
+
 def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, attn_implementation: str = "sdpa",
                device_map: str | None = None, random_weights: bool = False):  # fmt: skip
     """The model in eval mode on `device` (or spread by `device_map`); attention as in ATTENTION."""
     from transformers import AutoModelForImageTextToText
 
-    check_load_options(dtype, attn_implementation, device_map, random_weights)
+    check_load_options(dtype, attn_implementation, device_map, random_weights, device)
     torch_dtype = DTYPES[dtype]
     if torch_dtype is None:
         torch_dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32

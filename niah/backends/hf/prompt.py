@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from niah.data.dataset import FrameRef
 from niah.data.needles import LETTERS
+from niah.errors import NiahError
 from niah.rope import Layout, TextRun, VisionRun
 
 VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
@@ -39,15 +40,18 @@ def question_text(question: str, options: list[str]) -> str:
     return "\n".join(lines)
 
 
-def split_template(tokenizer, question: str) -> tuple[str, str]:
-    """(text before the video, text after it) from the model's chat template."""
+def split_template(tokenizer, question: str, model: str = "the model") -> tuple[str, str]:
+    """(text before the video, text after it) from the model's chat template; NiahError when
+    the template places no video."""
     if getattr(tokenizer, "chat_template", None):
         messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
         text = f"<|im_start|>user\n{VIDEO_PLACEHOLDER}{question}<|im_end|>\n<|im_start|>assistant\n"
     if VIDEO_PLACEHOLDER not in text:
-        raise ValueError("the chat template did not produce a video placeholder")
+        raise NiahError(f"the chat template of {model} places no video (no {VIDEO_PLACEHOLDER} in its output for a "
+                        "video message): use the checkpoint's own chat_template.json or a video LLM's "
+                        "tokenizer")  # fmt: skip
     before, after = text.split(VIDEO_PLACEHOLDER, 1)
     return before, after
 

@@ -104,11 +104,38 @@ def test_bad_model_input_is_one_line_exit_2(tiny_checkpoints, demo_dataset, tmp_
         (["--dtype", "float8"], "unknown dtype 'float8': did you mean float32"),
         (["--attn-implementation", "sdpa_stock"], "unknown attention implementation 'sdpa_stock': did you mean"),
         (["--random-weights", "--device-map", "auto"], "--device-map needs saved weights"),
+        (["--device", "gpu0"], "--device 'gpu0' is not a torch device"),
+        *([(["--device", "cuda"], "--device cuda but this machine has no CUDA GPU")] if not torch.cuda.is_available()
+          else [(["--device", f"cuda:{torch.cuda.device_count()}"], "CUDA GPU")]),
     ]:
         res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--out", tmp_path / "o", "-q",
                   *options)  # fmt: skip
         assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
         assert not (tmp_path / "o").exists()
+    for options, needle in [(["--chunk-tokens", "0"], "0 is not in the range x>=1"),
+                            (["--max-pixels", "0"], "is not in the range x>=784")]:  # click's usage error, exit 2
+        res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--out", tmp_path / "o", "-q",
+                  *options)  # fmt: skip
+        assert res.exit_code == 2 and needle in res.output and not (tmp_path / "o").exists()
+
+
+def test_a_chat_template_without_a_video_is_refused_before_any_work(tiny_checkpoints, demo_dataset, tmp_path):
+    import shutil
+
+    ckpt = shutil.copytree(tiny_checkpoints["qwen2_vl"], tmp_path / "textonly")
+    for name in ("tokenizer_config.json", "chat_template.json", "chat_template.jinja"):
+        path = ckpt / name
+        if path.is_file() and name == "tokenizer_config.json":
+            config = json.loads(path.read_text())
+            config["chat_template"] = "{% for m in messages %}{{ m['content'][1]['text'] }}{% endfor %}"
+            path.write_text(json.dumps(config))
+        elif path.is_file():
+            path.unlink()
+    (ckpt / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'][1]['text'] }}{% endfor %}")
+    res = cli("run", demo_dataset, "--model", f"hf:{ckpt}", "--out", tmp_path / "o", "--device", "cpu", "-q")
+    assert res.exit_code == 2, res.output
+    assert "places no video" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
 
 
 def test_device_map_auto_loads_through_accelerate_with_the_same_answers(tiny_checkpoints, demo_dataset):

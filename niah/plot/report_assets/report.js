@@ -1,0 +1,81 @@
+"use strict";
+const DATA = JSON.parse(document.getElementById("data").textContent);
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function thumb(id, caption, cls) {
+  const src = DATA.thumbs[id];
+  if (!src) return el("figure", { class: cls }, caption + " (no image)");
+  return el("figure", { class: cls }, el("img", { src: src, alt: caption }), el("figcaption", {}, caption));
+}
+
+function strip(sequence) {
+  const bar = el("div", { class: "strip", title: "haystack: needle green, distractors red" });
+  for (const ch of sequence) bar.append(el("span", { class: ch === "." ? "" : ch }));
+  return bar;
+}
+
+function sampleCard(s) {
+  const card = el("div", { class: "sample " + (s.correct ? "right" : "wrong") });
+  if (s.imported) {
+    card.append(el("p", {}, `Published cell (imported): score ${Number(s.correct).toFixed(2)}; no per-sample records.`));
+    return card;
+  }
+  const c = DATA.cells[s.cell];
+  const lured = s.lured === true ? " — lured by a distractor" : s.lured === false ? " — not lured" : "";
+  card.append(el("p", {}, el("b", {}, s.correct ? "right" : "wrong"),
+    ` · ${s.task} · needle ${s.needle} · predicted ${s.prediction}, answer ${s.answer}${lured}`));
+  if (c) {
+    const options = c.options.map((o, i) => {
+      const lure = c.lures.indexOf(i) >= 0 ? " (a distractor's lure)" : "";
+      return `${LETTERS[i]}. ${o}${i === c.answer ? "  ✓" : ""}${lure}`;
+    });
+    card.append(el("div", { class: "q" }, [c.question, ...options].join("\n")));
+    const withDistractors = s.task !== "v-niah";
+    const seq = withDistractors ? c.sequence : c.sequence.replace(/D/g, "");
+    card.append(strip(seq));
+    const row = el("div", { class: "thumbs" });
+    if (c.before) row.append(thumb(c.before, "frame before", "haystack"));
+    row.append(thumb(c.image, "needle", "needle"));
+    if (c.after) row.append(thumb(c.after, "frame after", "haystack"));
+    if (withDistractors) c.distractors.forEach((d, j) => {
+      const lure = c.lures[j];
+      row.append(thumb(d, `distractor ${j + 1}` + (lure === null || lure === undefined ? "" : ` (lure ${LETTERS[lure]})`),
+        "distractor"));
+    });
+    card.append(row);
+  }
+  const logprobs = s.scores && s.scores.option_logprobs;
+  if (logprobs) {
+    const table = el("table", { class: "scores" });
+    const values = Array.isArray(logprobs) ? logprobs : Object.values(logprobs);
+    const names = Array.isArray(logprobs) ? values.map((_, i) => LETTERS[i]) : Object.keys(logprobs);
+    table.append(el("tr", {}, el("td", {}, "score"), ...names.map((n) => el("td", {}, n))));
+    table.append(el("tr", {}, el("td", {}, ""), ...values.map((v) => el("td", {}, Number(v).toFixed(3)))));
+    card.append(table);
+  } else if (s.scores) {
+    const text = Object.entries(s.scores).map(([k, v]) => `${k}: ${typeof v === "number" ? +v.toFixed(4) : v}`);
+    card.append(el("p", { class: "note" }, text.join(" · ")));
+  }
+  return card;
+}
+
+function pick(td) {
+  document.querySelectorAll("td.picked").forEach((x) => x.classList.remove("picked"));
+  td.classList.add("picked");
+  const ids = DATA.index[td.dataset.k] || [];
+  const heading = td.closest(".heatmap").querySelector("h3").textContent;
+  const [, frames, depth] = td.dataset.k.split("|");
+  document.getElementById("picked").textContent = `${heading}: ${frames} frames, depth ${depth}% — ${ids.length} sample(s)`;
+  const list = document.getElementById("list");
+  list.replaceChildren(...ids.map((i) => sampleCard(DATA.samples[i])));
+  list.scrollIntoView({ block: "start" });
+}
+
+document.querySelectorAll("td.cell").forEach((td) => td.addEventListener("click", () => pick(td)));

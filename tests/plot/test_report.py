@@ -1,0 +1,128 @@
+"""`niah report`: one self-contained HTML file; opened in a real headless browser (Debian's
+chromium, installed by scripts/install_test_tools.sh) with no console errors, a cell clicked and
+its samples shown."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from niah.cli import main
+
+REFERENCES = Path(__file__).resolve().parents[2] / "references" / "videorope"
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    data, run = root / "data", root / "run"
+    assert cli("generate", "--preset", "demo", "--lengths", "8,16", "--depths", "0,50,100", "--needles-per-cell", 2,
+               "--distractor-period", 3, "--width", 224, "--height", 112, "--out", data,
+               "-q").exit_code == 0  # fmt: skip
+    assert cli("run", data, "--variants", "vanilla,m-rope", "--out", run, "-q").exit_code == 0
+    res = cli("report", run, REFERENCES / "m-rope", "--out", root / "report.html")
+    assert res.exit_code == 0, res.output
+    return root / "report.html", run
+
+
+def embedded(path: Path) -> dict:
+    text = path.read_text()
+    return json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', text, re.S).group(1))
+
+
+def test_report_is_self_contained_and_indexes_every_sample(report):
+    path, run = report
+    text = path.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing fetched from a network
+    data = embedded(path)
+    results = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    listed = [data["samples"][i] for ids in data["index"].values() for i in ids]
+    assert sorted(s["key"] for s in listed if not s.get("imported")) == sorted(r["key"] for r in results)
+    assert sum(1 for s in listed if s.get("imported")) == 90  # the reference's published cells
+    for s in listed:
+        if s.get("cell"):
+            cell = data["cells"][s["cell"]]
+            assert data["thumbs"][cell["image"]].startswith("data:image/jpeg;base64,")
+            assert all(data["thumbs"][d] for d in cell["distractors"])
+            assert cell["sequence"].count("N") == 1
+    # the depth-0 needle has no frame before it, the depth-100 needle none after
+    depth = {s["cell"]: r["depth"] for s in listed for r in results if s.get("key") == r["key"]}
+    for cell_id, d in depth.items():
+        assert (data["cells"][cell_id]["before"] is None) == (d == 0)
+        assert (data["cells"][cell_id]["after"] is None) == (d == 100)
+
+
+def test_bad_report_input_is_one_line(tmp_path, report):
+    _, run = report
+    for args, says in [([tmp_path / "none", "--out", tmp_path / "r.html"], "is not a niah run dir"),
+                       ([run, "--out", tmp_path / "r.pdf"], "must be an .html file")]:  # fmt: skip
+        res = cli("report", *args)
+        assert res.exit_code == 2 and says in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def browser():
+    """A headless chromium driven by selenium, or skip saying why."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e .[test])")
+    from selenium.webdriver.chrome.service import Service
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        pytest.skip("no chromium/chromedriver here: run scripts/install_test_tools.sh (needs apt-get and root or sudo)")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        options.add_argument(arg)
+    options.binary_location = binary
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_report_in_a_real_browser_click_a_cell_see_its_samples(report):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path, run = report
+    results = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    driver = browser()
+    try:
+        driver.get(path.as_uri())
+        cells = driver.find_elements(By.CSS_SELECTOR, "td.cell")
+        assert len(cells) == 2 * 2 * 2 * 3 + 90  # (variants × tasks) heatmaps of 2 × 3 cells, and the reference's
+        heading = "probe · m-rope · v-niah-d"
+        target = next(c for c in cells if c.get_attribute("data-k").endswith("|16|50")
+                      and c.find_element(By.XPATH, "ancestor::div[@class='heatmap']//h3").text == heading)  # fmt: skip
+        target.click()
+        WebDriverWait(driver, 5).until(seen.presence_of_element_located((By.CSS_SELECTOR, "#list .sample")))
+        cards = driver.find_elements(By.CSS_SELECTOR, "#list .sample")
+        expected = [r for r in results if r["variant"] == "m-rope" and r["task"] == "v-niah-d" and r["length"] == 16
+                    and r["depth"] == 50]  # fmt: skip
+        assert len(cards) == len(expected) == 2
+        text = " ".join(c.text for c in cards)
+        for r in expected:
+            assert f"predicted {r['prediction']}, answer {r['answer']}" in text
+            assert ("lured by a distractor" if r["lured"] else "not lured") in text
+        assert "Find the frame with" in text
+        images = driver.find_elements(By.CSS_SELECTOR, "#list img")
+        assert len(images) >= 2 * 5  # needle, 3 distractors and the frames around it, per sample
+        assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
+        strips = driver.find_elements(By.CSS_SELECTOR, "#list .strip")
+        assert all(len(s.find_elements(By.CSS_SELECTOR, ".N")) == 1 for s in strips)
+        imported = next(
+            c for c in cells if "imported" in c.find_element(By.XPATH, "ancestor::div[@class='heatmap']//h3").text
+        )
+        imported.click()
+        assert "Published cell (imported)" in driver.find_element(By.ID, "list").text
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        driver.quit()
