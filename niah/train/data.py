@@ -4,7 +4,8 @@ Frames come from niah's own generator at the model's input size: a pool of conse
 haystack frames rendered and encoded once, and needles drawn fresh for every sample by the
 built-in families (both distractor kinds) on pool frames — a pool of needles would be memorised
 (measured: 0.58 training accuracy, chance on new needles). Batch b uses the generator
-numpy.random.default_rng([seed space, 2, b]): a length from `lengths` (frames), and per sample a
+numpy.random.default_rng([seed space, 2, b]) (the first vision steps, which train the frame
+encoder alone on needle images: [seed space, 3, b]): a length from `lengths` (frames), and per sample a
 needle, a task (half V-NIAH, half V-NIAH-D), a depth, a distractor period (at least one
 distractor in V-NIAH-D) and a run of consecutive haystack frames. Cells are built by
 niah.data.grid.make_cell, as datasets are.
@@ -27,7 +28,7 @@ from niah.data.grid import make_cell
 from niah.data.needles import Needle
 from niah.data.synthetic import SyntheticHaystack
 from niah.rope import RopeVariant
-from niah.train.model import TinyConfig, Tokenizer, frame_features, layout, rotary
+from niah.train.model import TinyConfig, Tokenizer, frame_features, key_classes, layout, rotary
 
 TRAIN_SEED_BASE = 2**32  # datasets' seeds lie below: the training stream never meets them
 
@@ -52,13 +53,17 @@ def build_pool(config: TinyConfig, seed: int, haystack_frames: int = 1200) -> Po
 @dataclass
 class TrainNeedle:
     """A freshly drawn needle: features (4, gh·gw, F) of the needle and its 3 distractors,
-    question ids, option ids (answer vocabulary), answer index, lures."""
+    question ids, option ids (answer vocabulary), answer index, lures, and the frame heads'
+    labels of the 4 images: `keys` (key_classes index of the key object drawn, 0 for none) and
+    `values` (answer-vocabulary id of the option shown)."""
 
     features: np.ndarray
     question: list[int]
     options: list[int]
     answer: int
     lures: list[int]
+    keys: list[int]
+    values: list[int]
 
 
 def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.Generator) -> TrainNeedle:
@@ -74,13 +79,19 @@ def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.G
     if options is None:
         raise ValueError(f"family {family.name} draws options outside the answer vocabulary: {r.options}")
     features = np.stack([frame_features(img, config) for img in [r.image, *r.distractors]])
-    return TrainNeedle(features, tok.question(question), options, r.answer, r.lures)
+    classes = {name: i for i, name in enumerate(key_classes())}
+    keys = [next((classes[f"{d.colour} {d.kind}"] for d in drawn if f"{d.colour} {d.kind}" in classes), 0)
+            for drawn in [r.drawn, *r.distractor_drawn]]  # fmt: skip
+    values = [options[r.answer], *(options[lure] for lure in r.lures)]
+    return TrainNeedle(features, tok.question(question), options, r.answer, r.lures, keys, values)
 
 
 @dataclass
 class Inputs:
     """One sample before batching: frame features (n·gh·gw, F), question ids, its rotary tables
-    cos, sin (L, h_d) for the whole prompt, option ids (answer vocabulary) and the right option."""
+    cos, sin (L, h_d) for the whole prompt, option ids (answer vocabulary) and the right option;
+    in training also the frame heads' labels of its n frames (key class, value id; IGNORE where
+    a frame shows no value)."""
 
     frames: np.ndarray
     question: list[int]
@@ -88,12 +99,15 @@ class Inputs:
     sin: torch.Tensor
     options: list[int]
     target: int
+    frame_keys: list[int] | None = None
+    frame_values: list[int] | None = None
 
 
 @dataclass
 class Batch:
-    """Model inputs (see TinyModel.forward) plus `options` (B, 4) answer ids and `target` (B,)
-    the index of the right option."""
+    """Model inputs (see TinyModel.forward) plus `options` (B, 4) answer ids, `target` (B,)
+    the index of the right option, and the frame heads' labels (n,) of the batch's n frames
+    (None outside training)."""
 
     ids: torch.Tensor
     pixels: torch.Tensor
@@ -103,6 +117,11 @@ class Batch:
     last: torch.Tensor
     options: torch.Tensor
     target: torch.Tensor
+    frame_keys: torch.Tensor | None = None
+    frame_values: torch.Tensor | None = None
+
+
+IGNORE = -100  # label of a frame head where there is nothing to predict (F.cross_entropy's ignore_index)
 
 
 class Stream:
@@ -145,11 +164,24 @@ class Stream:
             samples.append(self._sample(cell, needle, start))
         return collate(samples, self.tokenizer.prefix(), self.config.features)
 
+    def frames_at(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The vision steps' batch `step`: `batch` fresh needles' 4 images each, as (features
+        (4·batch, gh·gw, F), key labels (4·batch,), value labels (4·batch,))."""
+        rng = np.random.default_rng([TRAIN_SEED_BASE + self.seed, 3, step])
+        needles = [draw_needle(self.config, self.tokenizer, self.pool, rng) for _ in range(self.batch)]
+        features = torch.from_numpy(np.concatenate([n.features for n in needles]))
+        return (features, torch.tensor([k for n in needles for k in n.keys]),
+                torch.tensor([v for n in needles for v in n.values]))  # fmt: skip
+
     def _sample(self, cell, needle: TrainNeedle, start: int) -> Inputs:
-        frames = [needle.features[0] if r.kind == "needle" else needle.features[1 + r.index] if r.kind == "distractor"
-                  else self.pool.features[start + r.index] for r in cell_sequence(cell)]  # fmt: skip
+        frames, keys, values = [], [], []
+        for r in cell_sequence(cell):
+            image = 0 if r.kind == "needle" else 1 + r.index if r.kind == "distractor" else None
+            frames.append(self.pool.features[start + r.index] if image is None else needle.features[image])
+            keys.append(0 if image is None else needle.keys[image])  # haystack frames never show a key
+            values.append(IGNORE if image is None else needle.values[image])
         cos, sin = self.tables(len(frames), len(needle.question))
-        return Inputs(np.concatenate(frames), needle.question, cos, sin, needle.options, needle.answer)
+        return Inputs(np.concatenate(frames), needle.question, cos, sin, needle.options, needle.answer, keys, values)
 
 
 def collate(samples: list[Inputs], prefix: list[int], features: int) -> Batch:
@@ -170,4 +202,7 @@ def collate(samples: list[Inputs], prefix: list[int], features: int) -> Batch:
         is_vision[i, p : p + v] = True
         cos[i, : lengths[i]], sin[i, : lengths[i]] = s.cos, s.sin
     options, target = torch.tensor([s.options for s in samples]), torch.tensor([s.target for s in samples])
-    return Batch(ids, pixels, is_vision, cos, sin, torch.tensor(lengths) - 1, options, target)
+    labelled = all(s.frame_keys is not None and s.frame_values is not None for s in samples)
+    keys = torch.tensor([k for s in samples for k in s.frame_keys]) if labelled else None
+    values = torch.tensor([v for s in samples for v in s.frame_values]) if labelled else None
+    return Batch(ids, pixels, is_vision, cos, sin, torch.tensor(lengths) - 1, options, target, keys, values)

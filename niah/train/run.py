@@ -53,4 +53,5 @@ def _last_line(path: Path) -> str:
     if not lines:
         return "trained"
     last = json.loads(lines[-1])
-    return f"step {last['step']}: loss {last['loss']:.3f}, training accuracy {last['accuracy']:.3f}"
+    accuracy = "" if last.get("accuracy") is None else f", training accuracy {last['accuracy']:.3f}"
+    return f"step {last['step']}: loss {last['loss']:.3f}{accuracy}"

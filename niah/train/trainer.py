@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from niah.errors import NiahError
 from niah.files import atomic_replace
 from niah.rope import resolve_variant
-from niah.train.data import Batch, Pool, Stream
+from niah.train.data import IGNORE, Batch, Pool, Stream
 from niah.train.model import TinyConfig, TinyModel
 
 CONFIG, WEIGHTS, STATE, LOG = "config.json", "model.safetensors", "state.pt", "log.jsonl"
@@ -47,6 +47,13 @@ class TrainOptions:
     checkpoint_every: int = 200
     log_every: int = 50
     curriculum: float = 0.5  # haystack lengths grow from 0 to their drawn value over this fraction of steps
+    frame_loss: float = 1.0  # weight of the frame heads' loss (which key, which value each frame shows)
+    vision_steps: int = 300  # the first steps (at most a sixth) train the frame encoder alone, on needle images
+
+    @property
+    def vision(self) -> int:
+        """Steps of the vision phase: `vision_steps`, at most a sixth of all steps."""
+        return min(self.vision_steps, self.steps // 6)
 
 
 def checkpoint_name(variant: str, seed: int) -> str:
@@ -64,16 +71,38 @@ def _lr(step: int, o: TrainOptions) -> float:
 
 
 def _cap(step: int, o: TrainOptions) -> int | None:
-    """The curriculum's longest haystack at `step` (frames): grows linearly to max(lengths)."""
-    ramp = o.curriculum * o.steps
-    return None if step >= ramp else int(max(o.lengths) * step / ramp)
+    """The curriculum's longest haystack at `step` (frames): grows linearly to max(lengths) over
+    the first `curriculum` fraction of the steps after the vision steps."""
+    ramp = o.curriculum * (o.steps - o.vision)
+    done = step - o.vision
+    return None if done >= ramp else int(max(o.lengths) * done / ramp)
 
 
-def loss_and_hits(model: TinyModel, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy over each sample's own options, and whether its argmax is the answer (B,)."""
-    logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)  # (B, A)
+def loss_and_hits(model: TinyModel, batch: Batch, frame_loss: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy over each sample's own options (plus `frame_loss` × the frame heads'
+    cross-entropy), and whether each sample's argmax is the answer (B,)."""
+    logits, keys, values = model.answer_and_frames(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin,
+                                                   batch.last)  # fmt: skip
     scores = logits.gather(1, batch.options)  # (B, 4)
-    return F.cross_entropy(scores, batch.target), scores.argmax(1) == batch.target
+    loss = F.cross_entropy(scores, batch.target)
+    if frame_loss and batch.frame_keys is not None:
+        loss = loss + frame_loss * frame_heads_loss(keys, values, batch.frame_keys, batch.frame_values)
+    return loss, scores.argmax(1) == batch.target
+
+
+def frame_heads_loss(keys: torch.Tensor, values: torch.Tensor, key_labels: torch.Tensor,
+                     value_labels: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of the frame heads' logits (n, gh·gw, ·) against per-frame labels (n,):
+    every token of a frame carries its frame's labels."""
+    n = keys.shape[1]
+    key_loss = F.cross_entropy(keys.flatten(0, 1), key_labels.repeat_interleave(n))
+    return key_loss + F.cross_entropy(values.flatten(0, 1), value_labels.repeat_interleave(n), ignore_index=IGNORE)
+
+
+def vision_loss(model: TinyModel, frames: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The frame heads' loss alone on (features (n, gh·gw, F), keys (n,), values (n,))."""
+    features, keys, values = frames
+    return frame_heads_loss(*model.frame_heads(model.vision(features)), keys, values)
 
 
 def _save(out: Path, model: TinyModel, optimizer: torch.optim.Optimizer | None, step: int) -> None:
@@ -125,16 +154,20 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
         for step in range(start, options.steps):
             for group in optimizer.param_groups:
                 group["lr"] = _lr(step, options)
-            loss, hits = loss_and_hits(model, stream.batch_at(step, _cap(step, options)))
+            if step < options.vision:
+                loss, hits = vision_loss(model, stream.frames_at(step)), None
+            else:
+                loss, hits = loss_and_hits(model, stream.batch_at(step, _cap(step, options)), options.frame_loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            window.append((loss.item(), hits.float().mean().item()))
+            window.append((loss.item(), None if hits is None else hits.float().mean().item()))
             done = step + 1
             if done % options.log_every == 0 or done == options.steps:
+                answered = [w[1] for w in window if w[1] is not None]  # none in the vision steps
                 line = {"step": done, "loss": round(sum(w[0] for w in window) / len(window), 5),
-                        "accuracy": round(sum(w[1] for w in window) / len(window), 4),
+                        "accuracy": round(sum(answered) / len(answered), 4) if answered else None,
                         "seconds": round(time.perf_counter() - began, 2)}  # fmt: skip
                 log.write(json.dumps(line) + "\n")
                 log.flush()
