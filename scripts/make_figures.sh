@@ -17,3 +17,6 @@ niah inspect "$work/needles-near" --needles-sheet figures/needles_near.png > /de
 niah generate --preset demo --width 448 --height 252 --lengths 8 --depths 50 --needles-per-cell 2 \
   --families colour,number --distractor-kind scene --out "$work/needles-scene" -q > /dev/null
 niah inspect "$work/needles-scene" --needles-sheet figures/needles_scene.png > /dev/null
+# a report of the demo run with one cell clicked (needs chromium: scripts/install_test_tools.sh)
+niah report "$work/demo/run" --out "$work/report.html" > /dev/null
+python scripts/report_screenshot.py "$work/report.html" figures/report.png

@@ -3,7 +3,7 @@
 # training length on both tasks (accuracy, lure rate, mean ± sd over seeds): docs/train.md.
 #
 #   bash scripts/train_all.sh                                   # every registered variant, seeds 0,1,2
-#   VARIANTS=vanilla,m-rope,videorope SEEDS=0 STEPS=3000 bash scripts/train_all.sh
+#   VARIANTS=vanilla,m-rope,videorope SEEDS=0 STEPS=3000 THREADS=1 bash scripts/train_all.sh
 #
 # Writes $WORK/models, $WORK/data, $WORK/runs/L<frames>/s<seed>, $WORK/figures/L<frames> (tables, figures).
 set -euo pipefail
@@ -11,9 +11,11 @@ cd "$(dirname "$0")/.."
 work="${WORK:-train-all}"
 variants="${VARIANTS:-$(python -c 'from niah.rope import VARIANTS; print(",".join(VARIANTS))')}"
 seeds="${SEEDS:-0,1,2}"
-steps="${STEPS:-9000}"
+steps="${STEPS:+--steps $STEPS}"  # default: niah train's own
+threads="${THREADS:-2}"
 longest=12  # the default training lengths are 4-12 frames
-niah train --out "$work/models" --variants "$variants" --seeds "$seeds" --steps "$steps" -q
+# shellcheck disable=SC2086 # $steps is empty or two words
+niah train --out "$work/models" --variants "$variants" --seeds "$seeds" $steps --threads "$threads" -q
 lengths="$longest,$((4 * longest)),$((16 * longest))"
 niah generate --preset demo --families colour --needles-per-cell 8 --lengths "$lengths" --depths 0:100:25 \
   --distractor-period 4 --seed 7 --out "$work/data" -q > /dev/null

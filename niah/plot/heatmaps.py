@@ -8,6 +8,7 @@ samples left blank (light grey, hatched), never drawn as 0.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -116,7 +117,7 @@ def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], 
     """Accuracy (mean over depths and needles) vs haystack length, a line per (variant, task);
     curves that are identical are drawn once, their legend entry naming each ('a = b'), so no
     line hides another (the probe's V-NIAH is 1.0 for every variant)."""
-    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(2 * COLUMN_INCHES, 2.6), constrained_layout=True)  # room for the legend
     styles = {"v-niah": "-", "v-niah-d": "--"}
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     markers = "os^Dv<>P*X"
@@ -131,7 +132,7 @@ def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], 
         v, t = first[key]
         i = variants.index(v)
         ax.plot(*curves[(v, t)], styles.get(t, ":"), marker=markers[i % len(markers)], ms=2.5, lw=1.2,
-                color=colours[i % len(colours)], label=" = ".join(labels))  # fmt: skip
+                color=colours[i % len(colours)], label=textwrap.fill(" = ".join(labels), 48))  # fmt: skip
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("frames", fontsize=FONT)
     ax.set_ylabel("accuracy", fontsize=FONT)
