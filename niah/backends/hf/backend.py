@@ -20,7 +20,15 @@ import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
 from niah.backends.hf import rotary, vision
-from niah.backends.hf.checkpoint import Checkpoint, check_load_options, load_model, open_checkpoint
+from niah.backends.hf.checkpoint import (
+    Checkpoint,
+    check_load_options,
+    default_device,
+    load_model,
+    open_checkpoint,
+    resolve_dtype,
+    weights_identity,
+)
 from niah.backends.hf.pixels import tokens_per_frame
 from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text, split_template
 from niah.backends.hf.runner import PromptRunner, SampleFailed, shared_tokens
@@ -71,6 +79,7 @@ class HFBackend(Backend):
         self.options = dict(dtype=dtype, device=device, attn_implementation=attn_implementation,
                             device_map=device_map, random_weights=random_weights)  # fmt: skip
         self.seed = seed
+        self.dtype = resolve_dtype(dtype, device, device_map)
         self.chunk_tokens = chunk_tokens or DEFAULT_CHUNK
         self.reuse = not no_prefix_reuse
         self.cache_dir = cache_dir
@@ -82,7 +91,8 @@ class HFBackend(Backend):
         self.native_variant = resolve_variant(native)
 
     def config(self) -> dict[str, Any]:
-        return {"family": self.ck.family.name, "dtype": self.options["dtype"],
+        """What the samples' results depend on, as resolved (dtype 'auto' recorded as what it loads in)."""
+        return {"family": self.ck.family.name, "dtype": self.dtype,
                 "random_weights": self.options["random_weights"], "max_pixels": self.ck.pixels.max_pixels,
                 "seed": self.seed}  # fmt: skip
 
@@ -140,10 +150,16 @@ class HFBackend(Backend):
             self.model = load_model(self.ck, **self.options)
             self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse)
         # random weights differ by the device they were drawn on (torch's CPU and CUDA generators differ)
-        weights = f"random:{self.seed}:{self.model.device.type}" if self.options["random_weights"] else "saved"
-        fp = vision.fingerprint(self.ck.ref, self.options["dtype"], weights, self.ck.pixels, dataset.manifest_hash)
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
-        self.vision_cache = vision.VisionCache(root / fp)
+        self.vision_cache = vision.VisionCache(root / self.vision_fingerprint(dataset))
+
+    def vision_fingerprint(self, dataset: Dataset) -> str:
+        """The vision cache's folder name: checkpoint, resolved dtype, the weights' identity (random
+        weights differ by seed and by the device drawn on: torch's CPU and CUDA generators differ),
+        pixel settings and the dataset."""
+        device = torch.device(self.options["device"] or default_device()).type
+        weights = f"random:{self.seed}:{device}" if self.options["random_weights"] else weights_identity(self.ck.ref)
+        return vision.fingerprint(self.ck.ref, self.dtype, weights, self.ck.pixels, dataset.manifest_hash)
 
     def set_prefix_reuse(self, reuse: bool) -> None:
         """Turn prefix reuse on or off, keeping the loaded model; the KV cache starts empty."""

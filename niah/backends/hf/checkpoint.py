@@ -7,6 +7,7 @@ import torchvision (PyPI's torchvision does not load beside the CPU torch wheel)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,15 +163,33 @@ def check_device(device: str) -> None:
         raise NiahError(f"--device {device} but this machine has no Apple GPU: use --device cpu")
 
 
+def resolve_dtype(dtype: str, device: str | None = None, device_map: str | None = None) -> str:
+    """The dtype a model really loads in: 'auto' is bfloat16 on a CUDA device (or spread over
+    GPUs by device_map), float32 elsewhere; run.json and the vision cache record this, never 'auto'."""
+    if dtype != "auto":
+        return dtype
+    on_cuda = torch.device(device or default_device()).type == "cuda" or (device_map and torch.cuda.is_available())
+    return "bfloat16" if on_cuda else "float32"
+
+
+def weights_identity(ref: str) -> str:
+    """What identifies the weights of a checkpoint dir: every weight file's name, size and mtime
+    (an overwritten checkpoint gets a new identity, so cached vision embeddings are not reused)."""
+    folder = Path(ref)
+    if not folder.is_dir():
+        return ref
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".pth"))
+    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
+
+
 def load_model(ck: Checkpoint, dtype: str = "auto", device: str | None = None, attn_implementation: str = "sdpa",
                device_map: str | None = None, random_weights: bool = False):  # fmt: skip
     """The model in eval mode on `device` (or spread by `device_map`); attention as in ATTENTION."""
     from transformers import AutoModelForImageTextToText
 
     check_load_options(dtype, attn_implementation, device_map, random_weights, device)
-    torch_dtype = DTYPES[dtype]
-    if torch_dtype is None:
-        torch_dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    torch_dtype = DTYPES[resolve_dtype(dtype, device, device_map)]
     load_as = "sdpa" if attn_implementation.startswith("sdpa") else attn_implementation
     kwargs: dict[str, Any] = {"dtype": torch_dtype, "attn_implementation": load_as}
     target = device or default_device()

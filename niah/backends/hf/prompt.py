@@ -43,11 +43,11 @@ def question_text(question: str, options: list[str]) -> str:
 def split_template(tokenizer, question: str, model: str = "the model") -> tuple[str, str]:
     """(text before the video, text after it) from the model's chat template; NiahError when
     the template places no video."""
-    if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
-        text = f"<|im_start|>user\n{VIDEO_PLACEHOLDER}{question}<|im_end|>\n<|im_start|>assistant\n"
+    if not getattr(tokenizer, "chat_template", None):  # never a hand-written stand-in: the prompt is the model's
+        raise NiahError(f"the tokenizer of {model} has no chat template: put the model's own chat_template.jinja "
+                        "(or chat_template.json) beside its tokenizer")  # fmt: skip
+    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     if VIDEO_PLACEHOLDER not in text:
         raise NiahError(f"the chat template of {model} places no video (no {VIDEO_PLACEHOLDER} in its output for a "
                         "video message): use the checkpoint's own chat_template.json or a video LLM's "

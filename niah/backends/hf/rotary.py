@@ -28,7 +28,11 @@ def rope_settings(config) -> tuple[int, float, list[int] | None]:
     if params.get("rope_type", "default") != "default":
         raise NiahError(f"rope_type '{params['rope_type']}' of this checkpoint is not supported (only 'default')")
     head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
-    return head_dim, float(params.get("rope_theta", 10000.0)), params.get("mrope_section")
+    theta = params.get("rope_theta", getattr(tc, "rope_theta", None))
+    if theta is None:  # never guess: Qwen2-VL uses 1e6, Qwen3-VL 5e6, a guess would rotate every position wrongly
+        raise NiahError("this checkpoint's config gives no rope_theta (in rope_parameters or the text config): "
+                        "add the model's own value to its config.json")  # fmt: skip
+    return head_dim, float(theta), params.get("mrope_section")
 
 
 class VariantRotary(nn.Module):

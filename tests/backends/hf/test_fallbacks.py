@@ -1,0 +1,66 @@
+"""No silent fallbacks (issue 14 item 3): a config without rope_theta and a tokenizer without a
+chat template are refused in one line, never replaced by a guess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from niah.backends.hf.rotary import rope_settings
+from niah.cli import main
+from niah.errors import NiahError
+
+
+def test_rope_theta_is_read_never_guessed():
+    text = dict(hidden_size=64, num_attention_heads=4, head_dim=16)
+    given = SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters={"rope_theta": 5e6}))
+    assert rope_settings(given)[1] == 5e6
+    legacy = SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=None, rope_theta=1e6))
+    assert rope_settings(legacy)[1] == 1e6
+    with pytest.raises(NiahError, match="gives no rope_theta"):
+        rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters={"rope_type": "default"})))
+
+
+def test_a_tokenizer_without_a_chat_template_is_refused(tiny_checkpoints, short_dataset, tmp_path):
+    ckpt = shutil.copytree(tiny_checkpoints["qwen2_vl"], tmp_path / "bare")
+    for path in ckpt.iterdir():
+        if path.name.startswith("chat_template"):
+            path.unlink()
+    config = ckpt / "tokenizer_config.json"
+    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items() if k != "chat_template"}))
+    res = CliRunner().invoke(main, ["run", str(short_dataset), "--model", f"hf:{ckpt}", "--out", str(tmp_path / "o"),
+                                    "--device", "cpu", "-q"])  # fmt: skip
+    assert res.exit_code == 2 and "has no chat template" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_run_json_and_the_vision_cache_record_what_was_loaded(tiny_checkpoints, short_dataset, tmp_path):
+    """dtype 'auto' is recorded as what it loads in, and an overwritten checkpoint gets a new
+    vision cache (issue 14 item 6)."""
+    import os
+
+    import torch
+
+    from niah.backends.hf import HFBackend
+    from niah.data.dataset import Dataset
+
+    ckpt = shutil.copytree(tiny_checkpoints["qwen2_vl"], tmp_path / "ckpt")
+    backend = HFBackend(str(ckpt), dtype="auto", device="cpu")
+    assert backend.config()["dtype"] == "float32"
+    assert HFBackend(str(ckpt), dtype="bfloat16", device="cpu").config()["dtype"] == "bfloat16"
+    dataset = Dataset(short_dataset)
+    before = backend.vision_fingerprint(dataset)
+    weights = next(ckpt.glob("*.safetensors"))
+    data = weights.read_bytes()
+    weights.write_bytes(data)  # the same path, rewritten: another training run saved over it
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert HFBackend(str(ckpt), dtype="auto", device="cpu").vision_fingerprint(dataset) != before
+    if not torch.cuda.is_available():
+        res = CliRunner().invoke(main, ["run", str(short_dataset), "--model", f"hf:{ckpt}", "--out",
+                                        str(tmp_path / "o"), "--device", "cpu", "--limit", "1", "-q"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert json.loads((tmp_path / "o" / "run.json").read_text())["config"]["backend"]["dtype"] == "float32"
