@@ -99,6 +99,12 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if canon(old.get(k)) != canon(new.get(k))]
 
 
+def _foreign(root: Path) -> bool:
+    """Whether `root` holds anything but the lock files a run dir's other shards create before
+    their run.json (shards of a job array start at once)."""
+    return any(not p.name.startswith((".lock", ".merge.lock")) for p in root.iterdir())
+
+
 class ResultsStore:
     """A run dir opened for one shard. Use `open` (checks run.json) then `append` per result."""
 
@@ -117,7 +123,7 @@ class ResultsStore:
         `config` would change."""
         root = Path(root)
         run = root / RUN
-        if not run.is_file() and root.exists() and (not root.is_dir() or any(root.iterdir())):
+        if not run.is_file() and root.exists() and (not root.is_dir() or _foreign(root)):
             raise NiahError(f"'{root}' exists and is not a niah run dir: choose another --out")
         try:
             root.mkdir(parents=True, exist_ok=True)
