@@ -1,4 +1,6 @@
-"""`niah demo`: the whole loop on the demo preset with the CPU probe — generate, run, plot."""
+"""`niah demo`: the whole loop on the demo preset — generate, run, plot — with the tiny models
+shipped in models/demo (one per registered variant, trained by scripts/train_all.sh on 4–12
+frames, so the demo's 16–64 frames test length extrapolation), or the CPU probe, or an hf model."""
 
 from __future__ import annotations
 
@@ -16,11 +18,18 @@ DEMO_VARIANTS = ["vanilla", "m-rope", "videorope"] + [
 ]
 
 
-def run_demo(out: str | Path, model: str = "probe", variants: list[str] | None = None, quiet: bool = False,
+DEMO_MODEL = "tiny:demo"
+
+
+def run_demo(out: str | Path, model: str = DEMO_MODEL, variants: list[str] | None = None, quiet: bool = False,
              echo: Callable[[str], None] = print, **backend_options) -> dict:  # fmt: skip
     """Generate out/data, run out/run, plot out/figures; every step reuses what already exists.
     Returns {"dataset", "run", "figures", "summary"}."""
     out = Path(out)
+    if variants is None and model.startswith("tiny:"):
+        from niah.backends.tiny import trained_variants
+
+        variants = trained_variants(model.removeprefix("tiny:"))
     echo(f"1/3 dataset  {out / 'data'}")
     data = generate(out / "data", resolve_config("demo"))
     echo(

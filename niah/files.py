@@ -11,11 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def umask() -> int:
+    """The process's umask (reading it means setting it: set it back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_replace(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` for a temporary sibling of `path`, then rename it over `path`."""
+    """Call `write(tmp)` for a temporary sibling of `path`, then rename it over `path`. The file
+    gets the user's umask (some writers, e.g. safetensors, create theirs 0600)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -3,10 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${NIAH_FIGURE_WORKDIR:-$(mktemp -d)}"
-niah demo --out "$work/demo" -q --variants vanilla,m-rope,m-rope-time,mrope-interleaved,videorope,hope
-cp "$work/demo/figures/grid_probe.png" figures/demo_grid.png
-cp "$work/demo/figures/accuracy_vs_length_probe.png" figures/demo_accuracy_vs_length.png
+niah demo --out "$work/demo" -q   # the shipped tiny models (models/demo)
+cp "$work/demo/figures/grid_tiny.png" figures/demo_grid.png
+cp "$work/demo/figures/accuracy_vs_length_tiny.png" figures/demo_accuracy_vs_length.png
 cp "$work/demo/figures/summary.md" figures/demo_summary.md
+niah demo --model probe --out "$work/probe-demo" -q --variants vanilla,m-rope,m-rope-time,mrope-interleaved,videorope,hope
+cp "$work/probe-demo/figures/grid_probe.png" figures/probe_grid.png
 niah rope plot m-rope --out figures/rope_m-rope.png
 niah rope plot videorope --out figures/rope_videorope.png
 niah rope plot vanilla m-rope m-rope-time mrope-interleaved videorope hope --out figures/rope_variants.png
@@ -19,4 +21,4 @@ niah generate --preset demo --width 448 --height 252 --lengths 8 --depths 50 --n
 niah inspect "$work/needles-scene" --needles-sheet figures/needles_scene.png > /dev/null
 # a report of the demo run with one cell clicked (needs chromium: scripts/install_test_tools.sh)
 niah report "$work/demo/run" --out "$work/report.html" > /dev/null
-python scripts/report_screenshot.py "$work/report.html" figures/report.png
+python scripts/report_screenshot.py "$work/report.html" figures/report.png "tiny · videorope δ=2 · v-niah-d"

@@ -14,7 +14,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 
-def main(page: str, out: str, title: str = "probe · videorope δ=2 · v-niah-d") -> None:
+def main(page: str, out: str, title: str = "tiny · videorope δ=2 · v-niah-d") -> None:
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1100,1300"):
         options.add_argument(arg)

@@ -1,23 +1,42 @@
-"""`niah demo` end to end through the CLI, and its rerun reusing what exists."""
+"""`niah demo` end to end through the CLI: the shipped tiny models by default, the probe on
+request, and a rerun reusing what exists."""
 
 from __future__ import annotations
 
+import json
+
 from click.testing import CliRunner
 
+from niah.backends.tiny import shipped_models, trained_variants
 from niah.cli import main
 
 
-def test_demo_end_to_end_and_rerun(tmp_path):
+def test_demo_runs_the_shipped_tiny_models_and_rerun_reuses_everything(tmp_path):
     out = tmp_path / "demo"
     res = CliRunner().invoke(main, ["demo", "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
-    assert str(out / "figures" / "grid_probe.png") in res.output
-    assert "vanilla" in res.output and "v-niah-d" in res.output
-    assert (out / "figures" / "grid_probe.png").stat().st_size > 10_000
-    lines = (out / "run" / "results.jsonl").read_text().count("\n")
+    assert str(out / "figures" / "grid_tiny.png") in res.output
+    assert "skipping 1 of 2 needles that tiny cannot answer" in res.output  # the position needle, said once
+    records = [json.loads(x) for x in (out / "run" / "results.jsonl").read_text().splitlines()]
+    shipped = trained_variants("demo")
+    assert {r["variant"] for r in records} == set(shipped) and len(shipped) >= 3
+    assert {r["task"] for r in records} == {"v-niah", "v-niah-d"}
+    config = json.loads((out / "run" / "run.json").read_text())["config"]
+    assert config["backend"]["models"] == str(shipped_models()["demo"].resolve())
+    lines = len(records)
     mtime = (out / "data" / "haystack.mp4").stat().st_mtime_ns
-    res = CliRunner().invoke(main, ["demo", "--out", str(out), "-q", "--variants", "vanilla,m-rope,videorope,hope,"
-                                    "tad,rope-tie,m-rope-time,mrope-interleaved"])  # fmt: skip
+    res = CliRunner().invoke(main, ["demo", "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     assert (out / "run" / "results.jsonl").read_text().count("\n") == lines
     assert (out / "data" / "haystack.mp4").stat().st_mtime_ns == mtime
+
+
+def test_demo_with_the_probe_runs_every_registered_variant(tmp_path):
+    out = tmp_path / "probe"
+    res = CliRunner().invoke(main, ["demo", "--out", str(out), "--model", "probe", "-q"])
+    assert res.exit_code == 0, res.output
+    assert str(out / "figures" / "grid_probe.png") in res.output
+    assert (out / "figures" / "grid_probe.png").stat().st_size > 10_000
+    lines = (out / "run" / "results.jsonl").read_text().splitlines()
+    variants = {json.loads(x)["variant"].split(":")[0] for x in lines}
+    assert {"vanilla", "m-rope", "videorope", "hope", "tad"} <= variants

@@ -1,4 +1,4 @@
-"""pyproject lists every package, and the data folders (haystacks/, needles/) install with them."""
+"""pyproject lists every package, and the data folders (haystacks/, needles/, models/) install with them."""
 
 from __future__ import annotations
 
@@ -12,12 +12,34 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_package_under_niah_is_listed_and_data_folders_are_mapped():
     tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "niah").rglob("__init__.py")}
-    assert set(tool["packages"]) == found | {"niah.haystacks", "niah.needles"}
-    assert tool["package-dir"] == {"niah.haystacks": "haystacks", "niah.needles": "needles"}
+    assert set(tool["packages"]) == found | {"niah.haystacks", "niah.needles", "niah.models"}
+    assert tool["package-dir"] == {"niah.haystacks": "haystacks", "niah.needles": "needles", "niah.models": "models"}
     data = tool["package-data"]
-    shipped = {p.relative_to(ROOT / "needles") for p in (ROOT / "needles").rglob("*") if p.is_file()}
-    shipped -= {Path("__init__.py")}
-    unmatched = [p for p in shipped if not any(p.match(g) and len(p.parts) == len(Path(g).parts)
-                                               for g in data["niah.needles"])]  # fmt: skip
-    assert not unmatched, unmatched
+    for folder in ("needles", "models"):
+        shipped = {p.relative_to(ROOT / folder) for p in (ROOT / folder).rglob("*") if p.is_file()}
+        shipped -= {Path("__init__.py")}
+        unmatched = [p for p in shipped if not any(p.match(g) and len(p.parts) == len(Path(g).parts)
+                                                   for g in data[f"niah.{folder}"])]  # fmt: skip
+        assert not unmatched, unmatched
     assert all((ROOT / "haystacks" / p).suffix == ".json" for p in ("base.json", "demo.json"))
+
+
+# The torch APIs niah relies on and the release that introduced each (PyTorch release notes).
+TORCH_APIS = {
+    "torch.OutOfMemoryError": (2, 5),  # niah/backends/hf/runner.py
+    "scaled_dot_product_attention(enable_gqa=...)": (2, 5),  # niah/backends/hf/attention.py
+    "torch.nn.RMSNorm": (2, 4),  # niah/train/model.py
+}
+
+
+def test_the_torch_floor_covers_every_api_niah_uses():
+    import re
+
+    import torch
+
+    assert hasattr(torch, "OutOfMemoryError") and hasattr(torch.nn, "RMSNorm")
+    q, kv = torch.zeros(1, 4, 2, 8), torch.zeros(1, 2, 2, 8)  # 4 query heads over 2 KV heads
+    assert torch.nn.functional.scaled_dot_product_attention(q, kv, kv, enable_gqa=True).shape == q.shape
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    floor = next(tuple(map(int, re.match(r"torch>=(\d+)\.(\d+)", d).groups())) for d in deps if d.startswith("torch"))
+    assert floor >= max(TORCH_APIS.values())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,6 @@ class TinyBackend(Backend):
             raise NiahError(f"'{folder}' has no models of seed {self.seed}: it has seeds {seeds}")
         self.path = path.resolve()
         self.checkpoints = {v: d for (v, s), (d, _) in checkpoints.items() if s == self.seed}
-        for d in self.checkpoints.values():
-            check_finished(d)
         self.input = next(c for (_, s), (_, c) in checkpoints.items() if s == self.seed)  # vocab, families, grid
         self.tokenizer = Tokenizer(self.input)
         self.name = "tiny"
@@ -78,6 +77,8 @@ class TinyBackend(Backend):
         if missing:
             raise NiahError(f"no tiny model of {', '.join(missing)} (seed {self.seed}) in '{self.path}'; "
                             f"trained: {', '.join(sorted(self.checkpoints))}")  # fmt: skip
+        for v in variants:  # only the models this run uses: others may still be training
+            check_finished(self.checkpoints[v.spec])
 
     def model(self, variant: RopeVariant) -> TinyModel:
         if variant.spec not in self._models:
@@ -132,9 +133,33 @@ class TinyBackend(Backend):
                                time.perf_counter() - start)  # fmt: skip
 
 
+def shipped_models() -> dict[str, Path]:
+    """The trained model sets shipped in models/ (installed as niah.models): name → folder."""
+    root = resources.files("niah.models")
+    return {p.name: Path(str(p)) for p in root.iterdir() if p.is_dir() and any(p.glob(f"*/{CONFIG}"))}
+
+
+def models_folder(folder: str) -> str:
+    """A folder as given, or a shipped set's folder by name (`demo`) when no such folder exists here."""
+    if folder and not Path(folder).exists() and folder in (shipped := shipped_models()):
+        return str(shipped[folder])
+    return folder
+
+
+def trained_variants(arg: str) -> list[str]:
+    """The variants `tiny:ARG` has models of (its lowest seed), in registry order."""
+    from niah.rope import VARIANTS
+
+    backend = make_tiny_backend(arg)
+    rank = {name: i for i, name in enumerate(VARIANTS)}
+    return sorted(backend.checkpoints, key=lambda spec: (rank.get(spec.split(":")[0], len(rank)), spec))
+
+
 def make_tiny_backend(arg: str, seed: int = 0, **options: Any) -> TinyBackend:
-    """`tiny:DIR` or `tiny:DIR,seed=K` (the run's --seed does not pick the model)."""
+    """`tiny:DIR` or `tiny:DIR,seed=K` (the run's --seed does not pick the model); DIR may name a
+    shipped set (`tiny:demo`) when no such folder exists here."""
     folder, _, rest = arg.partition(",")
+    folder = models_folder(folder)
     if not folder:
         raise NiahError("give the models' dir: --model tiny:DIR (as written by niah train --out DIR)")
     model_seed = None

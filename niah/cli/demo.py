@@ -7,7 +7,7 @@ import time
 import click
 
 from niah.cli.run import hf_options
-from niah.demo import run_demo
+from niah.demo import DEMO_MODEL, run_demo
 from niah.sweep.summary import accuracy_table
 
 
@@ -19,18 +19,24 @@ from niah.sweep.summary import accuracy_table
     type=click.Path(file_okay=False),
     help="Folder for data/, run/ and figures/ (reused when rerun).",
 )
-@click.option("--model", default="probe", show_default=True, help="probe (CPU, no weights) or hf:ID_OR_PATH.")
-@click.option("--variants", default=None, help="Comma-separated RoPE variants (default: every registered one).")
+@click.option("--model", default=DEMO_MODEL, show_default=True,
+              help="tiny:demo (tiny models shipped with niah, one per variant, trained on 4-12 frames), probe (the "
+              "CPU attention probe, no weights) or hf:ID_OR_PATH.")  # fmt: skip
+@click.option("--variants", default=None,
+              help="Comma-separated RoPE variants (default: those the tiny models were trained with; every "
+              "registered one for the probe and hf models).")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @hf_options
 def demo(out: str, model: str, variants: str | None, quiet: bool, **hf) -> None:
     """Generate the demo dataset, run MODEL over the RoPE variants on V-NIAH and V-NIAH-D, plot.
 
-    On 2 CPU cores with the probe this takes well under a minute; rerunning reuses what exists.
+    On 2 CPU cores this takes well under a minute; rerunning reuses what exists. The tiny models
+    see colour needles only: the demo's position needles are skipped, and said so.
 
     \b
     Examples:
-      niah demo                                   # probe model, every default variant, into niah-demo/
+      niah demo                                   # shipped tiny models, every variant, into niah-demo/
+      niah demo --model probe --out probe-demo    # the training-free attention probe
       niah demo --out /tmp/demo --variants vanilla,m-rope,videorope
       niah demo --model hf:Qwen/Qwen2-VL-2B-Instruct --device cuda
     """

@@ -13,7 +13,7 @@ from niah.cli.run import split_variants
               help="Comma-separated RoPE variants, with options (videorope:delta=1) or from --plugin.")  # fmt: skip
 @click.option("--seeds", default="0", show_default=True, help="Seeds: 0,1,2 or 0:2:1 (one model per variant × seed).")
 @click.option("--steps", type=click.IntRange(min=1),
-              help="Optimizer steps of 16 samples (default 1800: ~3 min on 2 cores).")  # fmt: skip
+              help="Optimizer steps of 16 samples (default 3600: about 7 min on 2 cores).")  # fmt: skip
 @click.option("--lengths", help="Training haystack lengths in frames (default 4,6,8,10,12).")
 @click.option("--families", help="Needle families to train on (default colour: the one a default run learns; "
               "shape, count and position are accepted, see docs/train.md).")  # fmt: skip
@@ -29,8 +29,9 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
     multiple choice; its attention is rotated by the variant's own positions and frequency
     allocation (niah.rope). Training uses short haystacks; evaluate longer ones with
     niah run DATASET --model tiny:OUT (length extrapolation). Rerunning resumes or skips.
-    Default: the colour family, 1800 steps (about 3 min on 2 cores). The models learn it but do not
-    reach the target accuracy yet (docs/train.md): compare variants only within one run.
+    Default: the colour family, 3600 steps (about 7 min on 2 cores), the smallest budget measured
+    that reaches 100 % V-NIAH and 91 % V-NIAH-D at the training lengths (docs/train.md); 1800 steps
+    gives 100 % and 52 %. Compare variants only within one run.
     Examples:
       niah train --out models                                  # vanilla, m-rope, videorope
       niah train --variants hope,mrope-interleaved --seeds 0,1,2 --out models

@@ -28,6 +28,7 @@ from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
 from niah.data.video_io import Mp4Writer, write_mp4
 from niah.errors import FULL, NiahError, disk_hint, unknown
+from niah.files import umask
 from niah.versions import versions
 
 T = TypeVar("T")
@@ -159,12 +160,6 @@ def _same_dataset(out: Path, config: GenerateConfig) -> bool:
         return False
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _remove_orphans(out: Path) -> None:
     """Delete the temporary dirs that killed runs of generate left beside `out` (their process
     is gone); a live process's temporary dir is left alone."""
@@ -205,7 +200,7 @@ def generate(out: str | Path, config: GenerateConfig, force: bool = False, progr
         out.parent.mkdir(parents=True, exist_ok=True)
         _remove_orphans(out)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset follows the user's umask
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; a dataset follows the user's umask
     except OSError as err:
         raise NiahError(f"cannot write to '{out.parent}': {err.strerror}") from None
     try:

@@ -71,3 +71,13 @@ def test_bad_tiny_models_are_one_line_and_exit_2(models, mixed, tmp_path):
         res = cli("run", mixed, "--model", model, "--variants", variant, "--out", tmp_path / "r")
         assert res.exit_code == 2 and message in res.output, (model, res.output)
         assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_a_finished_model_runs_while_another_of_its_folder_still_trains(mixed, tmp_path):
+    folder = tmp_path / "models"
+    train_all(folder, ["vanilla", "m-rope"], [0], steps=2, lengths=[2], threads=1)
+    (folder / "m-rope-s0" / STATE).write_text("")  # m-rope is mid-training
+    res = cli("run", mixed, "--model", f"tiny:{folder}", "--variants", "vanilla", "--out", tmp_path / "r", "-q")
+    assert res.exit_code == 0, res.output
+    res = cli("run", mixed, "--model", f"tiny:{folder}", "--variants", "m-rope", "--out", tmp_path / "r2", "-q")
+    assert res.exit_code == 2 and "is not finished training" in res.output

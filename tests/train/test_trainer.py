@@ -129,3 +129,15 @@ def test_families_that_need_reading_are_refused(tmp_path):
     res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--families", "colour,number", "-q"])
     assert res.exit_code == 2 and "'number' needs reading digits or words" in res.output
     assert not (tmp_path / "m").exists()
+
+
+def test_checkpoint_files_follow_the_umask(tmp_path, pool):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        train(tmp_path / "m", TinyConfig(), TrainOptions(**{**OPTIONS, "steps": 2}), threads=1, pool=pool)
+    finally:
+        os.umask(old)
+    for name in (WEIGHTS, "config.json"):
+        assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644  # safetensors alone writes 0600
