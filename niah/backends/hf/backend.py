@@ -31,9 +31,10 @@ from niah.backends.hf.checkpoint import (
 )
 from niah.backends.hf.pixels import tokens_per_frame
 from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text, split_template
-from niah.backends.hf.runner import PromptRunner, SampleFailed, shared_tokens
+from niah.backends.hf.runner import PromptRunner, SampleFailed, check_full_attention, shared_tokens
 from niah.data.dataset import Dataset
 from niah.data.needles import LETTERS
+from niah.errors import NiahError
 from niah.rope import resolve_variant
 
 DEFAULT_CHUNK = 8192  # tokens per prefill chunk
@@ -70,6 +71,8 @@ class HFBackend(Backend):
         check_load_options(dtype, attn_implementation, device_map, random_weights, device)
         self.ck: Checkpoint = open_checkpoint(ref)
         split_template(self.ck.tokenizer, "?", ref)  # a chat template that places no video fails here, before any work
+        if why := check_full_attention(rotary.text_config(self.ck.config)):
+            raise NiahError(f"hf:{ref} cannot run in niah: {why}")
         if max_pixels:
             from dataclasses import replace
 

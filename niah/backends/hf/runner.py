@@ -27,11 +27,25 @@ class SampleFailed(Exception):
 
 
 def _truncate(cache, length: int) -> None:
-    """Keep the first `length` tokens of every layer (layers may differ after an interrupted chunk)."""
+    """Keep the first `length` tokens of every layer, each through its own `crop` (layers may differ
+    in length after an interrupted chunk, so one cache-wide count would cut them wrongly). Only
+    full-attention layers are cropped this way: a sliding-window layer cannot be cut back (niah
+    refuses such models, see check_full_attention)."""
     for layer in cache.layers:
-        if getattr(layer, "keys", None) is not None and layer.keys.numel() and layer.keys.shape[-2] > length:
-            layer.keys = layer.keys[..., :length, :]
-            layer.values = layer.values[..., :length, :]
+        if type(layer).__name__ != "DynamicLayer":
+            raise SampleFailed(f"cannot crop a {type(layer).__name__} of the KV cache")
+        current = layer.get_seq_length() if getattr(layer, "keys", None) is not None else 0
+        if current > length:
+            layer.crop(-(current - length))  # a negative count: tokens to drop (transformers 4.x and 5.x)
+
+
+def check_full_attention(text_config) -> str | None:
+    """Why a text model cannot run with niah's prefix reuse (sliding-window attention layers), or None."""
+    kinds = set(getattr(text_config, "layer_types", None) or [])
+    if getattr(text_config, "use_sliding_window", False) or kinds - {"full_attention"}:
+        return ("it has sliding-window attention layers (use_sliding_window or layer_types), whose KV cache "
+                "niah cannot cut back to a shared prefix")  # fmt: skip
+    return None
 
 
 def _free_memory() -> None:
