@@ -31,7 +31,14 @@ from niah.backends.hf.checkpoint import (
 )
 from niah.backends.hf.pixels import tokens_per_frame
 from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text, split_template
-from niah.backends.hf.runner import PromptRunner, SampleFailed, check_full_attention, shared_tokens
+from niah.backends.hf.runner import (
+    OOM_ERRORS,
+    PromptRunner,
+    SampleFailed,
+    check_full_attention,
+    free_memory,
+    shared_tokens,
+)
 from niah.data.dataset import Dataset
 from niah.data.needles import LETTERS
 from niah.errors import NiahError
@@ -177,13 +184,20 @@ class HFBackend(Backend):
         needed_h = max((s.cell.length for s in samples), default=0)
         deep = self.ck.family.deepstack
         missing = [i for i in range(needed_h) if f"h{i}" not in self.vision_cache]
-        count = 0
-        if missing:
-            frames = ((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1)))
-            count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
         inserted = {r for s in samples for r in s.frames(dataset) if r.kind != "haystack"}
-        return count + vision.encode_into(self.vision_cache, self.model, ((r.key, dataset.image(r)) for r in sorted(
-            inserted, key=lambda r: r.key)), self.ck.pixels, deep)  # fmt: skip
+        batches = [((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1))) if missing else (),
+                   ((r.key, dataset.image(r)) for r in sorted(inserted, key=lambda r: r.key))]  # fmt: skip
+        count = 0
+        for frames in batches:  # out of memory here fails only the samples that need a frame not encoded
+            try:
+                count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
+            except OOM_ERRORS:
+                failed = True
+            else:
+                failed = False
+            if failed:
+                free_memory()
+        return count
 
     def _embedder(self, segments: list[Segment]):
         lm = self.model.model.language_model
@@ -207,6 +221,9 @@ class HFBackend(Backend):
                     parts.append(lm.embed_tokens(ids))
                     mask.append(torch.zeros(b - a, dtype=torch.bool))
                 else:
+                    if seg.frame not in self.vision_cache:
+                        raise SampleFailed(f"frame {seg.frame} was not encoded (out of memory while encoding "
+                                           "frames); rerun to retry")  # fmt: skip
                     parts.append(self.vision_cache.get(seg.frame)[a - off : b - off].to(device, dtype))
                     mask.append(torch.ones(b - a, dtype=torch.bool))
                     if deep:
@@ -258,11 +275,19 @@ class HFBackend(Backend):
             start = time.perf_counter()
             answer = LETTERS[sample.needle.answer] if len(sample.needle.options) > 1 else sample.needle.options[0]
             before = self.runner.tokens_computed
+            error = None
             try:
                 first, segments = self.logits(dataset, sample)
                 prediction, correct, scores = self._answer(sample, first)
             except SampleFailed as err:
-                yield SampleResult(sample, answer=answer, error=str(err), seconds=time.perf_counter() - start)
+                error = str(err)
+            except OOM_ERRORS:  # scoring, embedding, anything of this sample: it fails, the sweep goes on
+                error = "out of memory (outside the prefill chunks); rerun to retry"
+                self.runner.reset()  # the cache may hold a partial forward
+            if error is not None:
+                first = None
+                free_memory()  # after the except block: the failed tensors are released
+                yield SampleResult(sample, answer=answer, error=error, seconds=time.perf_counter() - start)
                 continue
             scores.update(prompt_tokens=sum(s.n for s in segments),
                           prefill_tokens=self.runner.tokens_computed - before)  # fmt: skip

@@ -48,7 +48,9 @@ def check_full_attention(text_config) -> str | None:
     return None
 
 
-def _free_memory() -> None:
+def free_memory() -> None:
+    """Return cached CUDA blocks; call it after leaving the except block of an OOM, when the failed
+    forward's tensors are no longer referenced by the traceback."""
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
@@ -113,8 +115,12 @@ class PromptRunner:
             try:
                 hidden = self._forward(embed, start, stop, positions)
             except OOM_ERRORS:
+                failed = True
+            else:
+                failed = False
+            if failed:  # outside the except block: the traceback (and the failed forward's tensors) is gone
                 _truncate(self.cache, start)
-                _free_memory()
+                free_memory()
                 if chunk // 2 < MIN_CHUNK:
                     self.reset()
                     raise SampleFailed(f"CUDA out of memory at {total} tokens even with {chunk}-token chunks") from None

@@ -1,0 +1,107 @@
+"""Out of memory anywhere fails one sample (or the samples that need what failed), never the
+sweep, and a rerun completes them (issue 14 item 4). OOM is simulated by raising
+torch.OutOfMemoryError where CUDA would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from niah.backends.hf import HFBackend, vision
+from niah.cli import main
+
+
+def run(dataset, ckpt, out):
+    return CliRunner().invoke(main, ["run", str(dataset), "--model", f"hf:{ckpt}", "--variants", "vanilla,m-rope",
+                                     "--tasks", "v-niah", "--out", str(out), "--device", "cpu", "--dtype", "float32",
+                                     "-q"])  # fmt: skip
+
+
+def records(out):
+    return {r["key"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_checkpoints, short_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    assert run(short_dataset, tiny_checkpoints["qwen2_vl"], out).exit_code == 0
+    return records(out)
+
+
+def test_oom_mid_forward_after_some_layers_appended_gives_the_same_answers(
+        tiny_checkpoints, short_dataset, reference, tmp_path, monkeypatch):  # fmt: skip
+    """Layer 1 raises once, in the 3rd prefill, after layer 0 has appended the chunk to the cache:
+    the chunk is cut back and recomputed at half the size; every answer equals the clean run's."""
+    real_load = HFBackend._load
+    calls = {"n": 0}
+
+    def load_with_hook(self, dataset):
+        real_load(self, dataset)
+
+        def hook(module, args):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+        if not getattr(self, "_hooked", False):
+            self.model.model.language_model.layers[1].register_forward_pre_hook(hook)
+            self._hooked = True
+
+    monkeypatch.setattr(HFBackend, "_load", load_with_hook)
+    monkeypatch.setattr("niah.backends.hf.backend.DEFAULT_CHUNK", 1024)
+    out = tmp_path / "run"
+    res = run(short_dataset, tiny_checkpoints["qwen2_vl"], out)
+    assert res.exit_code == 0, res.output
+    assert calls["n"] > 3
+    got = records(out)
+    assert set(got) == set(reference) and all(r["status"] == "ok" for r in got.values())
+    for key, r in reference.items():
+        assert got[key]["prediction"] == r["prediction"]
+        assert got[key]["scores"]["option_logprobs"] == pytest.approx(r["scores"]["option_logprobs"], abs=1e-4)
+
+
+def test_oom_while_scoring_fails_that_sample_only_and_a_rerun_completes(tiny_checkpoints, short_dataset, reference,
+                                                                        tmp_path, monkeypatch):  # fmt: skip
+    real = HFBackend._answer
+    seen = {"n": 0}
+
+    def answer(self, sample, first):
+        seen["n"] += 1
+        if seen["n"] == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(self, sample, first)
+
+    monkeypatch.setattr(HFBackend, "_answer", answer)
+    out = tmp_path / "run"
+    run(short_dataset, tiny_checkpoints["qwen2_vl"], out)
+    failed = [r for r in records(out).values() if r["status"] == "failed"]
+    assert len(failed) == 1 and "out of memory" in failed[0]["error"]
+    assert sum(r["status"] == "ok" for r in records(out).values()) == len(reference) - 1
+    monkeypatch.undo()
+    assert run(short_dataset, tiny_checkpoints["qwen2_vl"], out).exit_code == 0
+    assert all(r["status"] == "ok" for r in records(out).values()) and set(records(out)) == set(reference)
+
+
+def test_oom_while_encoding_frames_fails_the_samples_that_need_them(tiny_checkpoints, short_dataset, tmp_path,
+                                                                   monkeypatch):  # fmt: skip
+    real = vision.encode_into
+    seen = {"n": 0}
+
+    def encode_into(cache, model, frames, settings, deepstack):
+        seen["n"] += 1
+        if seen["n"] == 2:  # the needle and distractor frames
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(cache, model, frames, settings, deepstack)
+
+    monkeypatch.setattr(vision, "encode_into", encode_into)
+    ckpt = tiny_checkpoints["qwen2_5_vl"]
+    out = tmp_path / "run"
+    run(short_dataset, ckpt, out)
+    failed = [r for r in records(out).values() if r["status"] == "failed"]
+    assert failed and all("was not encoded" in r["error"] for r in failed)
+    monkeypatch.undo()
+    assert run(short_dataset, ckpt, out).exit_code == 0
+    assert all(r["status"] == "ok" for r in records(out).values())
