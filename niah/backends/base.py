@@ -78,6 +78,10 @@ class Backend(abc.ABC):
         (default: nothing reused)."""
         return [(0, self.estimate_tokens(dataset, s)) for s in samples]
 
+    def memory_plan(self, longest_tokens: int) -> list[str]:
+        """Lines for --dry-run on the memory the longest prompt needs (default: none)."""
+        return []
+
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:  # noqa: B027 (optional hook)
         """Raise NiahError for a variant this backend cannot run (default: it runs any)."""
 

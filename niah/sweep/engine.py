@@ -152,7 +152,7 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, forc
         f"run dir    {grows}",
         f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
         f"prefill    {computed:,}{reused} to compute" + (" (prefix reuse)" if computed < prompts else ""),
-    ] + ([f"note       {p.note}"] if p.note else [])
+    ] + p.backend.memory_plan(max(tokens, default=0)) + ([f"note       {p.note}"] if p.note else [])
     return "\n".join(lines)
 
 

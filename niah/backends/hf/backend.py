@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
@@ -66,6 +67,43 @@ def prefill_flops(text_config, tokens: int) -> float:
     attention (QKᵀ and AV, each N²/2·d multiply-adds per layer)."""
     d, _ = _widths(text_config)
     return 2 * linear_params(text_config) * tokens + 2 * text_config.num_hidden_layers * tokens**2 * d
+
+
+GiB = 2**30
+BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
+
+
+def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
+    """Bytes of the KV cache of `tokens` tokens: keys and values, every layer, every KV head."""
+    _, kv = _widths(text_config)
+    return 2 * text_config.num_hidden_layers * kv * tokens * BYTES[dtype]
+
+
+def count_params(ck: Checkpoint) -> int:
+    """Parameters of the checkpoint from its safetensors headers (no weights read), or, without
+    saved weights, the decoder matrices plus embeddings from the config (a lower bound)."""
+    from safetensors import safe_open
+
+    files = sorted(Path(ck.ref).glob("*.safetensors")) if Path(ck.ref).is_dir() else []
+    total = 0
+    for path in files:
+        with safe_open(str(path), framework="pt") as f:
+            for name in f.keys():  # noqa: SIM118 - safe_open has no __iter__
+                total += int(np.prod(f.get_slice(name).get_shape()))
+    if total:
+        return total
+    tc = rotary.text_config(ck.config)
+    return linear_params(tc) + 2 * tc.vocab_size * tc.hidden_size
+
+
+def _size(n: float) -> str:
+    return f"{n / GiB:.2f} GiB" if n >= GiB else f"{n / 2**20:.1f} MiB"
+
+
+def device_memory(device: str) -> int | None:
+    """Total bytes of a CUDA device, None for the CPU (no limit niah can read reliably)."""
+    target = torch.device(device)
+    return torch.cuda.get_device_properties(target).total_memory if target.type == "cuda" else None
 
 
 class HFBackend(Backend):
@@ -162,6 +200,25 @@ class HFBackend(Backend):
         # random weights differ by the device they were drawn on (torch's CPU and CUDA generators differ)
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
         self.vision_cache = vision.VisionCache(root / self.vision_fingerprint(dataset))
+
+    def memory_plan(self, longest_tokens: int) -> list[str]:
+        """KV cache and predicted peak of the longest prompt, with a warning when it will not fit:
+        peak ≈ weights + KV cache + one chunk's activations (hidden and MLP widths, a few copies)."""
+        tc = rotary.text_config(self.ck.config)
+        per = BYTES[self.dtype]
+        weights = count_params(self.ck) * per
+        kv = kv_cache_bytes(tc, longest_tokens, self.dtype)
+        chunk = min(self.chunk_tokens, longest_tokens) * (4 * tc.hidden_size + 3 * tc.intermediate_size) * per
+        peak = weights + kv + chunk
+        lines = [f"memory     {self.dtype}: weights {_size(weights)} + KV cache {_size(kv)} at {longest_tokens:,} "
+                 f"tokens + chunk {_size(chunk)} ≈ {_size(peak)} peak (estimate)"]  # fmt: skip
+        device = self.options["device"] or default_device()
+        total = None if self.options["device_map"] else device_memory(device)
+        if total is not None and peak > 0.9 * total:
+            lines.append(f"warning    the longest prompt needs about {_size(peak)} but {device} has {_size(total)}: "
+                         f"a smaller --chunk-tokens cannot shrink the {_size(kv)} KV cache; use shorter --lengths, "
+                         "a smaller model, or --device-map auto over more GPUs")  # fmt: skip
+        return lines
 
     def vision_fingerprint(self, dataset: Dataset) -> str:
         """The vision cache's folder name: checkpoint, resolved dtype, the weights' identity (random

@@ -64,3 +64,25 @@ def test_run_json_and_the_vision_cache_record_what_was_loaded(tiny_checkpoints, 
                                         str(tmp_path / "o"), "--device", "cpu", "--limit", "1", "-q"])  # fmt: skip
         assert res.exit_code == 0, res.output
         assert json.loads((tmp_path / "o" / "run.json").read_text())["config"]["backend"]["dtype"] == "float32"
+
+
+def test_dry_run_plans_memory_and_warns_when_the_longest_prompt_will_not_fit(tiny_checkpoints, short_dataset,
+                                                                            tmp_path, monkeypatch):  # fmt: skip
+    """KV bytes = 2 (K and V) × layers × KV heads × head_dim × tokens × bytes per value (issue 14)."""
+    from niah.backends.hf import backend as hf_backend
+
+    ckpt = tiny_checkpoints["qwen2_vl"]
+    args = ["run", str(short_dataset), "--model", f"hf:{ckpt}", "--variants", "m-rope", "--out", str(tmp_path / "o"),
+            "--device", "cpu", "--dtype", "float32", "--dry-run"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    text = json.loads((ckpt / "config.json").read_text())["text_config"]
+    longest = int(next(x for x in res.output.splitlines() if x.startswith("tokens")).split()[-5].replace(",", ""))
+    head_dim = text["hidden_size"] // text["num_attention_heads"]
+    kv = 2 * text["num_hidden_layers"] * text["num_key_value_heads"] * head_dim * longest * 4  # float32
+    assert f"KV cache {kv / 2**20:.1f} MiB at {longest:,} tokens" in res.output
+    assert "warning" not in res.output
+    monkeypatch.setattr(hf_backend, "device_memory", lambda device: 2**18)  # a 0.25 MiB device
+    res = CliRunner().invoke(main, args)
+    assert "a smaller --chunk-tokens cannot shrink the" in res.output and "has 0.2 MiB" in res.output
+    assert not (tmp_path / "o").exists()
