@@ -8,10 +8,11 @@
 
 from niah.rope.frequencies import apply_rotary, rotary_tables
 from niah.rope.layout import Layout, TextRun, VisionRun, split_frames
-from niah.rope.properties import VariantProperties, properties
+from niah.rope.properties import VariantProperties, inert_options, properties
 from niah.rope.variants import VARIANTS, RopeVariant, VariantSpec, register_variant, resolve_variant
 
 __all__ = [
+    "inert_options",
     "VARIANTS",
     "Layout",
     "RopeVariant",

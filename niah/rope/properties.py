@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import torch
 
 from niah.rope.frequencies import AXIS_T, UNROTATED
+from niah.rope.layout import Layout
 from niah.rope.positions import SPATIALLY_SYMMETRIC
-from niah.rope.variants import RopeVariant
+from niah.rope.variants import RopeVariant, _fmt
 
 _ONE_D_PLACEMENTS = {"flat", "tad"}
 
@@ -64,3 +66,21 @@ def properties(variant: RopeVariant, description: str = "") -> VariantProperties
         temporal_index_scaling=variant.temporal_scaling,
         description=description,
     )
+
+
+def inert_options(variant: RopeVariant, layout: Layout, reference: Layout) -> list[str]:
+    """The numeric options of `variant` that change its positions on `reference` but not on
+    `layout`: options that cannot act there (e.g. δ when every frame is its own one-frame run, as
+    Qwen3-VL's timestamped prompt makes them). Found by changing each option and comparing."""
+    from niah.rope.variants import resolve_variant
+
+    inert = []
+    for key, value in variant.options.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        other = resolve_variant(variant.spec.replace(f"{key}={_fmt(value)}", f"{key}={_fmt(value * 2 + 1)}"))
+        acts_there = not torch.equal(variant.position_ids(reference), other.position_ids(reference))
+        acts_here = not torch.equal(variant.position_ids(layout), other.position_ids(layout))
+        if acts_there and not acts_here:
+            inert.append(key)
+    return inert

@@ -115,3 +115,15 @@ def test_unknown_names_and_options_are_clear_errors():
     with pytest.raises(NiahError, match="must be a float"):
         resolve_variant("hope:delta=big")
     assert resolve_variant("videorope:delta=1.5,alloc=high").spec == "videorope:delta=1.5,layout=diagonal,alloc=high"
+
+
+def test_inert_options_are_the_temporal_ones_when_every_frame_is_its_own_run():
+    from niah.rope import Layout, inert_options, resolve_variant
+
+    one_run_per_frame = Layout.parse("text:3,video:1x2x2,text:2,video:1x2x2,text:2,video:1x2x2,text:2")
+    one_run = Layout.parse("text:3,video:3x2x2,text:2")
+    expected = {"videorope": ["delta"], "tad": ["delta"], "hope": ["delta"], "m-rope-time": ["tokens_per_second"],
+                "m-rope": [], "mrope-interleaved": [], "vanilla": []}  # fmt: skip
+    for name, inert in expected.items():
+        assert inert_options(resolve_variant(name), one_run_per_frame, one_run) == inert, name
+    assert inert_options(resolve_variant("videorope"), one_run, one_run) == []  # δ acts in one run

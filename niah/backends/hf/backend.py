@@ -42,10 +42,13 @@ from niah.backends.hf.runner import (
 )
 from niah.data.dataset import Dataset
 from niah.data.needles import LETTERS
-from niah.errors import NiahError
-from niah.rope import resolve_variant
+from niah.errors import NiahError, unknown
+from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, resolve_variant
 
 DEFAULT_CHUNK = 8192  # tokens per prefill chunk
+VIDEO_LAYOUTS = ("timestamped", "contiguous")
+"""timestamped: each frame its own run after a timestamp text (Qwen3-VL's native prompt);
+contiguous: the whole video one run (Qwen2-VL's form), where every temporal rule acts."""
 
 
 def _widths(text_config) -> tuple[int, int]:
@@ -112,12 +115,19 @@ class HFBackend(Backend):
     def __init__(self, ref: str, seed: int = 0, dtype: str = "auto", device: str | None = None,
                  attn_implementation: str = "sdpa", device_map: str | None = None, random_weights: bool = False,
                  chunk_tokens: int | None = None, max_pixels: int | None = None, no_prefix_reuse: bool = False,
-                 cache_dir: str | None = None):  # fmt: skip
+                 cache_dir: str | None = None, video_layout: str | None = None):  # fmt: skip
         check_load_options(dtype, attn_implementation, device_map, random_weights, device)
         self.ck: Checkpoint = open_checkpoint(ref)
         split_template(self.ck.tokenizer, "?", ref)  # a chat template that places no video fails here, before any work
         if why := check_full_attention(rotary.text_config(self.ck.config)):
             raise NiahError(f"hf:{ref} cannot run in niah: {why}")
+        native_layout = "timestamped" if self.ck.family.frame_runs else "contiguous"
+        self.video_layout = video_layout or native_layout
+        if self.video_layout not in VIDEO_LAYOUTS:
+            raise unknown("video layout", self.video_layout, VIDEO_LAYOUTS)
+        if self.video_layout == "timestamped" and native_layout != "timestamped":
+            raise NiahError(f"--video-layout timestamped is Qwen3-VL's prompt form; {self.ck.family.name} takes "
+                            "its video as one contiguous run")  # fmt: skip
         if max_pixels:
             from dataclasses import replace
 
@@ -142,7 +152,21 @@ class HFBackend(Backend):
         """What the samples' results depend on, as resolved (dtype 'auto' recorded as what it loads in)."""
         return {"family": self.ck.family.name, "dtype": self.dtype,
                 "random_weights": self.options["random_weights"], "max_pixels": self.ck.pixels.max_pixels,
-                "seed": self.seed}  # fmt: skip
+                "seed": self.seed, "video_layout": self.video_layout}  # fmt: skip
+
+    def check_variants(self, variants: Sequence[RopeVariant]) -> None:
+        """In the timestamped layout every frame is its own one-frame run: a variant option that
+        only acts across frames (δ, tokens_per_second) would silently change nothing, so it is refused."""
+        if self.video_layout != "timestamped":
+            return
+        timestamped = Layout((TextRun(3), *(r for _ in range(3) for r in (VisionRun("f", 1, 2, 2), TextRun(2)))))
+        contiguous = Layout((TextRun(3), VisionRun("v", 3, 2, 2), TextRun(2)))
+        for variant in variants:
+            if inert := inert_options(variant, timestamped, contiguous):
+                raise NiahError(f"{variant.spec}: option {', '.join(inert)} cannot act in {self.ck.family.name}'s "
+                                "timestamped video layout (every frame is its own run, at temporal index 0): "
+                                "use --video-layout contiguous (one video run, as Qwen2-VL), or another "
+                                "variant")  # fmt: skip
 
     # ------------------------------------------------------------------ planning
 
@@ -154,7 +178,7 @@ class HFBackend(Backend):
         h, w = self.grid(dataset)
         needle = sample.needle
         return build_segments(self.ck.tokenizer, question_text(needle.question, needle.options), sample.frames(dataset),
-                              h * w, dataset.options["fps"], self.ck.family.frame_runs)  # fmt: skip
+                              h * w, dataset.options["fps"], self.video_layout == "timestamped")  # fmt: skip
 
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
         return sum(s.n for s in self.segments(dataset, sample))
