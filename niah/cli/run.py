@@ -107,7 +107,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
         limit=limit, seed=seed, backend_options=_hf_options(model, hf),
     )  # fmt: skip
     if dry_run:
-        click.echo(engine.dry_run(config, out, Shard.parse(shard), force))
+        click.echo(engine.dry_run(config, out, Shard.parse(shard) if shard else None, force))
         return
     multi = gpus is not None and gpus > 1
     if multi and (shard or hf.get("device") or hf.get("device_map")):
@@ -117,7 +117,9 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
             summary = run_workers(config, out, gpus, [a for p in PLUGINS for a in ("--plugin", p)],
                                   _worker_args(ctx), force=force, quiet=quiet)  # fmt: skip
         else:
-            summary = run_sweep(config, out, Shard.parse(shard), force=force, quiet=quiet, echo=click.echo)
+            # no --shard: the shard of this torchrun rank (RANK, WORLD_SIZE), or the whole plan
+            summary = run_sweep(config, out, Shard.parse(shard) if shard else None, force=force, quiet=quiet,
+                                echo=click.echo)  # fmt: skip
     except RunInterrupted as stop:
         click.echo(str(stop), err=True)
         sys.exit(130)

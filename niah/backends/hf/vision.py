@@ -1,5 +1,14 @@
 """Vision once: each unique frame is encoded by the vision tower once per (model, dataset) and
-cached on disk as safetensors shards, read back memory-mapped.
+cached on disk as safetensors shards (read back with safetensors; the frames a process uses are
+then kept in its memory).
+
+Many workers (torchrun ranks, `--gpus N`) share one cache: each writes shards under a name of its
+own (pid and a random part), so no two writers ever touch one file, and a batch is encoded under
+an exclusive lock (flock on `encode.lock`, released by the OS if its holder dies) after looking
+again at what the others have written: every frame is encoded once for the whole run, whoever
+needs it first. A shard that cannot be read
+(torn by a crash of the disk, not by a kill: writes are atomic) is reported, removed and its frames
+encoded again.
 
 The Qwen vision towers attend within each temporal unit only (cu_seqlens per unit), so encoding
 frames one unit at a time in batches gives the same embeddings as encoding the video at once.
@@ -11,8 +20,12 @@ dtype, the processor settings and the dataset's manifest hash, so nothing stale 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import secrets
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +36,7 @@ from safetensors.torch import save_file
 
 from niah.backends.hf.checkpoint import PixelSettings
 from niah.backends.hf.pixels import patchify
+from niah.errors import NiahWarning
 from niah.files import atomic_replace
 
 ENCODE_BATCH = 32  # frames per vision-tower call
@@ -40,14 +54,25 @@ class VisionCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self._index: dict[str, Path] = {}
         self._memory: dict[str, torch.Tensor] = {}
+        self._seen: set[Path] = set()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Index shards written since the last look (by this process or another)."""
         for shard in sorted(self.root.glob("shard-*.safetensors")):
+            if shard in self._seen:
+                continue
             try:
                 with safe_open(str(shard), framework="pt") as f:
-                    for name in f.keys():  # noqa: SIM118 - safe_open has no __iter__
-                        self._index[name] = shard
-            except Exception:  # a shard torn by a kill: ignore it, its frames are encoded again
+                    names = list(f.keys())
+            except Exception as err:  # safetensors raises its own types for a bad header
+                warnings.warn(NiahWarning(f"vision cache shard '{shard}' is unreadable ({str(err)[:80]}): removed, "
+                                          "its frames are encoded again"), stacklevel=2)  # fmt: skip
+                shard.unlink(missing_ok=True)
                 continue
-        self._shards = len(list(self.root.glob("shard-*.safetensors")))
+            self._seen.add(shard)
+            for name in names:
+                self._index.setdefault(name, shard)
 
     def __contains__(self, key: str) -> bool:
         return key in self._memory or key in self._index
@@ -59,11 +84,11 @@ class VisionCache:
         return self._memory[key]
 
     def put(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Write one new shard (atomically) and keep the tensors in memory."""
+        """Write one new shard (atomically, under a name no other writer uses) and keep the tensors."""
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        path = self.root / f"shard-{self._shards:05d}.safetensors"
+        path = self.root / f"shard-{os.getpid()}-{secrets.token_hex(4)}.safetensors"
         atomic_replace(path, lambda tmp: save_file(tensors, str(tmp)))
-        self._shards += 1
+        self._seen.add(path)
         for k in tensors:
             self._index[k] = path
         self._memory.update(tensors)
@@ -94,20 +119,28 @@ def encode_into(cache: VisionCache, model, frames: Iterable[tuple[str, np.ndarra
     batch: list[tuple[str, np.ndarray]] = []
 
     def flush() -> None:
-        results = encode(model, [f for _, f in batch], settings, deepstack)
+        nonlocal count
+        with open(cache.root / "encode.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one writer at a time; the others then find its frames
+            cache.refresh()
+            batch[:] = [(k, f) for k, f in batch if k not in cache]
+            if batch:
+                write(encode(model, [f for _, f in batch], settings, deepstack))
+                count += len(batch)
+        batch.clear()
+
+    def write(results: list[dict[str, torch.Tensor]]) -> None:
         tensors: dict[str, torch.Tensor] = {}
         for (key, _), r in zip(batch, results, strict=True):
             tensors[key] = r["embeds"]
             if "deep" in r:
                 tensors[key + "#deep"] = r["deep"]
         cache.put(tensors)
-        batch.clear()
 
     for key, frame in frames:
         if key in cache:
             continue
         batch.append((key, frame))
-        count += 1
         if len(batch) == ENCODE_BATCH:
             flush()
     if batch:
