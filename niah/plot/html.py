@@ -84,9 +84,8 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
         if cell is None or cell.id in info:
             continue
         needle = ds.needles[cell.needle]
-        slot = next(
-            i.slot for i in cell.insertions if i.kind == "needle"
-        )  # the needle sits before haystack frame `slot`
+        # the needle sits before haystack frame `slot`
+        slot = next(i.slot for i in cell.insertions if i.kind == "needle")
         before, after = (slot - 1 if slot > 0 else None), (slot if slot < cell.length else None)
         wanted |= {k for k in (before, after) if k is not None}
         for ref in [FrameRef("needle", 0, cell.needle),
@@ -153,9 +152,9 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
             samples.append({k: r.get(k) for k in ("key", "needle", "cell", "prediction", "answer", "correct", "lured",
                                                   "scores", "insert_index", "frames", "imported")}
                            | {"task": task})  # fmt: skip
+    with_cells = [s for s in samples if s.get("cell")]  # niah's own samples (imported cells have none)
     for ds in datasets.values():
-        mine = [s for s in samples if s.get("cell")]
-        t, c = _thumbnails(ds, mine)
+        t, c = _thumbnails(ds, with_cells)
         thumbs |= t
         cells |= c
     header, body = table_rows({k: grid(v, *axes_of(v)) for k, v in by_group.items()})

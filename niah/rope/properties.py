@@ -72,13 +72,14 @@ def inert_options(variant: RopeVariant, layout: Layout, reference: Layout) -> li
     """The numeric options of `variant` that change its positions on `reference` but not on
     `layout`: options that cannot act there (e.g. δ when every frame is its own one-frame run, as
     Qwen3-VL's timestamped prompt makes them). Found by changing each option and comparing."""
-    from niah.rope.variants import resolve_variant
+    from niah.rope.variants import VARIANTS
 
+    given = {k: _fmt(v) for k, v in variant.options.items()}
     inert = []
     for key, value in variant.options.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        other = resolve_variant(variant.spec.replace(f"{key}={_fmt(value)}", f"{key}={_fmt(value * 2 + 1)}"))
+        other = VARIANTS[variant.name].resolve({**given, key: _fmt(value * 2 + 1)})
         acts_there = not torch.equal(variant.position_ids(reference), other.position_ids(reference))
         acts_here = not torch.equal(variant.position_ids(layout), other.position_ids(layout))
         if acts_there and not acts_here:

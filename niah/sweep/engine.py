@@ -159,10 +159,15 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, forc
 def _growth(root: Path, recorded: dict[str, Any]) -> str:
     """'grows: + lengths 16, 24; + variants videorope' or 'same plan'."""
     old = json.loads((root / RUN).read_text())["config"]
-    added = [f"+ {key} {', '.join(map(str, [x for x in recorded[key] if x not in (old.get(key) or [])]))}"
-             for key in PLAN_LISTS if recorded.get(key) and old.get(key) is not None
-             and [x for x in recorded[key] if x not in old[key]]]  # fmt: skip
-    added += [f"+ all {key}" for key in PLAN_LISTS if recorded.get(key) is None and old.get(key) is not None]
+    added = []
+    for key in PLAN_LISTS:
+        before, after = old.get(key), recorded.get(key)
+        if before is None:  # it already held all of them
+            continue
+        if after is None:
+            added.append(f"+ all {key}")
+        elif new := [x for x in after if x not in before]:
+            added.append(f"+ {key} {', '.join(map(str, new))}")
     return f"grows: {'; '.join(added)}" if added else "same plan"
 
 

@@ -221,7 +221,6 @@ class HFBackend(Backend):
             torch.manual_seed(self.seed)
             self.model = load_model(self.ck, **self.options)
             self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse)
-        # random weights differ by the device they were drawn on (torch's CPU and CUDA generators differ)
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
         self.vision_cache = vision.VisionCache(root / self.vision_fingerprint(dataset))
 
@@ -272,12 +271,10 @@ class HFBackend(Backend):
         for frames in batches:  # out of memory here fails only the samples that need a frame not encoded
             try:
                 count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
+                continue
             except OOM_ERRORS:
-                failed = True
-            else:
-                failed = False
-            if failed:
-                free_memory()
+                pass
+            free_memory()  # after the except block: the failed tensors are released
         return count
 
     def _embedder(self, segments: list[Segment]):

@@ -6,9 +6,8 @@ Many workers (torchrun ranks, `--gpus N`) share one cache: each writes shards un
 own (pid and a random part), so no two writers ever touch one file, and a batch is encoded under
 an exclusive lock (flock on `encode.lock`, released by the OS if its holder dies) after looking
 again at what the others have written: every frame is encoded once for the whole run, whoever
-needs it first. A shard that cannot be read
-(torn by a crash of the disk, not by a kill: writes are atomic) is reported, removed and its frames
-encoded again.
+needs it first. A shard that cannot be read (torn by a disk failure, not by a kill: writes are
+atomic) is reported, removed and its frames encoded again.
 
 The Qwen vision towers attend within each temporal unit only (cu_seqlens per unit), so encoding
 frames one unit at a time in batches gives the same embeddings as encoding the video at once.
