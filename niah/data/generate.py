@@ -89,6 +89,9 @@ def check_config(c: GenerateConfig) -> None:
     check_grid(c.lengths, c.depths)
     if c.haystack not in HAYSTACK_SOURCES:
         raise NiahError(f"unknown haystack source '{c.haystack}': choose {', '.join(HAYSTACK_SOURCES)}")
+    if c.allow_truncated and c.haystack != "video":
+        raise NiahError(f"--allow-truncated applies to --video only; the {c.haystack} haystack has no container "
+                        "to be truncated: drop it")  # fmt: skip
     if c.width < 28 or c.height < 28 or c.width % 2 or c.height % 2:
         raise NiahError(f"frame size {c.width}x{c.height}: width and height must be even and at least 28 pixels")
     if not 0 <= c.seed < MAX_SEED:

@@ -65,3 +65,10 @@ def test_fps_above_the_video_rate_warns(videos, tmp_path):
     assert "warning: --fps 30 is above the 10 fps of video" in res.output and "repeats about 3.0 times" in res.output
     quiet = generate(tmp_path / "q", videos[0], "--fps", "5", "--lengths", "8")
     assert quiet.exit_code == 0 and "above the" not in quiet.output
+
+
+def test_allow_truncated_without_a_video_is_refused(tmp_path):
+    """It would silently change nothing for the synthetic haystack or an image folder."""
+    res = CliRunner().invoke(main, ["generate", "--preset", "demo", "--allow-truncated", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 2 and "--allow-truncated applies to --video only" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "d").exists()
