@@ -85,6 +85,10 @@ class Backend(abc.ABC):
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:  # noqa: B027 (optional hook)
         """Raise NiahError for a variant this backend cannot run (default: it runs any)."""
 
+    def check_plan(self, dataset: Dataset, samples: Sequence[Sample]) -> None:  # noqa: B027 (optional hook)
+        """Warn (NiahWarning) where this backend shows the plan's samples otherwise than the model
+        natively would, or raise NiahError where it cannot run them (default: nothing to say)."""
+
     def skip_reason(self, needle: NeedleRecord) -> str | None:
         """Why this backend cannot answer a needle (its samples are left out of the plan), or None."""
         return None

@@ -71,6 +71,7 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
     backend.check_variants(variants)
     plan, note = _answerable(make_plan(dataset, tasks, variants, config.lengths, config.depths, config.limit),
                              backend, dataset)  # fmt: skip
+    backend.check_plan(dataset, plan)
     shard = shard or shard_from_env()
     resolved = {
         "dataset": str(dataset.path.resolve()),

@@ -12,6 +12,7 @@ tokens, every argmax must match — the LongVA rule).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from niah.backends.hf.checkpoint import (
     resolve_dtype,
     weights_identity,
 )
-from niah.backends.hf.pixels import tokens_per_frame
+from niah.backends.hf.pixels import target_size, tokens_per_frame
 from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text, split_template
 from niah.backends.hf.runner import (
     OOM_ERRORS,
@@ -42,7 +43,7 @@ from niah.backends.hf.runner import (
 )
 from niah.data.dataset import Dataset
 from niah.data.needles import LETTERS
-from niah.errors import NiahError, unknown
+from niah.errors import NiahError, NiahWarning, unknown
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, resolve_variant
 
 DEFAULT_CHUNK = 8192  # tokens per prefill chunk
@@ -131,7 +132,7 @@ class HFBackend(Backend):
         if max_pixels:
             from dataclasses import replace
 
-            self.ck.pixels = replace(self.ck.pixels, max_pixels=max_pixels)
+            self.ck.pixels = replace(self.ck.pixels, max_pixels=max_pixels, per_video=False, frame_cap_tokens=None)
         self.name = f"hf:{ref}"
         self.marks = {"random_weights": True} if random_weights else {}
         self.options = dict(dtype=dtype, device=device, attn_implementation=attn_implementation,
@@ -152,6 +153,8 @@ class HFBackend(Backend):
         """What the samples' results depend on, as resolved (dtype 'auto' recorded as what it loads in)."""
         return {"family": self.ck.family.name, "dtype": self.dtype,
                 "random_weights": self.options["random_weights"], "max_pixels": self.ck.pixels.max_pixels,
+                "pixel_limits": ("per video" if self.ck.pixels.per_video else "per frame") + " from "
+                                + self.ck.pixels.source,
                 "seed": self.seed, "video_layout": self.video_layout}  # fmt: skip
 
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
@@ -169,6 +172,23 @@ class HFBackend(Backend):
                                 "variant")  # fmt: skip
 
     # ------------------------------------------------------------------ planning
+
+    def check_plan(self, dataset: Dataset, samples: Sequence[Sample]) -> None:
+        """Where the video processor budgets pixels per video (Qwen3-VL), it would shrink the
+        frames of the longest haystack below the size niah shows at every length: say so."""
+        if not self.ck.pixels.per_video or not samples:
+            return
+        width, height = dataset.frame_size
+        longest = max(s.cell.length for s in samples)
+        ours = target_size(height, width, self.ck.pixels)
+        native = target_size(height, width, self.ck.pixels, units=longest)
+        if native != ours:
+            message = (f"{self.ck.family.name}'s video processor would show a {longest}-frame haystack at "
+                       f"{native[1]}×{native[0]} (its {self.ck.pixels.source} budgets {self.ck.pixels.max_pixels:,} "
+                       f"pixels per video); niah shows every length at {ours[1]}×{ours[0]} so that only the length "
+                       f"changes: add --max-pixels {native[0] * native[1]} to use the longest haystack's size at "
+                       "every length")  # fmt: skip
+            warnings.warn(NiahWarning(message), stacklevel=2)
 
     def grid(self, dataset: Dataset) -> tuple[int, int]:
         width, height = dataset.frame_size

@@ -40,6 +40,9 @@ class PixelSettings:
     std: tuple[float, float, float]
     min_pixels: int
     max_pixels: int
+    per_video: bool = False  # the limits bound the whole video's frames × pixels (Qwen3-VL's video processor)
+    frame_cap_tokens: int | None = None  # Qwen3-VL's cap_pixels_per_frame: at most this many patches a frame
+    source: str = "preprocessor_config.json"  # the file they were read from
 
     @property
     def factor(self) -> int:
@@ -77,15 +80,35 @@ def load_config(ref: str):
         raise NiahError(f"cannot load the config of model '{ref}': {lines[-1].strip() if lines else err}") from None
 
 
-def load_pixel_settings(ref: str) -> PixelSettings:
+VIDEO_CONFIG = "video_preprocessor_config.json"
+
+
+def _read_config(ref: str, name: str, required: bool = True) -> dict[str, Any] | None:
     from transformers.utils import cached_file
 
     try:
-        path = cached_file(ref, "preprocessor_config.json")
+        path = cached_file(ref, name, _raise_exceptions_for_missing_entries=required)
     except OSError as err:
-        raise NiahError(f"cannot read preprocessor_config.json of '{ref}': {str(err).splitlines()[0]}") from None
-    raw: dict[str, Any] = json.loads(Path(path).read_text())
+        raise NiahError(f"cannot read {name} of '{ref}': {str(err).splitlines()[0]}") from None
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise NiahError(f"{name} of '{ref}' is not valid JSON ({err}): restore it from the model's release") from None
+
+
+def load_pixel_settings(ref: str, family: Family) -> PixelSettings:
+    """The video processor's settings: from video_preprocessor_config.json when the checkpoint
+    has one (Qwen3-VL), else from preprocessor_config.json (Qwen2-VL and Qwen2.5-VL ship only
+    that; their video processor takes its min/max_pixels from it)."""
+    raw = _read_config(ref, VIDEO_CONFIG, required=False)
+    source = VIDEO_CONFIG
+    if raw is None:
+        raw, source = _read_config(ref, "preprocessor_config.json"), "preprocessor_config.json"
     size = raw.get("size") or {}
+    per_video = source == VIDEO_CONFIG and family.video_pixels_per_video
+    capped = per_video and raw.get("cap_pixels_per_frame")
     return PixelSettings(
         patch_size=int(raw.get("patch_size", 14)),
         temporal_patch_size=int(raw.get("temporal_patch_size", 2)),
@@ -94,6 +117,9 @@ def load_pixel_settings(ref: str) -> PixelSettings:
         std=tuple(raw.get("image_std", (0.26862954, 0.26130258, 0.27577711))),
         min_pixels=int(raw.get("min_pixels", size.get("shortest_edge", 56 * 56))),
         max_pixels=int(raw.get("max_pixels", size.get("longest_edge", 28 * 28 * 1280))),
+        per_video=per_video,
+        frame_cap_tokens=int(raw.get("max_video_tokens", 768)) if capped else None,
+        source=source,
     )
 
 
@@ -120,7 +146,7 @@ def open_checkpoint(ref: str) -> Checkpoint:
     ref = resolve(ref)
     config = load_config(ref)
     family = family_of(getattr(config, "model_type", "?"), ref)
-    return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref))
+    return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref, family))
 
 
 def default_device() -> str:

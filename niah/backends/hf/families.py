@@ -18,12 +18,13 @@ class Family:
     native_variant: str  # e.g. "m-rope"; m-rope-time gets tokens_per_second from the config
     frame_runs: bool  # True: each frame its own run with a timestamp text before it (Qwen3-VL)
     deepstack: bool  # the vision tower returns extra embeddings added in early LLM layers
+    video_pixels_per_video: bool = False  # its video processor's pixel limits bound frames × pixels of a video
 
 
 FAMILIES: dict[str, Family] = {
     "qwen2_vl": Family("qwen2_vl", "m-rope", frame_runs=False, deepstack=False),
     "qwen2_5_vl": Family("qwen2_5_vl", "m-rope-time", frame_runs=False, deepstack=False),
-    "qwen3_vl": Family("qwen3_vl", "mrope-interleaved", frame_runs=True, deepstack=True),
+    "qwen3_vl": Family("qwen3_vl", "mrope-interleaved", frame_runs=True, deepstack=True, video_pixels_per_video=True),
 }
 
 

@@ -3,8 +3,11 @@
 Each frame is one temporal unit: its pixels repeated over the temporal patch (2 frames), as the
 processor does for a still image, so insertions sit exactly where the dataset put them and every
 unique frame is encoded once. Frames are resized only when their size is not a multiple of the
-patch factor or exceeds max_pixels (bicubic, like the processor); frames already a multiple
-(448×252 for Qwen2-VL) pass through untouched, so there is nothing for the two to disagree on.
+patch factor or falls outside the pixel limits (bicubic, like the processor); frames already a
+multiple (448×252 for Qwen2-VL) pass through untouched, so there is nothing for the two to
+disagree on. Every haystack length shows its frames at one size: that of a one-unit video. Where
+the model's video processor budgets pixels per video (Qwen3-VL), it would shrink the frames of a
+long video; the hf backend warns when a run's longest haystack is such a video.
 
 Shapes: a frame (H, W, 3) uint8 → (grid_h · grid_w, 3 · temporal · patch · patch) float32 with
 rows in the processor's merge-window order, and grid (1, grid_h, grid_w) in patches.
@@ -21,15 +24,26 @@ import torch
 from niah.backends.hf.checkpoint import PixelSettings
 
 
-def target_size(height: int, width: int, s: PixelSettings) -> tuple[int, int]:
-    """transformers' smart_resize: multiples of the factor, within [min_pixels, max_pixels]."""
+def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:
+    """transformers' smart_resize of a video of `units` niah frames (each one temporal unit:
+    s.temporal_patch_size copies of the frame): multiples of the factor, within [min_pixels,
+    max_pixels] per frame, or, where the budget is per video (Qwen3-VL's video processor), for all
+    its frames × pixels together (with its optional per-frame cap). Returns (H, W) in pixels."""
     f = s.factor
+    frames = units * s.temporal_patch_size if s.per_video else 1
+    max_pixels = s.max_pixels
+    if s.frame_cap_tokens is not None:
+        per_frame = max(min(s.frame_cap_tokens * f * f, s.max_pixels // frames), int(s.min_pixels * 1.05))
+        max_pixels = per_frame * frames
+    if s.per_video and min(height, width) < f:  # Qwen3-VL first scales a frame up to one factor
+        scale = max(f / height, f / width)
+        height, width = int(height * scale), int(width * scale)
     h, w = max(f, round(height / f) * f), max(f, round(width / f) * f)
-    if h * w > s.max_pixels:
-        beta = math.sqrt(height * width / s.max_pixels)
+    if frames * h * w > max_pixels:
+        beta = math.sqrt(frames * height * width / max_pixels)
         h, w = max(f, math.floor(height / beta / f) * f), max(f, math.floor(width / beta / f) * f)
-    elif h * w < s.min_pixels:
-        beta = math.sqrt(s.min_pixels / (height * width))
+    elif frames * h * w < s.min_pixels:
+        beta = math.sqrt(s.min_pixels / (frames * height * width))
         h, w = math.ceil(height * beta / f) * f, math.ceil(width * beta / f) * f
     return h, w
 
@@ -50,7 +64,7 @@ def patchify(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[i
     return x.reshape(gh * gw, 3 * s.temporal_patch_size * p * p), (1, gh, gw)
 
 
-def tokens_per_frame(height: int, width: int, s: PixelSettings) -> tuple[int, int]:
-    """(H, W) LLM tokens of a frame after the merge."""
-    h, w = target_size(height, width, s)
+def tokens_per_frame(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:
+    """(H, W) LLM tokens of a frame after the merge, in a video of `units` frames."""
+    h, w = target_size(height, width, s, units)
     return h // s.factor, w // s.factor

@@ -1,9 +1,11 @@
 """A sample's prompt as segments: text pieces and frames, in order.
 
 The model's chat template is applied to [video, question + lettered options] and the video
-placeholder is replaced by the frames: for Qwen2-VL / Qwen2.5-VL one contiguous run between
-vision_start and vision_end; for Qwen3-VL each frame as "<t seconds>" + vision_start + frame +
-vision_end, t being the frame's time in the cell (index / fps).
+placeholder's <|video_pad|> is replaced by the frames, as transformers' processors do: for
+Qwen2-VL / Qwen2.5-VL one contiguous run between the template's vision_start and vision_end; for
+Qwen3-VL each frame as "<t seconds>" + vision_start + frame + vision_end, t being the frame's time
+in the cell (index / fps), all inside the template's own vision_start ... vision_end (transformers
+5.x's Qwen3VLProcessor keeps that outer pair; tested token for token in test_chat_templates.py).
 
 Segments make prefix reuse exact: two samples share a KV-cache prefix exactly as far as their
 segment lists agree (same text, same frames at the same places, hence the same positions).
@@ -61,19 +63,14 @@ def build_segments(tokenizer, question: str, frames: list[FrameRef], tokens_per_
     """The sample's segments; adjacent text pieces are merged into one segment."""
     before, after = split_template(tokenizer, question)
     pieces: list[tuple[str, str]] = []  # ("text", str) | ("frame", key)
-    if frame_runs:
-        pieces.append(("text", before))
-        for i, ref in enumerate(frames):
-            pieces += [
-                ("text", f"<{i / fps:.1f} seconds><|vision_start|>"),
-                ("frame", ref.key),
-                ("text", "<|vision_end|>"),
-            ]
-        pieces.append(("text", after))
-    else:
-        pieces += [("text", before + "<|vision_start|>")]
-        pieces += [("frame", ref.key) for ref in frames]
-        pieces += [("text", "<|vision_end|>" + after)]
+    pieces.append(("text", before + "<|vision_start|>"))
+    for i, ref in enumerate(frames):
+        if frame_runs:
+            pieces += [("text", f"<{i / fps:.1f} seconds><|vision_start|>"), ("frame", ref.key)]
+            pieces.append(("text", "<|vision_end|>"))
+        else:
+            pieces.append(("frame", ref.key))
+    pieces.append(("text", "<|vision_end|>" + after))
     merged: list[tuple[str, str]] = []
     for kind, value in pieces:
         if kind == "text" and merged and merged[-1][0] == "text":

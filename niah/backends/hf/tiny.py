@@ -1,7 +1,7 @@
 """Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints built in code (no download).
 
 `save_checkpoint(dir, config)` writes a checkpoint dir (config, optionally random weights, a
-byte-level tokenizer with Qwen's special tokens and chat template, preprocessor_config.json)
+byte-level tokenizer with Qwen's special tokens and chat template, the family's processor configs)
 that `--model hf:DIR` loads through the same code path as a real checkpoint.
 
 - `save_tiny_checkpoint(dir, family)`: for tests and CPU benchmarks; head_dim 16 (8 frequency
@@ -102,15 +102,16 @@ def qwen2_vl_7b_config():
     return Qwen2VLConfig(text_config=QWEN2_VL_7B_TEXT, vision_config=QWEN2_VL_7B_VISION)
 
 
-def save_tiny_checkpoint(path: Path, family: str, seed: int = 0) -> Path:
+def save_tiny_checkpoint(path: Path, family: str, seed: int = 0, chat_template: str | None = None) -> Path:
     """A complete tiny checkpoint dir (config, random weights, tokenizer, preprocessor config)
     saved with save_pretrained, loadable like a hub checkpoint."""
-    return save_checkpoint(path, tiny_config(family), seed=seed)
+    return save_checkpoint(path, tiny_config(family), seed=seed, chat_template=chat_template)
 
 
-def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0) -> Path:
+def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, chat_template: str | None = None) -> Path:
     """Save `config` (its token ids pointed at the byte-level tokenizer's special tokens), the
-    tokenizer, preprocessor_config.json and, with `weights`, random weights drawn with `seed`."""
+    tokenizer (with `chat_template`, default niah's minimal ChatML one), the family's processor
+    configs (PROCESSOR_CONFIGS) and, with `weights`, random weights drawn with `seed`."""
     import json
 
     import torch
@@ -118,6 +119,8 @@ def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0) -> 
 
     family = config.model_type
     tokenizer = tiny_tokenizer()
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
     config.image_token_id, config.video_token_id = ids["<|image_pad|>"], ids["<|video_pad|>"]
     config.vision_start_token_id, config.vision_end_token_id = ids["<|vision_start|>"], ids["<|vision_end|>"]
@@ -130,11 +133,28 @@ def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0) -> 
     else:
         config.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    patch = config.vision_config.patch_size
-    (path / "preprocessor_config.json").write_text(json.dumps({
-        "image_processor_type": {"qwen3_vl": "Qwen2VLImageProcessorFast"}.get(family, "Qwen2VLImageProcessor"),
-        "patch_size": patch, "temporal_patch_size": 2, "merge_size": 2,
-        "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
-        "min_pixels": 4 * 28 * 28, "max_pixels": 16384 * 28 * 28,
-    }))  # fmt: skip
+    for name, settings in PROCESSOR_CONFIGS[family].items():
+        (path / name).write_text(json.dumps(settings, indent=2))
     return path
+
+
+CLIP_MEAN, CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+_QWEN2 = {"preprocessor_config.json": {
+    "image_processor_type": "Qwen2VLImageProcessor", "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+    "image_mean": CLIP_MEAN, "image_std": CLIP_STD, "min_pixels": 3136, "max_pixels": 12845056}}  # fmt: skip
+PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
+    "qwen2_vl": _QWEN2,
+    "qwen2_5_vl": _QWEN2,
+    "qwen3_vl": {
+        "preprocessor_config.json": {
+            "image_processor_type": "Qwen2VLImageProcessorFast", "patch_size": 16, "temporal_patch_size": 2,
+            "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+            "size": {"shortest_edge": 65536, "longest_edge": 16777216}},
+        "video_preprocessor_config.json": {
+            "video_processor_type": "Qwen3VLVideoProcessor", "patch_size": 16, "temporal_patch_size": 2,
+            "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "fps": 2, "min_frames": 4,
+            "max_frames": 768, "size": {"shortest_edge": 4096, "longest_edge": 25165824}},
+    },
+}  # fmt: skip
+"""The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
+Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships."""

@@ -1,6 +1,7 @@
 """Vision once: each unique frame is encoded by the vision tower once per (model, dataset) and
-cached on disk as safetensors shards (read back with safetensors; the frames a process uses are
-then kept in its memory).
+cached on disk as safetensors shards, read back memory-mapped (safetensors' torch reader maps the
+file: a frame's embeddings are read from disk when first used and live in the page cache, shared
+by every worker on the machine, not copied per process).
 
 Many workers (torchrun ranks, `--gpus N`) share one cache: each writes shards under a name of its
 own (pid and a random part), so no two writers ever touch one file, and a batch is encoded under
@@ -77,20 +78,21 @@ class VisionCache:
         return key in self._memory or key in self._index
 
     def get(self, key: str) -> torch.Tensor:
+        """The embeddings of frame `key`, a view of its shard's memory map."""
         if key not in self._memory:
             with safe_open(str(self._index[key]), framework="pt") as f:
                 self._memory[key] = f.get_tensor(key)
         return self._memory[key]
 
     def put(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Write one new shard (atomically, under a name no other writer uses) and keep the tensors."""
+        """Write one new shard (atomically, under a name no other writer uses); its frames are read
+        back mapped like any other shard's, so the writer keeps no copy of its own."""
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
         path = self.root / f"shard-{os.getpid()}-{secrets.token_hex(4)}.safetensors"
         atomic_replace(path, lambda tmp: save_file(tensors, str(tmp)))
         self._seen.add(path)
         for k in tensors:
             self._index[k] = path
-        self._memory.update(tensors)
 
 
 @torch.no_grad()

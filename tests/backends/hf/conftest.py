@@ -1,16 +1,25 @@
+from pathlib import Path
+
 import pytest
 from tiny_qwen import save_tiny_checkpoint
 
 from niah.data.generate import generate, resolve_config
 
 FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
+CHAT_TEMPLATES = Path(__file__).parents[2] / "fixtures" / "chat_templates"
+"""The published Qwen chat templates, one <family>.jinja each (provenance in PROVENANCE.md there)."""
+
+
+def real_chat_template(family: str) -> str:
+    return (CHAT_TEMPLATES / f"{family}.jinja").read_text()
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory):
-    """family → a saved tiny random checkpoint dir (config, weights, tokenizer, processor config)."""
+    """family → a saved tiny random checkpoint dir (config, weights, tokenizer with the family's
+    published chat template, processor config)."""
     root = tmp_path_factory.mktemp("ckpt")
-    return {f: save_tiny_checkpoint(root / f, f) for f in FAMILIES}
+    return {f: save_tiny_checkpoint(root / f, f, chat_template=real_chat_template(f)) for f in FAMILIES}
 
 
 @pytest.fixture(scope="session")

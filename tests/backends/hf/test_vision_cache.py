@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from safetensors import safe_open
@@ -49,3 +51,39 @@ def test_an_unreadable_shard_is_reported_removed_and_encoded_again(tmp_path):
     with pytest.warns(NiahWarning, match="is unreadable"):
         cache = VisionCache(tmp_path)
     assert not (tmp_path / "shard-1-dead.safetensors").exists() and "h0" not in cache
+
+
+def _resident_mib() -> dict[str, float]:
+    """This process's anonymous and file-backed resident memory (Linux /proc/self/status)."""
+    status = Path("/proc/self/status").read_text()
+    return {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) / 1024 for k in ("RssAnon", "RssFile")}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc to read resident memory")
+def test_reads_are_memory_mapped_views_of_the_shards(tmp_path):
+    """Embeddings are read as views of the shard's memory map: using 64 MiB of them fills the
+    page cache (file-backed, shared by every worker), not the process's own memory."""
+    import torch
+
+    writer = VisionCache(tmp_path)
+    big = torch.arange(16 * 1024 * 1024, dtype=torch.float32).view(4096, 4096)  # 64 MiB
+    writer.put({"f0": big, "f1": torch.ones(3, 5, dtype=torch.bfloat16), "f1#deep": torch.zeros(2, 3, 5)})
+    mapped = writer.get("f0")  # the writer, too, reads its own frames back mapped
+    before = _resident_mib()
+    assert float(mapped.sum()) == float(big.sum())  # reads every page
+    after = _resident_mib()
+    assert after["RssAnon"] - before["RssAnon"] < 16 and after["RssFile"] - before["RssFile"] > 48
+    reader = VisionCache(tmp_path)  # another worker, a resumed run
+    assert torch.equal(reader.get("f0"), big) and torch.equal(reader.get("f1"), torch.ones(3, 5, dtype=torch.bfloat16))
+    assert reader.get("f1").dtype == torch.bfloat16 and reader.get("f1#deep").shape == (2, 3, 5)
+
+
+def test_a_shard_with_data_past_its_end_is_reported(tmp_path):
+    import torch
+
+    VisionCache(tmp_path).put({"f0": torch.ones(64, 64)})
+    shard = next(tmp_path.glob("shard-*.safetensors"))
+    shard.write_bytes(shard.read_bytes()[:-100])  # a disk that lost the tail
+    with pytest.warns(NiahWarning, match="is unreadable"):
+        cache = VisionCache(tmp_path)
+    assert "f0" not in cache and not shard.exists()

@@ -1,0 +1,105 @@
+"""The prompt under the families' published chat templates (issue 14 item 3), token for token
+against what transformers' own processors make of the same template output.
+
+The reference text: the real template (tests/fixtures/chat_templates) applied to [video, question],
+then the video placeholder expanded by the family processor's own `replace_video_token` and
+`ProcessorMixin.get_text_with_replacements` (transformers' code, run on a stand-in processor
+object because the full processors import torchvision, which does not load beside the CPU torch
+wheel). niah shows each frame as one temporal unit (the frame repeated over the temporal patch),
+so the reference video is the frames each sampled twice at the dataset's fps: grid_t = frames,
+Qwen3-VL timestamps i / fps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from niah.backends.hf import HFBackend
+from niah.backends.hf.prompt import question_text
+from niah.data.dataset import Dataset
+from niah.rope import resolve_variant
+from niah.sweep.plan import make_plan
+from niah.sweep.tasks import TASKS
+
+from .conftest import CHAT_TEMPLATES, FAMILIES
+
+PROCESSORS = {
+    "qwen2_vl": "transformers.models.qwen2_vl.processing_qwen2_vl:Qwen2VLProcessor",
+    "qwen2_5_vl": "transformers.models.qwen2_5_vl.processing_qwen2_5_vl:Qwen2_5_VLProcessor",
+    "qwen3_vl": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",
+}
+
+
+def _processor_class(family: str):
+    import importlib
+
+    module, name = PROCESSORS[family].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def reference_text(family: str, template_text: str, frames: int, grid: tuple[int, int], fps: float) -> str:
+    """transformers' expansion of the template output's video placeholder for `frames` frames of
+    `grid` (H, W) tokens each."""
+    from transformers.processing_utils import ProcessorMixin
+
+    cls = _processor_class(family)
+    proc = SimpleNamespace(image_token="<|image_pad|>", video_token="<|video_pad|>",
+                           vision_start_token="<|vision_start|>", vision_end_token="<|vision_end|>",
+                           all_special_multimodal_tokens=["<|image_pad|>", "<|video_pad|>"],
+                           video_processor=SimpleNamespace(merge_size=2, temporal_patch_size=2))  # fmt: skip
+    if hasattr(cls, "_calculate_timestamps"):
+        proc._calculate_timestamps = lambda *a, **k: cls._calculate_timestamps(proc, *a, **k)
+    inputs = {
+        "video_grid_thw": torch.tensor([[frames, 2 * grid[0], 2 * grid[1]]]),  # patches: 2×2 merged per token
+        "video_metadata": [SimpleNamespace(fps=fps, frames_indices=[i for i in range(frames) for _ in range(2)])],
+    }
+    replacement = cls.replace_video_token(proc, inputs, 0)
+    return ProcessorMixin.get_text_with_replacements(proc, [template_text], videos_replacements=[replacement])[0][0]
+
+
+def published_sha256() -> dict[str, str]:
+    table = (CHAT_TEMPLATES / "PROVENANCE.md").read_text()
+    rows = re.findall(r"^\| `(\w+)\.jinja` \| [^|]+ \| ([0-9a-f]{64}) \|", table, re.M)
+    return dict(rows)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_fixture_is_the_published_template(family):
+    data = (CHAT_TEMPLATES / f"{family}.jinja").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == published_sha256()[family]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prompt_equals_the_processors_expansion_of_the_real_template(family, tiny_checkpoints, short_dataset):
+    backend = HFBackend(str(tiny_checkpoints[family]), device="cpu")
+    dataset = Dataset(short_dataset)
+    tok = backend.ck.tokenizer
+    video_pad = tok.convert_tokens_to_ids("<|video_pad|>")
+    for sample in make_plan(dataset, list(TASKS.values()), [resolve_variant("vanilla")])[::7]:
+        segments = backend.segments(dataset, sample)
+        ours = [i for s in segments for i in (s.ids if s.frame is None else [video_pad] * s.n)]
+        question = question_text(sample.needle.question, sample.needle.options)
+        messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
+        template_text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        frames = sum(s.frame is not None for s in segments)
+        text = reference_text(family, template_text, frames, backend.grid(dataset), dataset.options["fps"])
+        assert tok.decode(ours) == text
+        assert ours == tok.encode(text, add_special_tokens=False)
+
+
+def test_the_qwen2_template_adds_its_default_system_turn_and_qwen3s_does_not(tiny_checkpoints, short_dataset):
+    """What the published templates change against a bare ChatML prompt, so a template swap shows."""
+    dataset = Dataset(short_dataset)
+    sample = make_plan(dataset, [TASKS["v-niah"]], [resolve_variant("vanilla")])[0]
+    starts = {}
+    for family in ("qwen2_vl", "qwen3_vl"):
+        backend = HFBackend(str(tiny_checkpoints[family]), device="cpu")
+        starts[family] = backend.ck.tokenizer.decode(backend.segments(dataset, sample)[0].ids)
+    system = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    assert starts["qwen2_vl"].startswith(system + "<|im_start|>user\n")
+    assert starts["qwen3_vl"] == "<|im_start|>user\n<|vision_start|><0.0 seconds><|vision_start|>"

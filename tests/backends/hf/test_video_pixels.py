@@ -1,0 +1,67 @@
+"""Qwen3-VL frames follow its video processor config (issue 14 item 7), checked against
+transformers' own Qwen3-VL video smart_resize; a haystack the native processor would shrink is
+reported with the --max-pixels that matches it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from niah.backends.hf import HFBackend
+from niah.backends.hf.checkpoint import PixelSettings
+from niah.backends.hf.pixels import target_size
+from niah.cli import main
+from niah.data.dataset import Dataset
+
+VIDEO = "video_preprocessor_config.json"
+
+
+def test_qwen3_vl_reads_its_video_processor_config(tiny_checkpoints, short_dataset):
+    backend = HFBackend(str(tiny_checkpoints["qwen3_vl"]), device="cpu")
+    pixels = backend.ck.pixels
+    assert pixels.source == VIDEO and pixels.per_video
+    assert (pixels.min_pixels, pixels.max_pixels, pixels.mean) == (4096, 25165824, (0.5, 0.5, 0.5))
+    # the image processor's shortest_edge (65536 pixels) would blow a 224×112 frame up to 384×192
+    assert backend.grid(Dataset(short_dataset)) == (4, 7)
+    assert backend.config()["pixel_limits"] == f"per video from {VIDEO}"
+    qwen2 = HFBackend(str(tiny_checkpoints["qwen2_vl"]), device="cpu")
+    assert not qwen2.ck.pixels.per_video and qwen2.ck.pixels.source == "preprocessor_config.json"
+
+
+QWEN3 = PixelSettings(16, 2, 2, (0.5,) * 3, (0.5,) * 3, 4096, 25165824, per_video=True, source=VIDEO)
+
+
+@pytest.mark.parametrize(("height", "width"), [(112, 224), (252, 448), (720, 1280), (20, 300), (1080, 1920)])
+@pytest.mark.parametrize("units", [1, 2, 7, 64, 300])
+@pytest.mark.parametrize("settings", [QWEN3, PixelSettings(16, 2, 2, (0.5,) * 3, (0.5,) * 3, 200_000, 4_000_000,
+                                                           per_video=True, source=VIDEO)])  # fmt: skip
+def test_frame_size_equals_transformers_qwen3_vl_video_resize(height, width, units, settings):
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    frames = units * settings.temporal_patch_size  # niah's frame is one temporal unit of identical frames
+    ref = smart_resize(frames, height, width, temporal_factor=2, factor=settings.factor,
+                       min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)  # fmt: skip
+    assert target_size(height, width, settings, units) == tuple(ref)
+
+
+def test_a_haystack_the_native_processor_would_shrink_is_reported(tiny_checkpoints, grid_dataset, tmp_path):
+    ckpt = shutil.copytree(tiny_checkpoints["qwen3_vl"], tmp_path / "small-budget")
+    config = json.loads((ckpt / VIDEO).read_text())
+    config["size"]["longest_edge"] = 8 * 2 * 224 * 128  # eight 224×128 frames: the 16-frame haystacks are over
+    (ckpt / VIDEO).write_text(json.dumps(config))
+    args = ["run", str(grid_dataset), "--model", f"hf:{ckpt}", "--variants", "mrope-interleaved,vanilla", "--out",
+            str(tmp_path / "r"), "--dry-run"]
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    h, w = smart_resize(2 * 16, 112, 224, factor=32, min_pixels=4096, max_pixels=config["size"]["longest_edge"])
+    assert (h, w) != (128, 224)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    warning = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and f"16-frame haystack at {w}×{h}" in warning[0], res.output
+    assert f"--max-pixels {h * w} " in warning[0]
+    res = CliRunner().invoke(main, [*args, "--max-pixels", str(h * w)])
+    assert res.exit_code == 0 and "warning:" not in res.output, res.output
