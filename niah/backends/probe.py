@@ -38,7 +38,6 @@ from niah.backends.base import Backend, Sample, SampleResult
 from niah.data.dataset import Dataset, FrameRef, NeedleRecord
 from niah.data.needles import LETTERS
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
-from niah.rope.frequencies import rotary_tables
 
 TOKEN_PX = 28  # Qwen2-VL: 14-px patches, 2×2 merge → one LLM token per 28×28 pixels
 PATCH = 7  # each token's pixels are pooled to 7×7×3 before the feature map
@@ -125,8 +124,7 @@ class ProbeBackend(Backend):
             self._rotations.move_to_end(key)
             return self._rotations[key]
         ids = variant.position_ids(self.layout(dataset, n_frames)).to(torch.float64)  # (3, L)
-        axis = variant.axis_of_pair(self.head_dim)
-        cos, sin = rotary_tables(ids, axis, self.head_dim, self.theta)  # (L, d) each
+        cos, sin = variant.rotary_tables(ids, self.head_dim, self.theta)  # (L, d) each
         pairs = self.head_dim // 2
         phase = torch.complex(cos[:, :pairs], sin[:, :pairs])  # e^{iφ}, (L, P)
         keys = phase[PREFIX_TOKENS : ids.shape[1] - QUESTION_TOKENS].conj()

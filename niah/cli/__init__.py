@@ -1,10 +1,13 @@
 """The `niah` command: a click group whose subcommands are thin layers over the library.
 
-Every NiahError (bad input) becomes one line on stderr and exit code 2.
+Every NiahError (bad input) becomes one line on stderr and exit code 2. A subcommand's module is
+imported only when that subcommand runs (COMMANDS), so `niah --help` and `niah rope list` start
+without torch, matplotlib or OpenCV.
 """
 
 from __future__ import annotations
 
+import importlib
 import runpy
 import sys
 import warnings
@@ -15,10 +18,42 @@ import click
 from niah import __version__
 from niah.errors import NiahError, NiahWarning, full_disk_error
 
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("niah.cli.demo:demo", "Dataset, tiny trained models, heatmaps: the loop in ~10 s."),
+    "generate": ("niah.cli.generate:generate", "Make a V-NIAH / V-NIAH-D dataset dir."),
+    "inspect": ("niah.cli.generate:inspect", "Summarise a dataset dir; questions, contact sheets."),
+    "run": ("niah.cli.run:run", "Sweep a model over cells × RoPE variants × tasks."),
+    "plot": ("niah.cli.plot:plot", "Heatmaps, grids, difference maps, tables of runs."),
+    "report": ("niah.cli.report:report", "One offline HTML file to browse runs sample by sample."),
+    "import": ("niah.cli.imports:import_", "A paper's published accuracies as a run dir."),
+    "train": ("niah.cli.train:train", "Train tiny models per RoPE variant and seed (CPU)."),
+    "rope": ("niah.cli.rope:rope", "RoPE variants: list, positions, allocation, plot."),
+}
+"""Subcommand → ("module:attribute" of its click command, its one-line help for `niah --help`)."""
+
 
 class NiahGroup(click.Group):
-    """A click group that turns NiahError, and a full disk anywhere, into a one-line message and
-    exit code 2."""
+    """A click group that loads its subcommands on first use (COMMANDS) and turns NiahError, and a
+    full disk anywhere, into a one-line message and exit code 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return super().get_command(ctx, name)
+        where, short_help = COMMANDS[name]
+        module, attribute = where.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        command.short_help = short_help
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from COMMANDS' one-liners: nothing is imported to print it."""
+        rows = [(name, COMMANDS[name][1] if name in COMMANDS else self.get_command(ctx, name).get_short_help_str())
+                for name in self.list_commands(ctx)]  # fmt: skip
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -79,20 +114,3 @@ def main() -> None:
     Models:    niah train (tiny models per RoPE variant, CPU) → niah run --model tiny:DIR
     RoPE:      niah rope list | positions | allocation | plot
     """
-
-
-def _register() -> None:
-    from niah.cli.demo import demo
-    from niah.cli.generate import generate, inspect
-    from niah.cli.imports import import_
-    from niah.cli.plot import plot
-    from niah.cli.report import report
-    from niah.cli.rope import rope
-    from niah.cli.run import run
-    from niah.cli.train import train
-
-    for command in (demo, generate, run, plot, report, inspect, import_, rope, train):
-        main.add_command(command)
-
-
-_register()

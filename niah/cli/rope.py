@@ -8,13 +8,15 @@ import click
 
 from niah.rope import VARIANTS, properties, resolve_variant
 from niah.rope.frequencies import AXIS_NAMES
+from niah.rope.modifiers import MODIFIERS, Modifier
 
 
 @click.group()
 def rope() -> None:
     """The RoPE variants: list them, print their position ids and frequency allocation, plot them.
 
-    A variant is named with options inline, the same everywhere: e.g. videorope:delta=1.5,alloc=high.
+    A variant is named with options inline, the same everywhere: e.g. videorope:delta=1.5,alloc=high,
+    and context-extension modifiers appended with +: m-rope+yarn:factor=4, videorope+theta=5e6.
     """
 
 
@@ -54,6 +56,10 @@ def list_variants(as_json: bool) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
     for line in (header, *table):
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip())
+    click.echo("\nModifiers, appended to any variant (e.g. m-rope+yarn:factor=4+theta=5e6):")
+    width = max(len(name) for name in MODIFIERS) + 1
+    for spec in MODIFIERS.values():
+        click.echo(f"  {'+' + spec.name:<{width}}  {spec.description}; default {Modifier(spec, spec.defaults).text}")
     click.echo("\nDetails: niah rope list --json (paper, equation, description per variant).")
 
 
@@ -70,7 +76,7 @@ def positions(variant: str, layout: str, as_json: bool) -> None:
       niah rope positions videorope:delta=1 --layout text:5,video:4x9x16@2,text:20 --json
     """
     v = resolve_variant(variant)
-    ids = v.position_ids(layout).tolist()
+    ids = v.position_array(layout).tolist()
     if as_json:
         click.echo(json.dumps({"variant": variant, "layout": layout, "position_ids": ids}))
         return

@@ -16,7 +16,8 @@ import numpy as np
 
 from niah.plot.style import AXIS_COLOURS, check_format, plt, save
 from niah.rope import Layout, RopeVariant
-from niah.rope.frequencies import AXIS_T, inverse_frequencies
+from niah.rope.frequencies import AXIS_T
+from niah.rope.tables import inverse_frequencies
 
 
 def _allocation_panel(ax, variant: RopeVariant, head_dim: int) -> None:
@@ -42,7 +43,7 @@ def _temporal_panel(ax, variant: RopeVariant, head_dim: int, base: float, span: 
 
 
 def _positions_panel(ax, variant: RopeVariant, layout: Layout) -> None:
-    ids = variant.position_ids(layout).double().numpy()
+    ids = variant.position_array(layout).astype(np.float64)
     frame = np.full(ids.shape[1], -1.0)
     start = 0
     for run in layout.runs:

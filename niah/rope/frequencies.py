@@ -1,4 +1,4 @@
-"""Frequency allocation and rotary tables: which axis drives each rotary frequency pair.
+"""Frequency allocation: which axis drives each rotary frequency pair (numpy; no torch).
 
 Notation: head_dim d, pairs i = 0..d/2-1 with inverse frequency θ^(−2i/d) (0 = highest
 frequency). Pair i rotates dims i and i + d/2 (the "rotate_half" convention of transformers'
@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
 
 AXIS_T, AXIS_H, AXIS_W, UNROTATED = 0, 1, 2, -1
 AXIS_NAMES = {AXIS_T: "t", AXIS_H: "h", AXIS_W: "w", UNROTATED: "none"}
@@ -113,44 +112,3 @@ ALLOCATIONS: dict[str, Allocation] = {
     "temporal-zero": alloc_temporal_zero,
     "tad-dual": alloc_tad_dual,
 }
-
-
-def inverse_frequencies(head_dim: int, base: float) -> torch.Tensor:
-    """θ^(−2i/d) for i = 0..d/2−1, float32, shape (d/2,), computed exactly as transformers does."""
-    return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
-
-
-def rotary_tables(
-    position_ids: torch.Tensor,
-    axis_of_pair: np.ndarray,
-    head_dim: int,
-    base: float,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token cos and sin of shape (..., L, head_dim) for position_ids of shape (3, ..., L).
-
-    Pair i turns by position_ids[axis_of_pair[i]] · θ^(−2i/d); unrotated pairs get cos 1, sin 0.
-    The angle is formed in float32 like transformers' rotary modules, so that tables built with a
-    model's own allocation equal the model's bit for bit.
-    """
-    inv_freq = inverse_frequencies(head_dim, base).to(position_ids.device)  # (d/2,)
-    axis = torch.as_tensor(axis_of_pair, device=position_ids.device)
-    freqs = position_ids[..., None].float() * inv_freq  # (3, ..., L, d/2)
-    rows = axis.clamp(min=0)
-    picked = torch.gather(freqs, 0, rows.expand(1, *freqs.shape[1:]))[0]  # (..., L, d/2)
-    picked = picked.masked_fill(axis == UNROTATED, 0.0)
-    cos, sin = picked.cos(), picked.sin()
-    return torch.cat((cos, cos), dim=-1).to(dtype), torch.cat((sin, sin), dim=-1).to(dtype)
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) → (−x2, x1) over the two halves of the last dim."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-
-def apply_rotary(
-    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate q and k of shape (..., L, head_dim) by tables of shape (L, head_dim) (broadcast)."""
-    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin

@@ -25,26 +25,26 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from niah.rope.layout import Layout, TextRun, VisionRun
 
 # ---------------------------------------------------------------- temporal index τ(f)
 
-TemporalIndex = Callable[[VisionRun], torch.Tensor]
+TemporalIndex = Callable[[VisionRun], np.ndarray]
 """Maps a vision run to τ(f) for f = 0..T-1, shape (T,), float64, relative to the run start."""
 
 
-def unit_spacing(run: VisionRun) -> torch.Tensor:
+def unit_spacing(run: VisionRun) -> np.ndarray:
     """τ(f) = f: one position per temporal unit (Qwen2-VL, M-RoPE)."""
-    return torch.arange(run.frames, dtype=torch.float64)
+    return np.arange(run.frames, dtype=np.float64)
 
 
 def scaled_spacing(delta: float) -> TemporalIndex:
     """τ(f) = δ·f: VideoRoPE's adjustable temporal spacing (δ = 2 in the paper), any real δ."""
 
-    def tau(run: VisionRun) -> torch.Tensor:
-        return torch.arange(run.frames, dtype=torch.float64) * delta
+    def tau(run: VisionRun) -> np.ndarray:
+        return np.arange(run.frames, dtype=np.float64) * delta
 
     return tau
 
@@ -55,12 +55,12 @@ def absolute_time(tokens_per_second: float) -> TemporalIndex:
     Images keep unit spacing (transformers applies time alignment to videos only).
     """
 
-    def tau(run: VisionRun) -> torch.Tensor:
-        f = torch.arange(run.frames, dtype=torch.float64)
+    def tau(run: VisionRun) -> np.ndarray:
+        f = np.arange(run.frames, dtype=np.float64)
         if run.kind == "image":
             return f
         seconds = 1.0 if run.seconds is None else run.seconds
-        return torch.floor(f * (tokens_per_second * seconds))
+        return np.floor(f * (tokens_per_second * seconds))
 
     return tau
 
@@ -72,27 +72,27 @@ def absolute_time(tokens_per_second: float) -> TemporalIndex:
 class Placement:
     """Positions of one vision run: `ids` (3, T·H·W) float64 and where the next text starts."""
 
-    ids: torch.Tensor
+    ids: np.ndarray
     next_start: float
 
 
 PlacementRule = Callable[[VisionRun, float, TemporalIndex], Placement]
 
 
-def _grid(run: VisionRun, tau: TemporalIndex) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _grid(run: VisionRun, tau: TemporalIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-token (τ(f), y, x), each of shape (T·H·W,), float64, in (t, y, x) row-major order."""
     t = tau(run)
-    y = torch.arange(run.height, dtype=torch.float64)
-    x = torch.arange(run.width, dtype=torch.float64)
-    tt, yy, xx = torch.meshgrid(t, y, x, indexing="ij")  # each (T, H, W)
+    y = np.arange(run.height, dtype=np.float64)
+    x = np.arange(run.width, dtype=np.float64)
+    tt, yy, xx = np.meshgrid(t, y, x, indexing="ij")  # each (T, H, W)
     return tt.reshape(-1), yy.reshape(-1), xx.reshape(-1)
 
 
 def place_flat(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
     """Vanilla RoPE: vision tokens are ordinary tokens, s, s+1, ... on all axes."""
     n = run.num_tokens
-    flat = start + torch.arange(n, dtype=torch.float64)
-    return Placement(flat.expand(3, n).clone(), start + n)
+    flat = start + np.arange(n, dtype=np.float64)
+    return Placement(np.tile(flat, (3, 1)), start + n)
 
 
 def place_mrope(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
@@ -103,7 +103,7 @@ def place_mrope(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
     s + max(H, W) regardless of T, which agrees only when τ(T-1) < max(H, W)).
     """
     t, y, x = _grid(run, tau)
-    ids = torch.stack([start + t, start + y, start + x])  # (3, T·H·W)
+    ids = np.stack([start + t, start + y, start + x])  # (3, T·H·W)
     return Placement(ids, float(ids.max()) + 1)
 
 
@@ -117,7 +117,7 @@ def place_diagonal(run: VisionRun, start: float, tau: TemporalIndex) -> Placemen
     t = start + t
     h = t + y - (run.height - 1) // 2
     w = t + x - (run.width - 1) // 2
-    return Placement(torch.stack([t, h, w]), float(t.max()) + 1)
+    return Placement(np.stack([t, h, w]), float(t.max()) + 1)
 
 
 def place_tie(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
@@ -133,7 +133,7 @@ def place_tie(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
     m = max(run.height, run.width)
     h = start - 1 + (y + 1) * (m + 1) / (run.height + 1)
     w = start - 1 + (x + 1) * (m + 1) / (run.width + 1)
-    ids = torch.stack([start + t, h, w])
+    ids = np.stack([start + t, h, w])
     return Placement(ids, math.floor(float(ids.max())) + 1)
 
 
@@ -143,9 +143,9 @@ def place_tad(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
     s + T·H·W, as in 1-D RoPE.
     """
     n = run.num_tokens
-    flat = start + torch.arange(n, dtype=torch.float64)
+    flat = start + np.arange(n, dtype=np.float64)
     t, _, _ = _grid(run, tau)
-    return Placement(torch.stack([start + t, flat, flat]), start + n)
+    return Placement(np.stack([start + t, flat, flat]), start + n)
 
 
 PLACEMENT_RULES: dict[str, PlacementRule] = {
@@ -160,23 +160,23 @@ SPATIALLY_SYMMETRIC = {"diagonal", "tie"}
 """Placement rules whose frames are centred or square-spanning (VideoRoPE Table 1's symmetry)."""
 
 
-def position_ids(layout: Layout, rule: str, tau: TemporalIndex = unit_spacing) -> torch.Tensor:
-    """Position ids of a whole layout: float64 tensor of shape (3, L), rows (t, h, w)."""
+def position_ids(layout: Layout, rule: str, tau: TemporalIndex = unit_spacing) -> np.ndarray:
+    """Position ids of a whole layout: float64 array of shape (3, L), rows (t, h, w)."""
     place = PLACEMENT_RULES[rule]
-    chunks: list[torch.Tensor] = []
+    chunks: list[np.ndarray] = []
     start = 0.0
     for run in layout.runs:
         if isinstance(run, TextRun):
-            text = start + torch.arange(run.length, dtype=torch.float64)
-            chunks.append(text.expand(3, run.length))
+            text = start + np.arange(run.length, dtype=np.float64)
+            chunks.append(np.tile(text, (3, 1)))
             start += run.length
         else:
             placed = place(run, start, tau)
             chunks.append(placed.ids)
             start = placed.next_start
-    return torch.cat(chunks, dim=1) if chunks else torch.zeros(3, 0, dtype=torch.float64)
+    return np.concatenate(chunks, axis=1) if chunks else np.zeros((3, 0), dtype=np.float64)
 
 
-def as_exact(ids: torch.Tensor) -> torch.Tensor:
-    """int64 when every position is integral (the common case), else the float64 tensor."""
-    return ids.long() if torch.equal(ids, ids.round()) else ids
+def as_exact(ids: np.ndarray) -> np.ndarray:
+    """int64 when every position is integral (the common case), else the float64 array."""
+    return ids.astype(np.int64) if np.array_equal(ids, np.round(ids)) else ids

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 from niah.rope.frequencies import AXIS_T, UNROTATED
 from niah.rope.layout import Layout
@@ -80,8 +79,8 @@ def inert_options(variant: RopeVariant, layout: Layout, reference: Layout) -> li
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         other = VARIANTS[variant.name].resolve({**given, key: _fmt(value * 2 + 1)})
-        acts_there = not torch.equal(variant.position_ids(reference), other.position_ids(reference))
-        acts_here = not torch.equal(variant.position_ids(layout), other.position_ids(layout))
+        acts_there = not np.array_equal(variant.position_array(reference), other.position_array(reference))
+        acts_here = not np.array_equal(variant.position_array(layout), other.position_array(layout))
         if acts_there and not acts_here:
             inert.append(key)
     return inert

@@ -14,16 +14,19 @@ options are errors. Users add variants with `register_variant` (e.g. from a ``--
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from niah.errors import NiahError, unknown
 from niah.rope import frequencies as fq
 from niah.rope import positions as pos
 from niah.rope.layout import Layout
+from niah.rope.modifiers import SEPARATOR, Modifier, modified_base, modified_inv_freq, modified_pairs, parse_modifier
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -36,22 +39,38 @@ class RopeVariant:
     allocation: str
     temporal: pos.TemporalIndex
     temporal_scaling: str  # human-readable τ(f), e.g. "δ·f (δ=2)"
+    modifiers: tuple[Modifier, ...] = ()  # context-extension modifiers (niah.rope.modifiers)
 
     @property
     def spec(self) -> str:
-        """The canonical name string with every option spelled out, e.g. 'videorope:delta=2,...'."""
-        if not self.options:
-            return self.name
-        return self.name + ":" + ",".join(f"{k}={_fmt(v)}" for k, v in self.options.items())
+        """The canonical name string with every option spelled out, e.g. 'videorope:delta=2,...',
+        then its modifiers, e.g. '+yarn:factor=4,...'."""
+        text = self.name
+        if self.options:
+            text += ":" + ",".join(f"{k}={_fmt(v)}" for k, v in self.options.items())
+        return text + "".join(m.text for m in self.modifiers)
 
-    def position_ids(self, layout: Layout | str) -> torch.Tensor:
-        """Positions of shape (3, L): int64 where integral, else float64."""
+    def position_array(self, layout: Layout | str) -> np.ndarray:
+        """Positions of shape (3, L) as numpy: int64 where integral, else float64 (no torch)."""
         layout = Layout.parse(layout) if isinstance(layout, str) else layout
         return pos.as_exact(pos.position_ids(layout, self.placement, self.temporal))
 
+    def position_ids(self, layout: Layout | str) -> torch.Tensor:
+        """Positions of shape (3, L) as a torch tensor: int64 where integral, else float64."""
+        import torch
+
+        return torch.from_numpy(self.position_array(layout))
+
     def axis_of_pair(self, head_dim: int, section: fq.Section | None = None) -> np.ndarray:
         """Axis driving each frequency pair, shape (head_dim/2,): 0 t, 1 h, 2 w, -1 unrotated."""
-        return fq.ALLOCATIONS[self.allocation](head_dim, section)
+        return modified_pairs(self.modifiers, fq.ALLOCATIONS[self.allocation](head_dim, section), fq.UNROTATED)
+
+    def inverse_frequencies(self, head_dim: int, base: float) -> tuple[torch.Tensor, float]:
+        """(θ^(−2i/d) after the modifiers, float32 (d/2,), the cos/sin scale they ask for: 1 but YaRN)."""
+        from niah.rope.tables import inverse_frequencies
+
+        base = modified_base(self.modifiers, base, head_dim)
+        return modified_inv_freq(self.modifiers, inverse_frequencies(head_dim, base), head_dim, base)
 
     def rotary_tables(
         self,
@@ -59,10 +78,19 @@ class RopeVariant:
         head_dim: int,
         base: float,
         section: fq.Section | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin of shape (..., L, head_dim) for position ids of shape (3, ..., L)."""
-        return fq.rotary_tables(position_ids, self.axis_of_pair(head_dim, section), head_dim, base, dtype)
+        """cos, sin of shape (..., L, head_dim) for position ids of shape (3, ..., L); dtype
+        float32 unless given (the angles are formed in float32 whatever the dtype)."""
+        import torch
+
+        from niah.rope.tables import rotary_tables
+
+        axis = self.axis_of_pair(head_dim, section)
+        if not self.modifiers:  # the plain path, equal to transformers' default rotary bit for bit
+            return rotary_tables(position_ids, axis, head_dim, base, dtype or torch.float32)
+        inv_freq, scale = self.inverse_frequencies(head_dim, base)
+        return rotary_tables(position_ids, axis, head_dim, base, dtype or torch.float32, inv_freq=inv_freq, scale=scale)
 
 
 @dataclass(frozen=True)
@@ -98,7 +126,20 @@ def register_variant(spec: VariantSpec) -> VariantSpec:
 
 
 def resolve_variant(text: str) -> RopeVariant:
-    """'name' or 'name:key=value,...' → RopeVariant. Unknown names suggest the closest ones."""
+    """'name' or 'name:key=value,...', then any '+modifier' (niah.rope.modifiers) → RopeVariant.
+    Unknown names suggest the closest ones."""
+    text, *modifier_texts = SEPARATOR.split(text.strip())
+    modifiers = tuple(parse_modifier(m.strip()) for m in modifier_texts)
+    for stage in ("inv_freq", "pairs"):
+        named = [m.spec.name for m in modifiers if m.spec.stage == stage]
+        if len(named) > 1:
+            raise NiahError(f"modifiers {', '.join('+' + n for n in named)} both set the {stage.replace('_', ' ')}: "
+                            "give one of them")  # fmt: skip
+    variant = _resolve_base(text)
+    return replace(variant, modifiers=modifiers) if modifiers else variant
+
+
+def _resolve_base(text: str) -> RopeVariant:
     name, _, opts = text.strip().partition(":")
     if name not in VARIANTS:
         raise unknown("RoPE variant", name, VARIANTS)
@@ -120,6 +161,10 @@ def _convert(variant: str, key: str, raw: str, default: Any, choices: tuple[str,
         if raw not in choices:
             raise NiahError(f"option {key}='{raw}' of '{variant}' must be one of {', '.join(choices)}")
         return raw
+    if isinstance(default, bool):
+        if raw.lower() not in ("true", "false"):
+            raise NiahError(f"option {key}='{raw}' of '{variant}' must be true or false")
+        return raw.lower() == "true"
     try:
         return type(default)(raw)
     except ValueError:

@@ -45,6 +45,7 @@ from torch.nn import functional as F
 from niah.data.draw import COLOURS, KEY_SHAPES
 from niah.data.families import FAMILIES, KEY_COLOURS, Key
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
+from niah.rope.tables import apply_rotary
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<vision_start>", "<vision_end>")
 PREFIX = ("<bos>", "<vision_start>")
@@ -183,16 +184,10 @@ class Block(nn.Module):
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)  # (B, L, n_h, h_d)
         q, k = self.q_norm(q).transpose(1, 2), self.k_norm(k).transpose(1, 2)  # (B, n_h, L, h_d)
         cos, sin = cos[:, None], sin[:, None]  # (B, 1, L, h_d)
-        q = q * cos + _rotate_half(q) * sin
-        k = k * cos + _rotate_half(k) * sin
+        q, k = apply_rotary(q, k, cos, sin)
         att = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), is_causal=True)  # (B, n_h, L, h_d)
         x = x + self.out(att.transpose(1, 2).reshape(b, n, d))
         return x + self.mlp(self.norm2(x))
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
 
 
 class FrameEncoder(nn.Module):

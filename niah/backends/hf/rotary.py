@@ -3,7 +3,8 @@
 transformers 5.x text models call ``self.rotary_emb(x, position_ids)`` once per forward with
 position ids of shape (3, B, L) and apply the returned (cos, sin) of shape (B, L, head_dim) in
 every layer. `VariantRotary` computes them with the variant's frequency allocation (an axis per
-pair, niah.rope.frequencies) and the model's head_dim, theta and mrope_section. Built with the
+pair, niah.rope.frequencies), its modifiers (niah.rope.modifiers) and the model's head_dim, theta
+and mrope_section. Built with the
 model's own allocation it reproduces the original tables bit for bit (tests/rope).
 """
 
@@ -14,7 +15,6 @@ from torch import nn
 
 from niah.errors import NiahError
 from niah.rope import RopeVariant
-from niah.rope.frequencies import rotary_tables
 
 
 def text_config(config):
@@ -45,12 +45,11 @@ class VariantRotary(nn.Module):
 
     def set_variant(self, variant: RopeVariant) -> None:
         self.variant = variant
-        self.axis = variant.axis_of_pair(self.head_dim, self.section)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         position_ids = position_ids.expand(3, -1, -1)
-        cos, sin = rotary_tables(position_ids, self.axis, self.head_dim, self.theta)
+        cos, sin = self.variant.rotary_tables(position_ids, self.head_dim, self.theta, self.section)
         return cos.to(x.dtype), sin.to(x.dtype)
 
 
