@@ -23,7 +23,7 @@ def _csv(text: str) -> list[str]:
 
 
 def hf_options(f):
-    """The transformers backend's options (ignored by the probe)."""
+    """The transformers backend's options (refused with a probe or tiny model, where they would do nothing)."""
     options = [
         click.option("--dtype", default="auto", show_default=True, help="hf: bfloat16, float16, float32 or auto."),
         click.option("--device", default=None, help="hf: cuda, cuda:1, cpu (default: cuda if available)."),
@@ -162,6 +162,14 @@ def split_variants(text: str) -> list[str]:
 
 
 def _hf_options(model: str, hf: dict) -> dict:
-    if not model.startswith("hf:"):
-        return {}
-    return {k: v for k, v in hf.items() if v not in (None, False)}
+    """The hf options given, for an hf: model; for any other model an hf option given on the
+    command line would silently change nothing, so it is refused."""
+    if model.startswith("hf:"):
+        return {k: v for k, v in hf.items() if v not in (None, False)}
+    ctx = click.get_current_context()
+    given = [name for name in hf if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise NiahError(f"{flags} {'is an option' if len(given) == 1 else 'are options'} of hf: models only; "
+                        f"'{model}' would ignore {'it' if len(given) == 1 else 'them'}: drop {flags}")  # fmt: skip
+    return {}
