@@ -25,11 +25,13 @@ FAMILIES: dict[str, Family] = {
     "qwen2_vl": Family("qwen2_vl", "m-rope", frame_runs=False, deepstack=False),
     "qwen2_5_vl": Family("qwen2_5_vl", "m-rope-time", frame_runs=False, deepstack=False),
     "qwen3_vl": Family("qwen3_vl", "mrope-interleaved", frame_runs=True, deepstack=True, video_pixels_per_video=True),
+    "qwen3_vl_moe": Family("qwen3_vl_moe", "mrope-interleaved", frame_runs=True, deepstack=True,
+                           video_pixels_per_video=True),
 }
 
 
 def family_of(model_type: str, where: str) -> Family:
     if model_type not in FAMILIES:
         raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
-                        "(Qwen2-VL, Qwen2.5-VL, Qwen3-VL)")  # fmt: skip
+                        "(Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE)")  # fmt: skip
     return FAMILIES[model_type]

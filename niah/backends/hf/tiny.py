@@ -26,8 +26,9 @@ TEXT = dict(
 
 
 def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
-    """A tiny config of a family ('qwen2_vl', 'qwen2_5_vl', 'qwen3_vl'): head_dim 16, 8 pairs."""
-    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
+    """A tiny config of a family ('qwen2_vl', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_vl_moe'): head_dim
+    16, 8 pairs; the MoE has 4 experts of which 2 route each token, in every layer."""
+    from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig, Qwen3VLMoeConfig
 
     rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
     vision = dict(depth=1, hidden_size=32, num_heads=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2)
@@ -39,7 +40,7 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
             out_hidden_size=32, intermediate_size=32, tokens_per_second=2, window_size=56, fullatt_block_indexes=[0]
         )
         return Qwen2_5_VLConfig(text_config=dict(TEXT, rope_parameters=rope), vision_config=vision)
-    if family == "qwen3_vl":
+    if family in ("qwen3_vl", "qwen3_vl_moe"):
         rope["mrope_interleaved"] = True
         vision.update(
             out_hidden_size=32,
@@ -48,7 +49,11 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
             num_position_embeddings=64,
             deepstack_visual_indexes=[0],
         )
-        return Qwen3VLConfig(text_config=dict(TEXT, head_dim=16, rope_parameters=rope), vision_config=vision)
+        text = dict(TEXT, head_dim=16, rope_parameters=rope)
+        if family == "qwen3_vl":
+            return Qwen3VLConfig(text_config=text, vision_config=vision)
+        moe = dict(num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, decoder_sparse_step=1)
+        return Qwen3VLMoeConfig(text_config=dict(text, **moe), vision_config=vision)
     raise ValueError(family)
 
 
@@ -142,19 +147,21 @@ CLIP_MEAN, CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.261302
 _QWEN2 = {"preprocessor_config.json": {
     "image_processor_type": "Qwen2VLImageProcessor", "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
     "image_mean": CLIP_MEAN, "image_std": CLIP_STD, "min_pixels": 3136, "max_pixels": 12845056}}  # fmt: skip
+_QWEN3 = {
+    "preprocessor_config.json": {
+        "image_processor_type": "Qwen2VLImageProcessorFast", "patch_size": 16, "temporal_patch_size": 2,
+        "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+        "size": {"shortest_edge": 65536, "longest_edge": 16777216}},
+    "video_preprocessor_config.json": {
+        "video_processor_type": "Qwen3VLVideoProcessor", "patch_size": 16, "temporal_patch_size": 2,
+        "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "fps": 2, "min_frames": 4,
+        "max_frames": 768, "size": {"shortest_edge": 4096, "longest_edge": 25165824}},
+}  # fmt: skip
 PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen2_vl": _QWEN2,
     "qwen2_5_vl": _QWEN2,
-    "qwen3_vl": {
-        "preprocessor_config.json": {
-            "image_processor_type": "Qwen2VLImageProcessorFast", "patch_size": 16, "temporal_patch_size": 2,
-            "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
-            "size": {"shortest_edge": 65536, "longest_edge": 16777216}},
-        "video_preprocessor_config.json": {
-            "video_processor_type": "Qwen3VLVideoProcessor", "patch_size": 16, "temporal_patch_size": 2,
-            "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "fps": 2, "min_frames": 4,
-            "max_frames": 768, "size": {"shortest_edge": 4096, "longest_edge": 25165824}},
-    },
+    "qwen3_vl": _QWEN3,
+    "qwen3_vl_moe": _QWEN3,
 }  # fmt: skip
 """The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
 Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships."""

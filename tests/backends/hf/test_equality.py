@@ -67,8 +67,27 @@ def test_native_variant_reproduces_the_unmodified_model(family, device, tiny_che
         assert torch.allclose(ours.cpu(), ref, atol=1e-5, rtol=0), (family, (ours.cpu() - ref).abs().max())
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_dataset, tmp_path):
+    """Positions and allocations really reach attention: the same weights answer otherwise."""
+    from niah.rope import resolve_variant
+
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
+    ds = Dataset(short_dataset)
+    variants = [backend.native_variant, resolve_variant("vanilla"), resolve_variant("m-rope+yarn:factor=4,original=8")]
+    plan = make_plan(ds, [TASKS["v-niah"]], variants, lengths=[3])
+    backend._load(ds)
+    backend._encode_frames(ds, plan)
+    logits = {}
+    for sample in plan:
+        if sample.cell.id == plan[0].cell.id:
+            logits[sample.variant.spec] = backend.logits(ds, sample)[0]
+    native, *others = logits.values()
+    assert len(others) == 2 and all((native - o).abs().max() > 1e-4 for o in others)
+
+
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_vl_moe"])
 def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, tiny_checkpoints, grid_dataset,
                                                                tmp_path):  # fmt: skip
     from niah.rope import resolve_variant
