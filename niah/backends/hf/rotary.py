@@ -4,8 +4,8 @@ transformers 5.x text models call ``self.rotary_emb(x, position_ids)`` once per 
 position ids of shape (3, B, L) and apply the returned (cos, sin) of shape (B, L, head_dim) in
 every layer. `VariantRotary` computes them with the variant's frequency allocation (an axis per
 pair, niah.rope.frequencies), its modifiers (niah.rope.modifiers) and the model's head_dim, theta
-and mrope_section. Built with the
-model's own allocation it reproduces the original tables bit for bit (tests/rope).
+and mrope_section. Built with the model's own allocation it reproduces the original tables bit
+for bit (tests/rope).
 """
 
 from __future__ import annotations

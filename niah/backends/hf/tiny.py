@@ -1,4 +1,4 @@
-"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints built in code (no download).
+"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3-VL-MoE checkpoints built in code (no download).
 
 `save_checkpoint(dir, config)` writes a checkpoint dir (config, optionally random weights, a
 byte-level tokenizer with Qwen's special tokens and chat template, the family's processor configs)
