@@ -80,11 +80,17 @@ class Grid:
     lure_rate: float = float("nan")
     seed_accuracies: tuple[float, ...] = ()  # overall accuracy per model seed, when runs of several seeds meet
     imported: bool = False
+    seed_lure_rates: tuple[float, ...] = ()  # lure rate per model seed, likewise
 
     @property
     def seed_spread(self) -> float:
         """Standard deviation of the per-seed accuracies (NaN with fewer than two seeds)."""
         return float(np.std(self.seed_accuracies, ddof=1)) if len(self.seed_accuracies) > 1 else float("nan")
+
+    @property
+    def lure_spread(self) -> float:
+        """Standard deviation of the per-seed lure rates (NaN with fewer than two seeds)."""
+        return float(np.std(self.seed_lure_rates, ddof=1)) if len(self.seed_lure_rates) > 1 else float("nan")
 
     @property
     def has_lures(self) -> bool:
@@ -109,6 +115,7 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     hits: dict[tuple[int, int], list[float]] = defaultdict(list)
     lured: list[bool] = []
     by_seed: dict[int, list[bool]] = defaultdict(list)
+    lured_by_seed: dict[int, list[bool]] = defaultdict(list)
     records = list(records)
     for r in records:
         hits[(r["depth"], r["length"])].append(float(r["correct"]))
@@ -116,6 +123,8 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
             lured.append(bool(r["lured"]))
         if r.get("model_seed") is not None:
             by_seed[r["model_seed"]].append(bool(r["correct"]))
+            if r.get("lured") is not None:
+                lured_by_seed[r["model_seed"]].append(bool(r["lured"]))
     acc = np.full((len(depths), len(lengths)), np.nan)
     n = np.zeros((len(depths), len(lengths)), dtype=int)
     for i, d in enumerate(depths):
@@ -123,8 +132,10 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
             if v := hits.get((d, length)):
                 acc[i, j], n[i, j] = np.mean(v), len(v)
     seeds = tuple(float(np.mean(v)) for _, v in sorted(by_seed.items()))
+    seed_lures = tuple(float(np.mean(v)) for _, v in sorted(lured_by_seed.items()))
     imported = bool(records) and all(r.get("imported") for r in records)
-    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported)
+    return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
+                seed_lures)  # fmt: skip
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

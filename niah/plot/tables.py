@@ -14,7 +14,7 @@ from niah.plot.results import Grid
 def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: model, variant, then 'acc (n)' per task ('mean ± sd over model seeds' when
     runs of several seeds are plotted together), and a 'TASK lured' column (the fraction of samples
-    answered with a distractor's lure) per task with distractors."""
+    answered with a distractor's lure, ± its sd over seeds likewise) per task with distractors."""
     tasks = sorted({t for _, _, t in grids})
     lure_tasks = [t for t in tasks if any(g.has_lures for (_, _, t2), g in grids.items() if t2 == t)]
     rows: dict[tuple[str, str], dict[str, Grid]] = {}
@@ -24,7 +24,7 @@ def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list
     body = []
     for (m, v), by_task in rows.items():
         cells = [_cell(by_task[t]) if t in by_task else "" for t in tasks]
-        lured = [f"{by_task[t].lure_rate:.3f}" if t in by_task and by_task[t].has_lures else "" for t in lure_tasks]
+        lured = [_lure_cell(by_task[t]) if t in by_task and by_task[t].has_lures else "" for t in lure_tasks]
         body.append([m, v, *cells, *lured])
     return header, body
 
@@ -38,6 +38,13 @@ def _cell(g: Grid) -> str:
     if len(g.seed_accuracies) > 1:
         return f"{g.overall:.3f} ± {g.seed_spread:.3f} ({n}, {len(g.seed_accuracies)} seeds)"
     return f"{g.overall:.3f} ({n})"
+
+
+def _lure_cell(g: Grid) -> str:
+    """'0.125', or with several model seeds 'mean ± sd over seeds'."""
+    if len(g.seed_lure_rates) > 1:
+        return f"{g.lure_rate:.3f} ± {g.lure_spread:.3f}"
+    return f"{g.lure_rate:.3f}"
 
 
 def write_tables(grids: dict[tuple[str, str, str], Grid], out: Path) -> list[Path]:

@@ -154,6 +154,17 @@ def test_runs_of_several_model_seeds_show_mean_and_spread(tmp_path):
     assert "| probe | m-rope | 0.500 ± 0.500 (48, 3 seeds) |" in (tmp_path / "f" / "summary.md").read_text()
 
 
+def test_lure_rates_of_several_model_seeds_show_mean_and_spread(tmp_path):
+    runs = []
+    for seed, lured in ((0, {"a"}), (1, {"a", "b"}), (2, set())):  # per-seed lure rate 0.5, 1.0, 0.0
+        recs = [dict(r, model_seed=seed, correct=r["needle"] not in lured, lured=r["needle"] in lured)
+                for r in fixed_records(task="v-niah-d")]  # fmt: skip
+        runs.append(str(make_run(tmp_path / f"s{seed}", recs)))
+    res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0, res.output
+    assert "| 0.500 ± 0.500 |" in (tmp_path / "f" / "summary.md").read_text()
+
+
 def test_identical_accuracy_lines_are_drawn_once_and_named_together():
     from niah.plot.heatmaps import length_figure
 
