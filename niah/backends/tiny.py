@@ -65,12 +65,15 @@ class TinyBackend(Backend):
         self.name = "tiny"
         self.marks = {"model_seed": self.seed}
         self._models: dict[str, TinyModel] = {}
+        self._used: set[str] = set()  # the variants a run uses, set by check_variants
         self._features: dict[str, np.ndarray] = {}
         self._dataset: Path | None = None
 
     def config(self) -> dict[str, Any]:
+        """The folder, the seed and the weights' sha256 of the models the run uses (check_variants)."""
+        used = sorted(self._used)
         return {"models": str(self.path), "seed": self.seed,
-                "weights": {v: sha256_file(d / WEIGHTS) for v, d in sorted(self.checkpoints.items())}}  # fmt: skip
+                "weights": {v: sha256_file(self.checkpoints[v] / WEIGHTS) for v in used}}  # fmt: skip
 
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         missing = [v.spec for v in variants if v.spec not in self.checkpoints]
@@ -79,6 +82,7 @@ class TinyBackend(Backend):
                             f"trained: {', '.join(sorted(self.checkpoints))}")  # fmt: skip
         for v in variants:  # only the models this run uses: others may still be training
             check_finished(self.checkpoints[v.spec])
+        self._used = {v.spec for v in variants}
 
     def model(self, variant: RopeVariant) -> TinyModel:
         if variant.spec not in self._models:

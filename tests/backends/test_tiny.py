@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from niah.cli import main
 from niah.train.run import train_all
-from niah.train.trainer import CONFIG, STATE
+from niah.train.trainer import CONFIG, STATE, WEIGHTS
 
 SMALL = ["--preset", "demo", "--width", "112", "--height", "56", "--lengths", "4,6", "--depths", "0,100", "-q"]
 
@@ -76,7 +76,8 @@ def test_bad_tiny_models_are_one_line_and_exit_2(models, mixed, tmp_path):
 def test_a_finished_model_runs_while_another_of_its_folder_still_trains(mixed, tmp_path):
     folder = tmp_path / "models"
     train_all(folder, ["vanilla", "m-rope"], [0], steps=2, lengths=[2], threads=1)
-    (folder / "m-rope-s0" / STATE).write_text("")  # m-rope is mid-training
+    (folder / "m-rope-s0" / STATE).write_text("")  # m-rope is mid-training,
+    (folder / "m-rope-s0" / WEIGHTS).unlink()  # before its weights were first written
     res = cli("run", mixed, "--model", f"tiny:{folder}", "--variants", "vanilla", "--out", tmp_path / "r", "-q")
     assert res.exit_code == 0, res.output
     res = cli("run", mixed, "--model", f"tiny:{folder}", "--variants", "m-rope", "--out", tmp_path / "r2", "-q")
