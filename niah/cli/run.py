@@ -100,6 +100,9 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
       niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --gpus 8 --out runs/q2
     Rerunning the same command resumes: finished samples are skipped, failed ones retried.
     """
+    multi = gpus is not None and gpus > 1
+    if multi and (shard or hf.get("device") or hf.get("device_map")):
+        raise NiahError("--gpus N runs shards 1/N..N/N, one per GPU, itself: drop --shard, --device and --device-map")
     config = RunConfig(
         dataset=dataset, model=model, variants=split_variants(variants), tasks=_csv(tasks),
         lengths=parse_int_list(lengths, "lengths") if lengths else None,
@@ -109,9 +112,6 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
     if dry_run:
         click.echo(engine.dry_run(config, out, Shard.parse(shard) if shard else None, force))
         return
-    multi = gpus is not None and gpus > 1
-    if multi and (shard or hf.get("device") or hf.get("device_map")):
-        raise NiahError("--gpus N runs shards 1/N..N/N, one per GPU, itself: drop --shard, --device and --device-map")
     try:
         if multi:
             summary = run_workers(config, out, gpus, [a for p in PLUGINS for a in ("--plugin", p)],
@@ -135,11 +135,14 @@ WORKER_DROPS = {"gpus", "shard", "dry_run", "force", "quiet"}
 
 
 def _worker_args(ctx: click.Context) -> list[str]:
-    """This command's arguments as given (less WORKER_DROPS), for the workers of --gpus."""
+    """This command's arguments as given (less WORKER_DROPS; defaults stay the workers' own), for
+    the workers of --gpus."""
     args: list[str] = []
     for param in ctx.command.params:
         value = ctx.params[param.name]
         if param.name in WORKER_DROPS or value is None or value is False:
+            continue
+        if ctx.get_parameter_source(param.name) == click.core.ParameterSource.DEFAULT:
             continue
         if isinstance(param, click.Argument):
             args.append(str(value))
