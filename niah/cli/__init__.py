@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from niah import __version__
-from niah.errors import NiahError, NiahWarning, full_disk_error
+from niah.errors import NiahError, NiahWarning, full_disk_error, unknown
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("niah.cli.demo:demo", "Dataset, tiny trained models, heatmaps: the loop in ~10 s."),
@@ -47,6 +47,12 @@ class NiahGroup(click.Group):
         command = getattr(importlib.import_module(module), attribute)
         command.short_help = short_help
         return command
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """An unknown subcommand fails naming the close ones (click's own hint sees only loaded ones)."""
+        if args and not args[0].startswith("-") and args[0] not in self.list_commands(ctx):
+            ctx.fail(str(unknown("command", args[0], self.list_commands(ctx))))
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from COMMANDS' one-liners: nothing is imported to print it."""
