@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from niah.errors import NiahError, unknown
+from niah.rope.options import fmt, parse_options, resolve_options
 
 if TYPE_CHECKING:
     import torch
@@ -56,11 +57,9 @@ class Modifier:
     @property
     def text(self) -> str:
         """The canonical spelling, e.g. '+yarn:factor=4,original=32768,...' or '+theta=5e+06'."""
-        from niah.rope.variants import _fmt
-
         if self.spec.shorthand:
-            return f"+{self.spec.name}={_fmt(self.options[self.spec.shorthand])}"
-        return f"+{self.spec.name}:" + ",".join(f"{k}={_fmt(v)}" for k, v in self.options.items())
+            return f"+{self.spec.name}={fmt(self.options[self.spec.shorthand])}"
+        return f"+{self.spec.name}:" + ",".join(f"{k}={fmt(v)}" for k, v in self.options.items())
 
 
 MODIFIERS: dict[str, ModifierSpec] = {}
@@ -73,10 +72,7 @@ def register_modifier(spec: ModifierSpec) -> ModifierSpec:
 
 def parse_modifier(text: str) -> Modifier:
     """'yarn:factor=4' or 'theta=5e6' (without the leading '+') → Modifier; unknown names suggest."""
-    from niah.rope.variants import _convert
-
     name, colon, rest = text.partition(":")
-    raw: dict[str, str] = {}
     if not colon and "=" in name:  # the shorthand form, theta=5e6
         name, _, value = name.partition("=")
         spec = MODIFIERS.get(name)
@@ -86,17 +82,9 @@ def parse_modifier(text: str) -> Modifier:
     else:
         if name not in MODIFIERS:
             raise unknown("RoPE modifier", name, MODIFIERS)
-        for item in filter(None, (o.strip() for o in rest.split(","))):
-            key, eq, value = item.partition("=")
-            if not eq or not key or not value:
-                raise NiahError(f"malformed option '{item}' in modifier '+{text}': write key=value")
-            raw[key.strip()] = value.strip()
+        raw = parse_options(rest, f"modifier '+{text}'")
     spec = MODIFIERS[name]
-    for key in raw:
-        if key not in spec.defaults:
-            raise NiahError(f"unknown option '{key}' for modifier '+{name}' (options: {', '.join(spec.defaults)})")
-    options = dict(spec.defaults)
-    options.update({k: _convert(f"+{name}", k, v, spec.defaults[k], None) for k, v in raw.items()})
+    options = resolve_options(f"modifier '+{name}'", f"'+{name}'", raw, spec.defaults)
     if any(isinstance(v, float) and not math.isfinite(v) for v in options.values()):
         raise NiahError(f"modifier '+{text}' needs finite numbers")
     _check(spec.name, options)

@@ -12,8 +12,9 @@ import numpy as np
 
 from niah.rope.frequencies import AXIS_T, UNROTATED
 from niah.rope.layout import Layout
+from niah.rope.options import fmt
 from niah.rope.positions import SPATIALLY_SYMMETRIC
-from niah.rope.variants import RopeVariant, _fmt
+from niah.rope.variants import RopeVariant
 
 _ONE_D_PLACEMENTS = {"flat", "tad"}
 
@@ -73,12 +74,12 @@ def inert_options(variant: RopeVariant, layout: Layout, reference: Layout) -> li
     Qwen3-VL's timestamped prompt makes them). Found by changing each option and comparing."""
     from niah.rope.variants import VARIANTS
 
-    given = {k: _fmt(v) for k, v in variant.options.items()}
+    given = {k: fmt(v) for k, v in variant.options.items()}
     inert = []
     for key, value in variant.options.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        other = VARIANTS[variant.name].resolve({**given, key: _fmt(value * 2 + 1)})
+        other = VARIANTS[variant.name].resolve({**given, key: fmt(value * 2 + 1)})
         acts_there = not np.array_equal(variant.position_array(reference), other.position_array(reference))
         acts_here = not np.array_equal(variant.position_array(layout), other.position_array(layout))
         if acts_there and not acts_here:

@@ -24,6 +24,7 @@ from niah.rope import frequencies as fq
 from niah.rope import positions as pos
 from niah.rope.layout import Layout
 from niah.rope.modifiers import SEPARATOR, Modifier, modified_base, modified_inv_freq, modified_pairs, parse_modifier
+from niah.rope.options import fmt, parse_options, resolve_options
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +48,7 @@ class RopeVariant:
         then its modifiers, e.g. '+yarn:factor=4,...'."""
         text = self.name
         if self.options:
-            text += ":" + ",".join(f"{k}={_fmt(v)}" for k, v in self.options.items())
+            text += ":" + ",".join(f"{k}={fmt(v)}" for k, v in self.options.items())
         return text + "".join(m.text for m in self.modifiers)
 
     def position_array(self, layout: Layout | str) -> np.ndarray:
@@ -86,11 +87,9 @@ class RopeVariant:
 
         from niah.rope.tables import rotary_tables
 
-        axis = self.axis_of_pair(head_dim, section)
-        if not self.modifiers:  # the plain path, equal to transformers' default rotary bit for bit
-            return rotary_tables(position_ids, axis, head_dim, base, dtype or torch.float32)
-        inv_freq, scale = self.inverse_frequencies(head_dim, base)
-        return rotary_tables(position_ids, axis, head_dim, base, dtype or torch.float32, inv_freq=inv_freq, scale=scale)
+        inv_freq, scale = self.inverse_frequencies(head_dim, base)  # without modifiers: transformers' own table
+        return rotary_tables(position_ids, self.axis_of_pair(head_dim, section), head_dim, base, dtype or torch.float32,
+                             inv_freq=inv_freq, scale=scale)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -106,14 +105,8 @@ class VariantSpec:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def resolve(self, options: Mapping[str, str]) -> RopeVariant:
-        for key in options:
-            if key not in self.defaults:
-                allowed = ", ".join(self.defaults) or "none"
-                raise NiahError(f"unknown option '{key}' for variant '{self.name}' (options: {allowed})")
-        values = dict(self.defaults)
-        for key, raw in options.items():
-            values[key] = _convert(self.name, key, raw, self.defaults[key], self.choices.get(key))
-        return self.build(values)
+        return self.build(resolve_options(f"variant '{self.name}'", f"'{self.name}'", options, self.defaults,
+                                          self.choices))  # fmt: skip
 
 
 VARIANTS: dict[str, VariantSpec] = {}
@@ -143,32 +136,7 @@ def _resolve_base(text: str) -> RopeVariant:
     name, _, opts = text.strip().partition(":")
     if name not in VARIANTS:
         raise unknown("RoPE variant", name, VARIANTS)
-    options: dict[str, str] = {}
-    for item in filter(None, (o.strip() for o in opts.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key or not value:
-            raise NiahError(f"malformed option '{item}' in variant '{text}': write key=value")
-        options[key.strip()] = value.strip()
-    return VARIANTS[name].resolve(options)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _convert(variant: str, key: str, raw: str, default: Any, choices: tuple[str, ...] | None) -> Any:
-    if choices is not None:
-        if raw not in choices:
-            raise NiahError(f"option {key}='{raw}' of '{variant}' must be one of {', '.join(choices)}")
-        return raw
-    if isinstance(default, bool):
-        if raw.lower() not in ("true", "false"):
-            raise NiahError(f"option {key}='{raw}' of '{variant}' must be true or false")
-        return raw.lower() == "true"
-    try:
-        return type(default)(raw)
-    except ValueError:
-        raise NiahError(f"option {key}='{raw}' of '{variant}' must be a {type(default).__name__}") from None
+    return VARIANTS[name].resolve(parse_options(opts, f"variant '{text}'"))
 
 
 # ---------------------------------------------------------------- built-in variants
