@@ -10,12 +10,13 @@ from pathlib import Path
 from niah.data.generate import generate, resolve_config
 from niah.errors import NiahError
 from niah.plot.report import plot_runs
-from niah.rope import VARIANTS
+from niah.rope import VARIANTS, resolve_variant
 from niah.sweep.engine import DEFAULT_TASKS, RunConfig, run_sweep
 
 DEMO_VARIANTS = ["vanilla", "m-rope", "videorope"] + [
-    v for v in VARIANTS if v not in ("vanilla", "m-rope", "videorope")
+    v for v in VARIANTS if v not in ("vanilla", "m-rope", "videorope") and not resolve_variant(v).per_head
 ]
+"""Every registered variant the probe can run (not mhrope: a table per KV head), the usual three first."""
 
 
 DEMO_MODEL = "tiny:demo"

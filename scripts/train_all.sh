@@ -2,14 +2,15 @@
 # Train tiny models for RoPE variants × seeds and evaluate them at 1×, 4× and 16× the longest
 # training length on both tasks (accuracy, lure rate, mean ± sd over seeds): docs/train.md.
 #
-#   bash scripts/train_all.sh                                   # every registered variant, seeds 0,1,2
+#   bash scripts/train_all.sh                                   # every registered variant (but per-head mhrope), seeds 0,1,2
 #   VARIANTS=vanilla,m-rope,videorope SEEDS=0 STEPS=3000 THREADS=1 bash scripts/train_all.sh
 #
 # Writes $WORK/models, $WORK/data, $WORK/runs/L<frames>/s<seed>, $WORK/figures/L<frames> (tables, figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${WORK:-train-all}"
-variants="${VARIANTS:-$(python -c 'from niah.rope import VARIANTS; print(",".join(VARIANTS))')}"
+variants="${VARIANTS:-$(python -c 'from niah.rope import VARIANTS as V, resolve_variant as r
+print(",".join(v for v in V if not r(v).per_head))')}"
 seeds="${SEEDS:-0,1,2}"
 steps="${STEPS:+--steps $STEPS}"  # default: niah train's own
 threads="${THREADS:-2}"

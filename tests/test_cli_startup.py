@@ -25,7 +25,9 @@ finally:
 
 @pytest.mark.parametrize("args", [["--help"], ["rope", "list"], ["rope", "list", "--json"],
                                   ["rope", "positions", "videorope", "--layout", "text:2,video:2x2x2,text:1"],
-                                  ["rope", "allocation", "m-rope"], ["rope", "--help"]])  # fmt: skip
+                                  ["rope", "positions", "circlerope:dff_rate=0", "--layout", "text:2,image:3x3"],
+                                  ["rope", "allocation", "m-rope"], ["rope", "allocation", "mhrope", "--json"],
+                                  ["rope", "--help"]])  # fmt: skip
 def test_light_commands_import_no_heavy_library(args):
     res = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True,
                          timeout=120)  # fmt: skip

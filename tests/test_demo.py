@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from niah.backends.tiny import shipped_models, trained_variants
 from niah.cli import main
+from niah.rope import VARIANTS, resolve_variant
 
 
 def test_demo_runs_the_shipped_tiny_models_and_rerun_reuses_everything(tmp_path):
@@ -39,4 +40,5 @@ def test_demo_with_the_probe_runs_every_registered_variant(tmp_path):
     assert (out / "figures" / "grid_probe.png").stat().st_size > 10_000
     lines = (out / "run" / "results.jsonl").read_text().splitlines()
     variants = {json.loads(x)["variant"].split(":")[0] for x in lines}
-    assert {"vanilla", "m-rope", "videorope", "hope", "tad"} <= variants
+    runnable = {n for n in VARIANTS if not resolve_variant(n).per_head}  # mhrope: one table per KV head
+    assert variants == runnable and {"vanilla", "videorope", "hope", "tad", "vrope", "circlerope"} <= variants

@@ -111,6 +111,10 @@ class ProbeBackend(Backend):
         video = VisionRun("video", n_frames, h, w, seconds)
         return Layout((TextRun(PREFIX_TOKENS), video, TextRun(QUESTION_TOKENS)))
 
+    def check_variants(self, variants: Sequence[RopeVariant]) -> None:
+        for v in variants:
+            v.require_shared_table("the probe")
+
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
         return self.layout(dataset, len(sample.frames(dataset))).num_tokens
 

@@ -76,6 +76,8 @@ class TinyBackend(Backend):
                 "weights": {v: sha256_file(self.checkpoints[v] / WEIGHTS) for v in used}}  # fmt: skip
 
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
+        for v in variants:
+            v.require_shared_table("the tiny model")
         missing = [v.spec for v in variants if v.spec not in self.checkpoints]
         if missing:
             raise NiahError(f"no tiny model of {', '.join(missing)} (seed {self.seed}) in '{self.path}'; "

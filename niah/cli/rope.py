@@ -6,9 +6,11 @@ import json
 
 import click
 
+from niah.errors import NiahError
 from niah.rope import VARIANTS, properties, resolve_variant
-from niah.rope.frequencies import AXIS_NAMES
 from niah.rope.modifiers import MODIFIERS, Modifier
+from niah.rope.options import fmt
+from niah.rope.properties import allocation_summary
 
 
 @click.group()
@@ -49,7 +51,7 @@ def list_variants(as_json: bool) -> None:
             r["temporal_frequencies"],
             yes[r["spatial_symmetry"]],
             r["temporal_index_scaling"],
-            ",".join(f"{k}={v}" for k, v in r["options"].items()) or "-",
+            ",".join(f"{k}={fmt(v)}" for k, v in VARIANTS[r["name"]].defaults.items()) or "-",
         )
         for r in rows
     ]
@@ -66,46 +68,75 @@ def list_variants(as_json: bool) -> None:
 @rope.command()
 @click.argument("variant")
 @click.option("--layout", required=True, help="Token runs, e.g. text:5,video:4x9x16@2,text:20.")
-@click.option("--json", "as_json", is_flag=True, help="Print {variant, layout, position_ids} as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"variant", "layout", "axes", "position_ids": [one row per coordinate]} as JSON.')
 def positions(variant: str, layout: str, as_json: bool) -> None:
-    """Position ids (3, L) of VARIANT for a token LAYOUT: rows t, h, w.
+    """Position ids (N, L) of VARIANT for a token LAYOUT: one row per coordinate, t, h, w for most
+    variants, p0..p3 for vrope.
 
     \b
     Examples:
       niah rope positions videorope --layout text:3,video:2x2x2,text:2
+      niah rope positions vrope --layout text:2,image:3x3,text:2
       niah rope positions videorope:delta=1 --layout text:5,video:4x9x16@2,text:20 --json
     """
     v = resolve_variant(variant)
     ids = v.position_array(layout).tolist()
     if as_json:
-        click.echo(json.dumps({"variant": variant, "layout": layout, "position_ids": ids}))
+        click.echo(json.dumps({"variant": variant, "layout": layout, "axes": list(v.axes), "position_ids": ids}))
         return
-    for axis, row in zip("thw", ids, strict=True):
-        click.echo(f"{axis}: " + " ".join(f"{p:g}" for p in row))
+    width = max(len(a) for a in v.axes)
+    for axis, row in zip(v.axes, ids, strict=True):
+        click.echo(f"{axis:>{width}}: " + " ".join(f"{p:g}" for p in row))
 
 
 @rope.command()
 @click.argument("variant")
-@click.option("--head-dim", default=128, show_default=True, help="Attention head dimension.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"t": [...], "h": [...], "w": [...]} as JSON.')
-def allocation(variant: str, head_dim: int, as_json: bool) -> None:
-    """Which frequency pairs (0 = highest frequency) each axis of VARIANT drives.
+@click.option("--head-dim", default=128, show_default=True, help="Attention head dimension (dims per head).")
+@click.option("--partial-rotary", default=1.0, show_default=True, type=float,
+              help="Fraction of each head that rotates (Qwen3.5, GLM-4.1V: 0.25 or 0.5); the allocation is "
+                   "formed over the first ⌊head_dim·fraction⌋ dims.")
+@click.option("--section", help="Pairs per axis t,h,w (a checkpoint's mrope_section, e.g. 11,11,10); default: "
+                                "the variant's published proportions.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"t": [pairs], "h": [...], "w": [...], "none": [...]} as JSON; "axes" when the '
+                   'coordinates are not t, h, w; {"heads": [...]} when it differs per KV head; "rotary_dim" '
+                   "under partial rotary.")
+def allocation(variant: str, head_dim: int, partial_rotary: float, section: str | None, as_json: bool) -> None:
+    """Which frequency pairs (0 = highest frequency) each coordinate of VARIANT drives, per KV
+    head where the variant allocates per head (mhrope).
 
     \b
     Examples:
       niah rope allocation m-rope
       niah rope allocation videorope --head-dim 64 --json
+      niah rope allocation mrope-interleaved --head-dim 256 --partial-rotary 0.25 --section 11,11,10
+      niah rope allocation mhrope --json
     """
-    axis = resolve_variant(variant).axis_of_pair(head_dim)
-    out = {AXIS_NAMES[a]: [int(i) for i in range(len(axis)) if axis[i] == a] for a in (0, 1, 2)}
-    unrotated = [int(i) for i in range(len(axis)) if axis[i] == -1]
-    if unrotated:
-        out["none"] = unrotated
+    counts = _section(section) if section else None
+    out = allocation_summary(resolve_variant(variant), head_dim, partial_rotary, counts)
     if as_json:
         click.echo(json.dumps(out))
         return
-    for name, pairs in out.items():
-        click.echo(f"{name}: {len(pairs)} pairs: {' '.join(map(str, pairs))}")
+    if "rotary_dim" in out:
+        click.echo(f"rotary dims 0–{out['rotary_dim'] - 1} of {head_dim}; dims {out['rotary_dim']}–{head_dim - 1} "
+                   "pass through unrotated")  # fmt: skip
+    for head, pairs_of in enumerate(out.get("heads", [out])):
+        prefix = f"KV head {head} " if "heads" in out else ""
+        for name, pairs in pairs_of.items():
+            if name not in ("axes", "rotary_dim") and (pairs or "heads" not in out):
+                click.echo(f"{prefix}{name}: {len(pairs)} pairs: {' '.join(map(str, pairs))}")
+
+
+def _section(text: str) -> list[int]:
+    """'11,11,10' → [11, 11, 10]: three pair counts t, h, w in order."""
+    try:
+        counts = [int(v) for v in text.split(",")]
+    except ValueError:
+        counts = []
+    if len(counts) != 3 or min(counts) < 0:
+        raise NiahError(f"--section '{text}': give three pair counts t,h,w, e.g. 16,24,24")
+    return counts
 
 
 @rope.command()

@@ -10,6 +10,7 @@ from niah.cli import PLUGINS
 from niah.data.grid import parse_int_list
 from niah.errors import NiahError
 from niah.rope import VARIANTS
+from niah.rope.options import split_top_level
 from niah.sweep import engine
 from niah.sweep.engine import DEFAULT_TASKS, DEFAULT_VARIANTS, RunConfig, RunInterrupted, run_sweep
 from niah.sweep.launch import run_workers
@@ -154,9 +155,10 @@ def _worker_args(ctx: click.Context) -> list[str]:
 
 def split_variants(text: str) -> list[str]:
     """Split 'vanilla,videorope:delta=1.5,alloc=high,m-rope' into variants: a piece with '=' and
-    no ':' continues the options of the variant before it."""
+    no ':' continues the options of the variant before it; commas inside [...] do not split
+    ('mhrope:mrope_section=[2,3,3]')."""
     out: list[str] = []
-    for piece in _csv(text):
+    for piece in filter(None, (p.strip() for p in split_top_level(text))):
         if "=" in piece and ":" not in piece and out:
             out[-1] += "," + piece
         else:

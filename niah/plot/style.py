@@ -13,7 +13,7 @@ from niah.errors import NiahError, disk_hint  # noqa: E402
 from niah.files import atomic_replace  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
-AXIS_COLOURS = {0: "#d62728", 1: "#1f77b4", 2: "#2ca02c", -1: "#bbbbbb"}  # t, h, w, unrotated
+AXIS_COLOURS = {0: "#d62728", 1: "#1f77b4", 2: "#2ca02c", 3: "#9467bd", -1: "#bbbbbb"}  # t, h, w (p0–p3), unrotated
 DPI = 200
 
 

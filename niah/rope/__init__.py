@@ -1,4 +1,7 @@
-"""The RoPE variant library: layouts → position ids (3, L) → rotary tables → rotated q, k.
+"""The RoPE variant library: layouts → position ids (N, L) → rotary tables → rotated q, k.
+
+N is the number of coordinates a variant gives each token: 3 (t, h, w) for most, 4 for VRoPE;
+tables are (L, d), or (kv_heads, L, d) where a variant allocates per KV head (mhrope).
 
 >>> from niah.rope import resolve_variant
 >>> v = resolve_variant("videorope:delta=2")

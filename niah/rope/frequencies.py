@@ -4,14 +4,21 @@ Notation: head_dim d, pairs i = 0..d/2-1 with inverse frequency θ^(−2i/d) (0 
 frequency). Pair i rotates dims i and i + d/2 (the "rotate_half" convention of transformers'
 Qwen models). An allocation is an int array `axis_of_pair` of shape (d/2,) with values
 AXIS_T = 0, AXIS_H = 1, AXIS_W = 2, or UNROTATED = -1 (angle 0: HoPE's zeroed temporal
-frequencies).
+frequencies); an axis is a row of the variant's position ids, so a variant with four coordinate
+rows (VRoPE) uses 0..3. A per-head allocation (mhrope) is an array of shape (kv_heads, d/2), one
+allocation per key/value head; query heads follow their KV head.
+
+Partial rotary (Qwen3.5, GLM-4.1V): only the first `rotary_dim` = ⌊head_dim · factor⌋ dims of a
+head rotate; every allocation is then formed over rotary_dim (its d here), the rest pass through.
 
 A section (t, h, w) counts pairs per axis, as transformers' ``mrope_section``; None picks the
 published proportions for any head_dim: M-RoPE [16, 24, 24] and Qwen3-VL [24, 20, 20] of 64.
 
 Sources: transformers ``Qwen2VLRotaryEmbedding.recomposition_frequencies`` (contiguous
 sections), ``Qwen3VLTextRotaryEmbedding.recomposition_frequencies`` (interleaved),
-VideoRoPE's ``apply_m_modify_multimodal_rotary_pos_emb`` (h/w interleaved high, t low).
+VideoRoPE's ``apply_m_modify_multimodal_rotary_pos_emb`` (h/w interleaved high, t low),
+JJJYmmm/Multimodal-RoPEs at cd413b9e ``multimodal_ropes/freq_allocation/`` (MM-RoPE, GRAPE,
+mhrope), johncaged/VRoPE ``vrope.py:150`` (pair i on coordinate i mod 4).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ def interleaved_section(head_dim: int) -> tuple[int, int, int]:
 
 
 def _check(section: Section, head_dim: int) -> tuple[int, int, int]:
+    if len(section) != 3:
+        raise ValueError(f"section {list(section)} must be 3 counts (t, h, w)")
     t, h, w = (int(v) for v in section)
     if t + h + w != _pairs(head_dim) or min(t, h, w) < 0:
         raise ValueError(f"section {list(section)} must be 3 non-negative counts summing to {head_dim // 2}")
@@ -101,7 +110,39 @@ def alloc_tad_dual(head_dim: int, section: Section | None = None) -> np.ndarray:
     return np.array([AXIS_H if i % 2 == 0 else AXIS_T for i in range(_pairs(head_dim))])
 
 
-Allocation = Callable[[int, "Section | None"], np.ndarray]
+def alloc_cycle(head_dim: int, section: Section | None = None, pattern: Sequence[int] = (0, 1, 2)) -> np.ndarray:
+    """Pair i on axis pattern[i mod len(pattern)], whatever the section: GRAPE's interleaved
+    planes (0, 1, 2; freq_allocation/grape.py:406-419), MM-RoPE's meta components of eight pairs
+    (0, 0, 1, 2, 1, 2, 1, 2; freq_allocation/mmrope.py:11-24), VRoPE's four coordinates
+    (0, 1, 2, 3; vrope.py:150)."""
+    return np.array([pattern[i % len(pattern)] for i in range(_pairs(head_dim))])
+
+
+def alloc_per_head(head_dim: int, section: Section | None = None, heads: Sequence[int] = (2, 3, 3),
+                   kv_heads: int = 8) -> np.ndarray:  # fmt: skip
+    """mhrope (freq_allocation/mhrope.py:11-46): heads[0] KV heads rotate every pair by t, the next
+    heads[1] by h, the next heads[2] by w, and the remaining kv_heads − Σheads heads not at all.
+    Shape (kv_heads, d/2)."""
+    if sum(heads) > kv_heads or min(heads) < 0:
+        raise ValueError(f"head counts {list(heads)} must be non-negative and sum to at most {kv_heads} KV heads")
+    rows = [AXIS_T] * heads[0] + [AXIS_H] * heads[1] + [AXIS_W] * heads[2]
+    rows += [UNROTATED] * (kv_heads - len(rows))
+    return np.repeat(np.array(rows)[:, None], _pairs(head_dim), axis=1)
+
+
+def rotary_dim(head_dim: int, partial_rotary: float = 1.0) -> int:
+    """The dims of a head that rotate: ⌊head_dim · partial_rotary⌋, as transformers' rope init
+    (`int(head_dim * partial_rotary_factor)`); must be even and positive."""
+    if not 0 < partial_rotary <= 1:
+        raise ValueError(f"partial rotary factor must be in (0, 1], got {partial_rotary:g}")
+    dim = int(head_dim * partial_rotary)
+    if dim < 2 or dim % 2:
+        raise ValueError(f"head_dim {head_dim} × partial rotary {partial_rotary:g} = {dim} dims: must be even and ≥ 2")
+    return dim
+
+
+Allocation = Callable[..., np.ndarray]
+"""allocation(head_dim, section, **options) → axis per pair (d/2,) or per head (kv_heads, d/2)."""
 
 ALLOCATIONS: dict[str, Allocation] = {
     "single": alloc_single,
@@ -111,4 +152,6 @@ ALLOCATIONS: dict[str, Allocation] = {
     "temporal-high": alloc_temporal_high,
     "temporal-zero": alloc_temporal_zero,
     "tad-dual": alloc_tad_dual,
+    "cycle": alloc_cycle,
+    "per-head": alloc_per_head,
 }

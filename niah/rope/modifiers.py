@@ -176,7 +176,7 @@ def _yarn(inv_freq: torch.Tensor, head_dim: int, base: float, o: Mapping[str, An
 def _p_rope(axis_of_pair: np.ndarray, unrotated: int, o: Mapping[str, Any]) -> np.ndarray:
     """Keep the ⌊p·d/2⌋ highest-frequency pairs (the lowest indices) rotating; the rest stop."""
     axis = np.array(axis_of_pair)
-    axis[int(math.floor(o["p"] * len(axis))):] = unrotated
+    axis[..., int(math.floor(o["p"] * axis.shape[-1])):] = unrotated
     return axis
 
 

@@ -1,5 +1,8 @@
 """Option strings shared by variants and modifiers: 'key=value,...' parsed, checked against the
-owner's defaults, converted to each default's type, and printed back ('5e+06', 'True')."""
+owner's defaults, converted to each default's type, and printed back ('5e+06', 'True', '[2,3,3]').
+
+A list value is written in brackets, as upstream's keyword arguments take it:
+``mhrope:mrope_section=[2,3,3],num_key_value_heads=8`` (commas inside brackets do not split)."""
 
 from __future__ import annotations
 
@@ -12,12 +15,26 @@ from niah.errors import NiahError
 def parse_options(text: str, where: str) -> dict[str, str]:
     """'a=1,b=x' → {'a': '1', 'b': 'x'}; `where` names the owner in the error, e.g. "variant 'v:a'"."""
     options: dict[str, str] = {}
-    for item in filter(None, (o.strip() for o in text.split(","))):
+    for item in filter(None, (o.strip() for o in split_top_level(text))):
         key, eq, value = item.partition("=")
         if not eq or not key or not value:
             raise NiahError(f"malformed option '{item}' in {where}: write key=value")
         options[key.strip()] = value.strip()
     return options
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """`text` split at `separator`, except inside [...]: 'a=[1,2],b=3' → ['a=[1,2]', 'b=3']."""
+    pieces, depth, current = [], 0, []
+    for char in text:
+        depth += (char == "[") - (char == "]")
+        if char == separator and depth == 0:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    pieces.append("".join(current))
+    return pieces
 
 
 def resolve_options(owner: str, label: str, raw: Mapping[str, str], defaults: Mapping[str, Any],
@@ -34,7 +51,10 @@ def resolve_options(owner: str, label: str, raw: Mapping[str, str], defaults: Ma
 
 
 def fmt(value: Any) -> str:
-    """A value as an option string: floats in their shortest form (2.0 → '2', 5e6 → '5e+06')."""
+    """A value as an option string: floats in their shortest form (2.0 → '2', 5e6 → '5e+06'),
+    lists in brackets ((2, 3, 3) → '[2,3,3]')."""
+    if isinstance(value, tuple):
+        return "[" + ",".join(fmt(v) for v in value) + "]"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -48,7 +68,22 @@ def convert(label: str, key: str, raw: str, default: Any, choices: tuple[str, ..
         if raw.lower() not in ("true", "false"):
             raise NiahError(f"option {key}='{raw}' of {label} must be true or false")
         return raw.lower() == "true"
+    if isinstance(default, tuple):
+        return _convert_list(label, key, raw, default)
     try:
         return type(default)(raw)
     except ValueError:
         raise NiahError(f"option {key}='{raw}' of {label} must be a {type(default).__name__}") from None
+
+
+def _convert_list(label: str, key: str, raw: str, default: tuple) -> tuple:
+    """'[2,3,3]' as a tuple of as many values as `default`, each of its first value's type."""
+    items = raw[1:-1].split(",") if raw.startswith("[") and raw.endswith("]") else None
+    example = fmt(default)
+    if items is None or len(items) != len(default):
+        raise NiahError(f"option {key}='{raw}' of {label} must be a list of {len(default)} numbers, e.g. {example}")
+    try:
+        return tuple(type(default[0])(v.strip()) for v in items)
+    except ValueError:
+        raise NiahError(f"option {key}='{raw}' of {label} must be a list of {type(default[0]).__name__}s, "
+                        f"e.g. {example}") from None  # fmt: skip

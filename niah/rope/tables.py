@@ -27,7 +27,8 @@ def rotary_tables(
     inv_freq: torch.Tensor | None = None,
     scale: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token cos and sin of shape (..., L, head_dim) for position_ids of shape (3, ..., L).
+    """Per-token cos and sin of shape (..., L, head_dim) for position_ids of shape (N, ..., L),
+    N coordinate rows; with a per-head allocation `axis_of_pair` (K, d/2): (..., K, L, head_dim).
 
     Pair i turns by position_ids[axis_of_pair[i]] · inv_freq[i] (default θ^(−2i/d)); unrotated
     pairs get cos 1, sin 0; cos and sin are multiplied by `scale` (YaRN's attention factor). The
@@ -37,15 +38,21 @@ def rotary_tables(
     if inv_freq is None:
         inv_freq = inverse_frequencies(head_dim, base)
     inv_freq = inv_freq.to(position_ids.device)  # (d/2,)
-    axis = torch.as_tensor(axis_of_pair, device=position_ids.device)
-    freqs = position_ids[..., None].float() * inv_freq  # (3, ..., L, d/2)
-    rows = axis.clamp(min=0)
-    picked = torch.gather(freqs, 0, rows.expand(1, *freqs.shape[1:]))[0]  # (..., L, d/2)
-    picked = picked.masked_fill(axis == UNROTATED, 0.0)
+    freqs = position_ids[..., None].float() * inv_freq  # (N, ..., L, d/2)
+    axis = np.asarray(axis_of_pair)
+    per_head = axis.ndim == 2  # then (..., K, L, d/2)
+    picked = torch.stack([_pick(freqs, row) for row in axis], dim=-3) if per_head else _pick(freqs, axis)
     cos, sin = picked.cos(), picked.sin()
     if scale != 1.0:
         cos, sin = cos * scale, sin * scale
     return torch.cat((cos, cos), dim=-1).to(dtype), torch.cat((sin, sin), dim=-1).to(dtype)
+
+
+def _pick(freqs: torch.Tensor, axis_of_pair: np.ndarray) -> torch.Tensor:
+    """Angles (..., L, d/2): pair i from row axis_of_pair[i] of freqs (N, ..., L, d/2), 0 if unrotated."""
+    axis = torch.as_tensor(axis_of_pair, device=freqs.device)
+    picked = torch.gather(freqs, 0, axis.clamp(min=0).expand(1, *freqs.shape[1:]))[0]
+    return picked.masked_fill(axis == UNROTATED, 0.0)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:

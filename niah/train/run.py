@@ -22,7 +22,10 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
               progress: Progress | None = None) -> list[tuple[Path, str]]:  # fmt: skip
     """Train (or resume, or skip) one model per variant × seed into out/NAME-sS. Returns each
     checkpoint dir with a one-line summary of its last log line."""
-    specs = [resolve_variant(v).spec for v in variants]  # unknown names fail here, before any work
+    resolved = [resolve_variant(v) for v in variants]  # unknown names fail here, before any work
+    for variant in resolved:
+        variant.require_shared_table("the tiny model")
+    specs = [v.spec for v in resolved]
     if not specs or not seeds:
         raise NiahError("give at least one variant and one seed")
     if min(seeds) < 0:

@@ -57,8 +57,9 @@ class TrainOptions:
 
 
 def checkpoint_name(variant: str, seed: int) -> str:
-    """The dir name of a (variant, seed): 'videorope-delta2-layoutdiagonal-alloclow-s0'."""
-    slug = variant.replace(":", "-").replace(",", "-").replace("=", "").replace("/", "-")
+    """The dir name of a (variant, seed): 'videorope-delta2-layoutdiagonal-alloclow-s0',
+    'mmrope-temporal_stride1-position_scale4-8-8-s0' (no brackets: they are shell globs)."""
+    slug = variant.translate(str.maketrans({":": "-", ",": "-", "/": "-", "=": None, "[": None, "]": None}))
     return f"{slug}-s{seed}"
 
 
@@ -129,6 +130,7 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
     record = {"model": config.as_json(), "train": asdict(options)}
     record = json.loads(json.dumps(record))  # tuples as lists, as they read back
     variant = resolve_variant(config.variant)
+    variant.require_shared_table("the tiny model")
     out.mkdir(parents=True, exist_ok=True)
     if (out / CONFIG).is_file():
         _check_same(out, record)

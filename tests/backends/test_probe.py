@@ -8,7 +8,7 @@ import torch
 from niah.backends.probe import ProbeBackend
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
-from niah.rope import apply_rotary, resolve_variant
+from niah.rope import VARIANTS, apply_rotary, resolve_variant
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
 
@@ -62,7 +62,9 @@ def test_query_from_the_find_clause_matches_the_needle_better_than_the_haystack(
 def test_short_haystacks_are_solved_by_every_variant_without_distractors(small_dataset):
     ds = Dataset(small_dataset)
     probe = ProbeBackend()
-    variants = [resolve_variant(n) for n in ("vanilla", "m-rope", "videorope", "hope")]
+    variants = [resolve_variant(n) for n in VARIANTS if not resolve_variant(n).per_head]  # vrope's four rows too
+    probe.check_variants(variants)
     results = list(probe.run(make_plan(ds, [TASKS["v-niah"]], variants), ds))
+    assert {r.sample.variant.name for r in results} >= {"vrope", "circlerope", "v2pe", "mmrope"}
     assert all(r.correct for r in results)
     assert {r.scores["retrieved_kind"] for r in results} == {"needle"}

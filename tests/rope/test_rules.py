@@ -26,9 +26,9 @@ def test_scores_depend_only_on_position_differences(name):
     def scores(p):
         cos, sin = v.rotary_tables(p, 32, 10_000.0, dtype=torch.float64)
         qr, kr = apply_rotary(q, k, cos, sin)
-        return qr @ kr.T
+        return qr @ kr.mT  # (L, L), or (kv_heads, L, L) per head
 
-    shift = torch.tensor([[7.0], [-3.0], [11.0]], dtype=torch.float64)
+    shift = torch.tensor([[7.0], [-3.0], [11.0], [5.0]][: len(ids)], dtype=torch.float64)  # one per coordinate row
     assert torch.allclose(scores(ids), scores(ids + shift), atol=1e-3)
     assert not torch.allclose(scores(ids), scores(ids * 2), atol=1e-3)
 
@@ -122,8 +122,13 @@ def test_inert_options_are_the_temporal_ones_when_every_frame_is_its_own_run():
 
     one_run_per_frame = Layout.parse("text:3,video:1x2x2,text:2,video:1x2x2,text:2,video:1x2x2,text:2")
     one_run = Layout.parse("text:3,video:3x2x2,text:2")
-    expected = {"videorope": ["delta"], "tad": ["delta"], "hope": ["delta"], "m-rope-time": ["tokens_per_second"],
-                "m-rope": [], "mrope-interleaved": [], "vanilla": []}  # fmt: skip
+    expected = {"videorope": ["delta"], "tad:delta=2": ["delta"], "hope:delta=1.5": ["delta"],
+                "m-rope-time": ["tokens_per_second"], "m-rope": [], "mrope-interleaved": [], "vanilla": [],
+                "mmrope": ["position_scale[0]"], "omnirope:temporal_stride=2": ["temporal_stride"],
+                "mhrope:temporal_stride=2": ["temporal_stride"], "circlerope:temporal_stride=0.5": ["temporal_stride"]}
+    # at the neutral value (stride or δ 1) an option asks for nothing the layout loses
+    expected |= {name: [] for name in ("tad", "hope", "omnirope", "ilrope", "mhrope", "circlerope", "grape", "v2pe",
+                                       "vrope", "mmrope:position_scale=[1,8,8]")}  # fmt: skip
     for name, inert in expected.items():
         assert inert_options(resolve_variant(name), one_run_per_frame, one_run) == inert, name
     assert inert_options(resolve_variant("videorope"), one_run, one_run) == []  # δ acts in one run

@@ -66,7 +66,7 @@ def test_changing_the_variant_changes_the_logits_of_the_same_weights(pool):
     torch.manual_seed(0)
     model = TinyModel(TinyConfig()).eval()
     logits = {}
-    for name in ("vanilla", "m-rope", "videorope", "hope"):
+    for name in ("vanilla", "m-rope", "videorope", "hope", "vrope", "v2pe"):  # vrope: four coordinate rows
         batch = Stream(TinyConfig(variant=name), resolve_variant(name), 0, [3], 4, pool).batch_at(0)
         with torch.no_grad():
             logits[name] = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)

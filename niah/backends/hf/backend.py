@@ -159,7 +159,15 @@ class HFBackend(Backend):
 
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         """In the timestamped layout every frame is its own one-frame run: a variant option that
-        only acts across frames (δ, tokens_per_second) would silently change nothing, so it is refused."""
+        only acts across frames (δ, tokens_per_second) would silently change nothing, so it is refused.
+        A variant that needs a table per KV head, or other than three coordinate rows, is refused too."""
+        for variant in variants:
+            variant.require_shared_table("the hf backend (transformers' apply_rotary_pos_emb)")
+            if variant.axes != ("t", "h", "w"):
+                raise NiahError(f"{variant.label} gives {len(variant.axes)} coordinates per token "
+                                f"({', '.join(variant.axes)}); transformers' {self.ck.family.name} takes three "
+                                "position rows (t, h, w), so the hf backend cannot run it: use --model probe or a "
+                                "tiny: model")  # fmt: skip
         if self.video_layout != "timestamped":
             return
         timestamped = Layout((TextRun(3), *(r for _ in range(3) for r in (VisionRun("f", 1, 2, 2), TextRun(2)))))

@@ -40,12 +40,14 @@ def run(dataset, ckpt, out, variants, *extra):
 
 def test_a_temporal_option_is_refused_in_the_timestamped_layout(tiny_checkpoints, short_dataset, tmp_path):
     ckpt = tiny_checkpoints["qwen3_vl"]
-    for variant, option in (("videorope:delta=1", "delta"), ("m-rope-time", "tokens_per_second")):
+    for variant, option in (("videorope:delta=1.5", "delta"), ("m-rope-time", "tokens_per_second"),
+                            ("mmrope", "position_scale[0]"), ("omnirope:temporal_stride=2", "temporal_stride")):
         res = run(short_dataset, ckpt, tmp_path / "o", variant)
         assert res.exit_code == 2 and f"option {option} cannot act" in res.output, res.output
         assert "--video-layout contiguous" in res.output and len(res.output.strip().splitlines()) == 1
         assert not (tmp_path / "o").exists()
     assert run(short_dataset, ckpt, tmp_path / "ok", "mrope-interleaved").exit_code == 0  # nothing temporal to lose
+    assert run(short_dataset, ckpt, tmp_path / "ok2", "ilrope,hope").exit_code == 0  # strides at 1: nothing lost
     assert run(short_dataset, ckpt, tmp_path / "c", "videorope:delta=1", "--video-layout", "contiguous").exit_code == 0
     res = run(short_dataset, tiny_checkpoints["qwen2_vl"], tmp_path / "q2", "m-rope", "--video-layout", "timestamped")
     assert res.exit_code == 2 and "takes its video as one contiguous run" in res.output
