@@ -34,10 +34,13 @@ def list_variants(as_json: bool) -> None:
       niah rope list --json | jq '.[].name'
       niah --plugin my_rope.py rope list     # with your own registered variant
     """
+    from niah.families import FAMILIES
+
     rows = []
     for name, spec in VARIANTS.items():
         row = properties(resolve_variant(name), spec.description).as_dict()
-        row.update(name=name, options=dict(spec.defaults), paper=spec.paper, equation=spec.equation)
+        native = [f.name for f in FAMILIES.values() if f.native_variant == name]
+        row.update(name=name, options=dict(spec.defaults), paper=spec.paper, equation=spec.equation, native_in=native)
         rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -58,6 +61,8 @@ def list_variants(as_json: bool) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
     for line in (header, *table):
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip())
+    natives = [f"{r['name']} ({', '.join(r['native_in'])})" for r in rows if r["native_in"]]
+    click.echo("\nNative to the hf model families (their own positions and allocation): " + "; ".join(natives))
     click.echo("\nModifiers, appended to any variant (e.g. m-rope+yarn:factor=4+theta=5e6):")
     width = max(len(name) for name in MODIFIERS) + 1
     for spec in MODIFIERS.values():

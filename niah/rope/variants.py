@@ -302,6 +302,10 @@ register_variant(
 # tests/test_rope_golden_hf4571.py:74-128); each rule cites the upstream file and lines it follows.
 
 
+UNIT_STRIDE = {"temporal_stride": 1.0}
+"""The study's temporal stride option at its default, which is also its neutral value."""
+
+
 def _stride_text(stride: float) -> str:
     return "none" if stride == 1 else f"δ·f (δ={stride:g})"
 
@@ -441,8 +445,8 @@ register_variant(VariantSpec(
     "Liao et al., Mogao: An Omni Foundation Model for Interleaved Multi-Modal Generation, arXiv 2505.05472",
     "(t, h, w) = (s + stride·f, y, x); text after at s + max(stride·(T−1) + 1, H, W); interleaved pairs",
     _build_reset("ilrope", "interleaved"),
-    defaults={"temporal_stride": 1.0},
-    neutral={"temporal_stride": 1.0},
+    defaults=UNIT_STRIDE,
+    neutral=UNIT_STRIDE,
 ))
 register_variant(VariantSpec(
     "omnirope",
@@ -450,8 +454,8 @@ register_variant(VariantSpec(
     "Wu et al., OmniGen2: Exploration to Advanced Multimodal Generation, arXiv 2506.18871",
     "(t, h, w) = (s + stride·f, y, x); text after at s + max(stride·(T−1) + 1, H, W); sections t, h, w",
     _build_reset("omnirope", "sectioned"),
-    defaults={"temporal_stride": 1.0},
-    neutral={"temporal_stride": 1.0},
+    defaults=UNIT_STRIDE,
+    neutral=UNIT_STRIDE,
 ))
 register_variant(VariantSpec(
     "mmrope",

@@ -78,9 +78,11 @@ BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
 def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
-    """Bytes of the KV cache of `tokens` tokens: keys and values, every layer, every KV head."""
+    """Bytes of the KV cache of `tokens` tokens: keys and values of every full-attention layer
+    (all layers but Qwen3.5's linear-attention ones, whose state does not grow with the prompt)."""
     _, kv = _widths(text_config)
-    return 2 * text_config.num_hidden_layers * kv * tokens * BYTES[dtype]
+    kinds = getattr(text_config, "layer_types", None) or ["full_attention"] * text_config.num_hidden_layers
+    return 2 * sum(k == "full_attention" for k in kinds) * kv * tokens * BYTES[dtype]
 
 
 def count_params(ck: Checkpoint) -> int:
@@ -341,15 +343,18 @@ class HFBackend(Backend):
 
         return embed
 
-    def logits(self, dataset: Dataset, sample: Sample) -> tuple[torch.Tensor, list[Segment]]:
-        """Last-position logits of the sample's prompt under its variant (frames must be encoded)."""
+    def logits(self, dataset: Dataset, sample: Sample, snapshot_at: Sequence[int] = ()
+               ) -> tuple[torch.Tensor, list[Segment]]:  # fmt: skip
+        """Last-position logits of the sample's prompt under its variant (frames must be encoded).
+        `snapshot_at`: where later samples diverge from this one (`snapshot_points`)."""
         segments = self.segments(dataset, sample)
         positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
         rotary.install(self.model, sample.variant)
         if self._variant_spec != sample.variant.spec:
             self.runner.reset()  # positions and rotation differ: nothing cached is reusable
             self._variant_spec = sample.variant.spec
-        return self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments)), segments
+        logits = self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments), snapshot_at)
+        return logits, segments
 
     def _answer(self, sample: Sample, first: torch.Tensor) -> tuple[str, bool, dict[str, Any]]:
         tok = self.ck.tokenizer
@@ -377,13 +382,15 @@ class HFBackend(Backend):
             return
         self._load(dataset)
         self._encode_frames(dataset, samples)
-        for sample in samples:
+        spans = self.prefill_spans(dataset, samples) if self.runner.hybrid_model and self.reuse else None
+        for i, sample in enumerate(samples):
+            points = snapshot_points([kept for kept, _ in spans], i) if spans else ()
             start = time.perf_counter()
             answer = LETTERS[sample.needle.answer] if len(sample.needle.options) > 1 else sample.needle.options[0]
             before = self.runner.tokens_computed
             error = None
             try:
-                first, segments = self.logits(dataset, sample)
+                first, segments = self.logits(dataset, sample, points)
                 prediction, correct, scores = self._answer(sample, first)
             except SampleFailed as err:
                 error = str(err)
@@ -398,6 +405,22 @@ class HFBackend(Backend):
             scores.update(prompt_tokens=sum(s.n for s in segments),
                           prefill_tokens=self.runner.tokens_computed - before)  # fmt: skip
             yield SampleResult(sample, prediction, answer, correct, scores, time.perf_counter() - start)
+
+
+def snapshot_points(shared: Sequence[int], i: int) -> list[int]:
+    """Token counts at which prompt i must keep its recurrent states for later prompts, given
+    shared[j] = tokens prompt j takes from prompt j−1's cache (run order). Prompt j > i resumes
+    from prompt i's states at shared[j] when every prompt between shares at least that much (the
+    prefix is then prompt i's) and prompt i computes that token (shared[j] > shared[i])."""
+    points: list[int] = []
+    low = None  # the shortest prefix shared along the chain from prompt i
+    for j in range(i + 1, len(shared)):
+        if low is not None and low <= shared[i]:
+            break
+        if shared[j] > shared[i] and (low is None or shared[j] <= low):
+            points.append(shared[j])
+        low = shared[j] if low is None else min(low, shared[j])
+    return points
 
 
 def make_hf_backend(ref: str, seed: int = 0, **options: Any) -> HFBackend:

@@ -49,7 +49,9 @@ def split_template(tokenizer, question: str, model: str = "the model") -> tuple[
         raise NiahError(f"the tokenizer of {model} has no chat template: put the model's own chat_template.jinja "
                         "(or chat_template.json) beside its tokenizer")  # fmt: skip
     messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    # enable_thinking=False: templates of thinking models (Qwen3.5) then close an empty <think> block, so the
+    # answer comes first, as niah scores it; templates without the switch ignore it
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
     if VIDEO_PLACEHOLDER not in text:
         raise NiahError(f"the chat template of {model} places no video (no {VIDEO_PLACEHOLDER} in its output for a "
                         "video message): use the checkpoint's own chat_template.json or a video LLM's "

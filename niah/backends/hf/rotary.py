@@ -1,10 +1,12 @@
 """The model's rotary embedding replaced in place by one built from the niah.rope registry.
 
 transformers 5.x text models call ``self.rotary_emb(x, position_ids)`` once per forward with
-position ids of shape (3, B, L) and apply the returned (cos, sin) of shape (B, L, head_dim) in
+position ids of shape (3, B, L) and apply the returned (cos, sin) of shape (B, L, rotary_dim) in
 every layer. `VariantRotary` computes them with the variant's frequency allocation (an axis per
-pair, niah.rope.frequencies), its modifiers (niah.rope.modifiers) and the model's head_dim, theta
-and mrope_section. Built with the model's own allocation it reproduces the original tables bit
+pair, niah.rope.frequencies), its modifiers (niah.rope.modifiers) and the model's rotary dims,
+theta and mrope_section. Under partial rotary (Qwen3.5: a quarter of head_dim) the allocation is
+formed over the rotated dims only and the model passes the rest of each head through, as its own
+rotary module does. Built with the model's own allocation it reproduces the original tables bit
 for bit (tests/rope).
 """
 
@@ -22,17 +24,25 @@ def text_config(config):
 
 
 def rope_settings(config) -> tuple[int, float, list[int] | None]:
-    """(head_dim, theta, mrope_section) of a model config; only the default rope type is supported."""
+    """(rotary dims, theta, mrope_section) of a model config: rotary dims = ⌊head_dim ·
+    partial_rotary_factor⌋ (all of head_dim without one); only the default rope type is supported."""
+    from niah.rope.frequencies import rotary_dim
+
     tc = text_config(config)
     params = getattr(tc, "rope_parameters", None) or {}
     if params.get("rope_type", "default") != "default":
         raise NiahError(f"rope_type '{params['rope_type']}' of this checkpoint is not supported (only 'default')")
     head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
+    partial = params.get("partial_rotary_factor", getattr(tc, "partial_rotary_factor", None)) or 1.0
     theta = params.get("rope_theta", getattr(tc, "rope_theta", None))
     if theta is None:  # never guess: Qwen2-VL uses 1e6, Qwen3-VL 5e6, a guess would rotate every position wrongly
         raise NiahError("this checkpoint's config gives no rope_theta (in rope_parameters or the text config): "
                         "add the model's own value to its config.json")  # fmt: skip
-    return head_dim, float(theta), params.get("mrope_section")
+    try:
+        dims = rotary_dim(head_dim, float(partial))
+    except ValueError as err:
+        raise NiahError(f"this checkpoint's rotary settings are not usable: {err}") from None
+    return dims, float(theta), params.get("mrope_section")
 
 
 class VariantRotary(nn.Module):

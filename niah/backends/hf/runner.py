@@ -8,10 +8,19 @@ teacher forcing on top of the cache and removed again.
 
 Out of memory: the cache is truncated back to where the failed chunk began, the chunk is halved
 and the prefill goes on; below MIN_CHUNK the sample is failed (the engine retries it on resume).
+
+Linear-attention layers (Qwen3.5's Gated DeltaNet) keep a recurrent state that cannot be cut back
+to an earlier token. For such hybrid models the prefill ends a chunk exactly where a later prompt
+will diverge from this one (`snapshot_at`, known from the run order: `snapshot_points`) and keeps
+a copy of the recurrent states there; that prompt restores them and crops only the full-attention
+layers. Continuations are scored from a copy of the end-of-prompt states, and after an
+out-of-memory chunk the prompt starts again from its beginning (the states of a failed forward
+are unknown).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,12 +35,20 @@ class SampleFailed(Exception):
     """The sample cannot run (e.g. out of memory even at the smallest chunk)."""
 
 
+def _recurrent(layer) -> bool:
+    """A linear-attention cache layer: conv and recurrent states, no keys per token."""
+    return hasattr(layer, "recurrent_states")
+
+
 def _truncate(cache, length: int) -> None:
-    """Keep the first `length` tokens of every layer, each through its own `crop` (layers may differ
-    in length after an interrupted chunk, so one cache-wide count would cut them wrongly). Only
-    full-attention layers are cropped this way: a sliding-window layer cannot be cut back (niah
-    refuses such models, see check_full_attention)."""
+    """Keep the first `length` tokens of every full-attention layer, each through its own `crop`
+    (layers may differ in length after an interrupted chunk, so one cache-wide count would cut them
+    wrongly). Linear-attention layers are left as they are (their states are restored from a
+    snapshot, `RecurrentStates`); a sliding-window layer cannot be cut back (niah refuses such
+    models, see check_full_attention)."""
     for layer in cache.layers:
+        if _recurrent(layer):
+            continue
         if type(layer).__name__ != "DynamicLayer":
             raise SampleFailed(f"cannot crop a {type(layer).__name__} of the KV cache")
         current = layer.get_seq_length() if getattr(layer, "keys", None) is not None else 0
@@ -39,10 +56,25 @@ def _truncate(cache, length: int) -> None:
             layer.crop(-(current - length))  # a negative count: tokens to drop (transformers 4.x and 5.x)
 
 
+class RecurrentStates:
+    """A copy of every linear-attention layer's conv and recurrent states at one token count."""
+
+    def __init__(self, cache, tokens: int):
+        self.tokens = tokens
+        self.states = [copy.deepcopy(layer.__dict__) for layer in cache.layers if _recurrent(layer)]
+
+    def restore(self, cache) -> None:
+        """Put the states back (copied again: a snapshot may be restored more than once)."""
+        layers = [layer for layer in cache.layers if _recurrent(layer)]
+        for layer, state in zip(layers, self.states, strict=True):
+            layer.__dict__.update(copy.deepcopy(state))
+
+
 def check_full_attention(text_config) -> str | None:
-    """Why a text model cannot run with niah's prefix reuse (sliding-window attention layers), or None."""
+    """Why a text model cannot run with niah's prefix reuse (sliding-window attention layers), or
+    None; linear-attention layers (Qwen3.5) are fine: their states are snapshotted."""
     kinds = set(getattr(text_config, "layer_types", None) or [])
-    if getattr(text_config, "use_sliding_window", False) or kinds - {"full_attention"}:
+    if getattr(text_config, "use_sliding_window", False) or kinds - {"full_attention", "linear_attention"}:
         return ("it has sliding-window attention layers (use_sliding_window or layer_types), whose KV cache "
                 "niah cannot cut back to a shared prefix")  # fmt: skip
     return None
@@ -83,25 +115,54 @@ class PromptRunner:
         self.cached_tokens = 0
         self.tokens_computed = 0
         self.last_positions: torch.Tensor | None = None
+        self.snapshots: dict[int, RecurrentStates] = {}  # hybrid models: tokens → states where later prompts diverge
 
     def reset(self) -> None:
-        self.cache, self.segments, self.cached_tokens = None, [], 0
+        self.cache, self.segments, self.cached_tokens, self.snapshots = None, [], 0, {}
 
     def _common_tokens(self, segments: Sequence[Segment]) -> int:
         if not self.reuse or self.cache is None:
             return 0
         return shared_tokens(self.segments, segments)
 
-    @torch.no_grad()
-    def prefill(self, segments: Sequence[Segment], positions: torch.Tensor, embed: Embed) -> torch.Tensor:
-        """Logits (vocab,) float32 at the last prompt token. `positions` (3, L) for the whole prompt."""
+    def _new_cache(self):
         from transformers import DynamicCache
 
+        self.cache = DynamicCache(config=self.model.config.get_text_config())
+        self.snapshots = {}
+        return self.cache
+
+    @property
+    def hybrid_model(self) -> bool:
+        """Whether the text model has linear-attention layers (known before any cache exists)."""
+        kinds = getattr(self.model.config.get_text_config(), "layer_types", None) or []
+        return "linear_attention" in kinds
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether the cache has linear-attention layers (recurrent states, restored from snapshots)."""
+        return self.cache is not None and any(_recurrent(layer) for layer in self.cache.layers)
+
+    @torch.no_grad()
+    def prefill(self, segments: Sequence[Segment], positions: torch.Tensor, embed: Embed,
+                snapshot_at: Sequence[int] = ()) -> torch.Tensor:  # fmt: skip
+        """Logits (vocab,) float32 at the last prompt token. `positions` (3, L) for the whole prompt.
+        `snapshot_at`: token counts where later prompts diverge from this one (a hybrid model keeps
+        its recurrent states there; other models need not know)."""
         total = sum(s.n for s in segments)
         keep = self._common_tokens(segments)
         if self.cache is None or not self.reuse:
-            self.cache = DynamicCache(config=self.model.config.get_text_config())
+            self._new_cache()
             keep = 0
+        if self.hybrid:  # recurrent states come back only as they were at a snapshot
+            usable = [t for t in self.snapshots if t <= keep]
+            keep = max(usable, default=0)
+            self.snapshots = {t: s for t, s in self.snapshots.items() if t <= keep}  # the rest diverged
+            if keep:
+                self.snapshots[keep].restore(self.cache)
+            else:
+                self._new_cache()
+        marks = sorted(t for t in snapshot_at if keep < t < total) if self.hybrid and self.reuse else []
         _truncate(self.cache, keep)
         self.cached_tokens = keep
         self.segments = list(segments)
@@ -112,6 +173,7 @@ class PromptRunner:
         hidden = None
         while start < total:
             stop = min(total, start + chunk)
+            stop = min([stop, *(m for m in marks if m > start)])  # end a chunk where a later prompt diverges
             try:
                 hidden = self._forward(embed, start, stop, positions)
             except OOM_ERRORS:
@@ -125,10 +187,15 @@ class PromptRunner:
                     self.reset()
                     raise SampleFailed(f"CUDA out of memory at {total} tokens even with {chunk}-token chunks") from None
                 chunk //= 2
+                if self.hybrid:  # a failed forward may have advanced some recurrent states: start again
+                    self._new_cache()
+                    start = 0
                 continue
             self.tokens_computed += stop - start
             start = stop
             self.cached_tokens = stop
+            if stop in marks:
+                self.snapshots[stop] = RecurrentStates(self.cache, stop)
         self.chunk_tokens = chunk  # a chunk that ran out of memory once stays halved for later prompts
         self.last_positions = positions[:, -1]
         return self._logits(hidden)
@@ -152,6 +219,7 @@ class PromptRunner:
         logp = torch.log_softmax(first_logits, -1)
         total, exact = float(logp[tokens[0]]), bool(first_logits.argmax() == tokens[0])
         if len(tokens) > 1:
+            end_of_prompt = RecurrentStates(self.cache, self.cached_tokens) if self.hybrid else None
             lm = self.model.model.language_model
             device = first_logits.device
             ids = torch.tensor([list(tokens[:-1])], device=device)
@@ -165,4 +233,6 @@ class PromptRunner:
             total += float(logp.gather(1, target[:, None]).sum())
             exact = exact and bool((logits.argmax(-1) == target).all())
             _truncate(self.cache, self.cached_tokens)
+            if end_of_prompt is not None:
+                end_of_prompt.restore(self.cache)
         return total, exact

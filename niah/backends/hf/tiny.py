@@ -1,4 +1,5 @@
-"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3-VL-MoE checkpoints built in code (no download).
+"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3-VL-MoE / Qwen3.5 / Qwen3.5-MoE checkpoints built
+in code (no download).
 
 `save_checkpoint(dir, config)` writes a checkpoint dir (config, optionally random weights, a
 byte-level tokenizer with Qwen's special tokens and chat template, the family's processor configs)
@@ -26,8 +27,10 @@ TEXT = dict(
 
 
 def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
-    """A tiny config of a family ('qwen2_vl', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_vl_moe'): head_dim
-    16, 8 pairs; the MoE has 4 experts of which 2 route each token, in every layer."""
+    """A tiny config of a family ('qwen2_vl', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_vl_moe', 'qwen3_5',
+    'qwen3_5_moe'): head_dim 16, 8 pairs; the MoEs have 4 experts of which 2 route each token, in
+    every layer. Qwen3.5 as published: half linear-attention (Gated DeltaNet) layers, a quarter of
+    each head rotating (head_dim 32 here: 4 of its 16 pairs, interleaved [2, 1, 1])."""
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig, Qwen3VLMoeConfig
 
     rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
@@ -54,6 +57,18 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
             return Qwen3VLConfig(text_config=text, vision_config=vision)
         moe = dict(num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, decoder_sparse_step=1)
         return Qwen3VLMoeConfig(text_config=dict(text, **moe), vision_config=vision)
+    if family in ("qwen3_5", "qwen3_5_moe"):
+        from transformers import Qwen3_5Config, Qwen3_5MoeConfig
+
+        rope = {"rope_type": "default", "mrope_section": [2, 1, 1], "rope_theta": theta, "mrope_interleaved": True,
+                "partial_rotary_factor": 0.25}  # fmt: skip
+        vision.update(out_hidden_size=32, intermediate_size=32, patch_size=16, num_position_embeddings=64)
+        text = dict(TEXT, head_dim=32, rope_parameters=rope, layer_types=["linear_attention", "full_attention"],
+                    linear_key_head_dim=8, linear_value_head_dim=8, linear_num_key_heads=2, linear_num_value_heads=2)
+        if family == "qwen3_5":
+            return Qwen3_5Config(text_config=text, vision_config=vision)
+        moe = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=16)
+        return Qwen3_5MoeConfig(text_config=dict(text, **moe), vision_config=vision)
     raise ValueError(family)
 
 
@@ -162,6 +177,10 @@ PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen2_5_vl": _QWEN2,
     "qwen3_vl": _QWEN3,
     "qwen3_vl_moe": _QWEN3,
+    "qwen3_5": _QWEN3,
+    "qwen3_5_moe": _QWEN3,
 }  # fmt: skip
 """The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
-Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships."""
+Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships. Qwen3.5
+uses Qwen3-VL's processor classes (transformers' auto mappings); its checkpoints' own files were
+not reachable here, so Qwen3-VL's values stand in for them."""

@@ -5,14 +5,14 @@ from tiny_qwen import save_tiny_checkpoint
 
 from niah.data.generate import generate, resolve_config
 
-FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe"]
+FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"]
 CHAT_TEMPLATES = Path(__file__).parents[2] / "fixtures" / "chat_templates"
 """The published Qwen chat templates, one <family>.jinja each (provenance in PROVENANCE.md there)."""
 
 
-TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl"}
+TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5"}
 """Families whose published checkpoints share another family's template (Qwen3-VL-30B-A3B and
--235B-A22B ship Qwen3-VL's)."""
+-235B-A22B ship Qwen3-VL's; Qwen3.5's MoE checkpoints Qwen3.5's)."""
 
 
 def real_chat_template(family: str) -> str:

@@ -33,6 +33,8 @@ PROCESSORS = {
     "qwen2_5_vl": "transformers.models.qwen2_5_vl.processing_qwen2_5_vl:Qwen2_5_VLProcessor",
     "qwen3_vl": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",
     "qwen3_vl_moe": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # the MoE's processor
+    "qwen3_5": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # transformers' auto mapping
+    "qwen3_5_moe": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",
 }
 
 
@@ -69,7 +71,7 @@ def published_sha256() -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5"])
 def test_the_fixture_is_the_published_template(family):
     data = (CHAT_TEMPLATES / f"{family}.jinja").read_bytes()
     assert hashlib.sha256(data).hexdigest() == published_sha256()[family]
@@ -86,11 +88,24 @@ def test_prompt_equals_the_processors_expansion_of_the_real_template(family, tin
         ours = [i for s in segments for i in (s.ids if s.frame is None else [video_pad] * s.n)]
         question = question_text(sample.needle.question, sample.needle.options)
         messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
-        template_text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        # answering directly: a thinking model's template (Qwen3.5) closes an empty <think> block
+        template_text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                enable_thinking=False)  # fmt: skip
         frames = sum(s.frame is not None for s in segments)
         text = reference_text(family, template_text, frames, backend.grid(dataset), dataset.options["fps"])
         assert tok.decode(ours) == text
         assert ours == tok.encode(text, add_special_tokens=False)
+
+
+def test_the_qwen35_prompt_answers_after_an_empty_think_block(tiny_checkpoints, short_dataset):
+    """Qwen3.5 is a thinking model: niah's prompt ends with the template's empty <think> block, so
+    the scored answer letter is the first thing the model says."""
+    dataset = Dataset(short_dataset)
+    backend = HFBackend(str(tiny_checkpoints["qwen3_5"]), dtype="float32", device="cpu")
+    sample = make_plan(dataset, [TASKS["v-niah"]], [resolve_variant("vanilla")])[0]
+    tok = backend.ck.tokenizer
+    tail = tok.decode([i for s in backend.segments(dataset, sample)[-1:] for i in s.ids])
+    assert tail.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
 def test_the_qwen2_template_adds_its_default_system_turn_and_qwen3s_does_not(tiny_checkpoints, short_dataset):

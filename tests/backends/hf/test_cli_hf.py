@@ -13,6 +13,7 @@ from niah.backends.hf.runner import PromptRunner
 from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
+from niah.families import FAMILIES as FAMILY_RULES
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
@@ -38,7 +39,7 @@ def test_cli_run_on_the_demo_preset_is_complete_and_resumable(family, tiny_check
     out = tmp_path / "run"
     args = ["run", demo_dataset, "--model", f"hf:{tiny_checkpoints[family]}", "--variants", "vanilla,m-rope,videorope",
             "--out", out, "--dtype", "float32", "--device", "cpu", "-q"]  # fmt: skip
-    if family.startswith("qwen3_vl"):  # videorope's delta cannot act in Qwen3-VL's native timestamped layout
+    if FAMILY_RULES[family].frame_runs:  # videorope's delta cannot act in a timestamped layout (Qwen3-VL, 3.5)
         args += ["--video-layout", "contiguous"]
     res = cli(*args)
     assert res.exit_code == 0, res.output

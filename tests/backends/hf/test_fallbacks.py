@@ -86,3 +86,24 @@ def test_dry_run_plans_memory_and_warns_when_the_longest_prompt_will_not_fit(tin
     res = CliRunner().invoke(main, args)
     assert "a smaller --chunk-tokens cannot shrink the" in res.output and "has 0.2 MiB" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_dry_run_counts_kv_only_for_full_attention_layers_of_a_hybrid_model(tiny_checkpoints, short_dataset, tmp_path):
+    """Qwen3.5: its linear-attention layers keep a fixed-size state, not keys and values per token."""
+    ckpt = tiny_checkpoints["qwen3_5"]
+    res = CliRunner().invoke(main, ["run", str(short_dataset), "--model", f"hf:{ckpt}", "--variants",
+                                    "mrope-interleaved", "--out", str(tmp_path / "o"), "--device", "cpu", "--dtype",
+                                    "float32", "--dry-run"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = json.loads((ckpt / "config.json").read_text())["text_config"]
+    full = text["layer_types"].count("full_attention")
+    assert 0 < full < text["num_hidden_layers"]
+    longest = int(next(x for x in res.output.splitlines() if x.startswith("tokens")).split()[-5].replace(",", ""))
+    kv = 2 * full * text["num_key_value_heads"] * text["head_dim"] * longest * 4  # float32
+    assert f"KV cache {kv / 2**20:.1f} MiB at {longest:,} tokens" in res.output
+    from niah.backends.hf.backend import kv_cache_bytes
+    from niah.backends.hf.checkpoint import open_checkpoint
+
+    text_config = open_checkpoint(str(ckpt)).config.text_config
+    per_token = 2 * full * text["num_key_value_heads"] * text["head_dim"] * 2  # bfloat16
+    assert kv_cache_bytes(text_config, 432_000, "bfloat16") == per_token * 432_000

@@ -1,8 +1,13 @@
 """Supported transformers video-LLM families: a registry keyed by the config's model_type.
 
+A leaf module (no torch, no transformers): the hf backend loads checkpoints by it, and
+`niah rope list` names each family's native variant from it without starting either.
+
 Each family says which RoPE variant is the checkpoint's own (the one that reproduces the
 unmodified model), how its prompt lays out a video (one run, or one run per frame with a
-timestamp between, as Qwen3-VL), and whether its vision tower has deepstack outputs.
+timestamp between, as Qwen3-VL), and whether its vision tower has deepstack outputs. Qwen3.5
+rotates a quarter of each head (partial rotary, read from the config) and mixes linear-attention
+layers (Gated DeltaNet) with full attention; its processor is Qwen3-VL's.
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ FAMILIES: dict[str, Family] = {
     "qwen3_vl": Family("qwen3_vl", "mrope-interleaved", frame_runs=True, deepstack=True, video_pixels_per_video=True),
     "qwen3_vl_moe": Family("qwen3_vl_moe", "mrope-interleaved", frame_runs=True, deepstack=True,
                            video_pixels_per_video=True),
+    "qwen3_5": Family("qwen3_5", "mrope-interleaved", frame_runs=True, deepstack=False, video_pixels_per_video=True),
+    "qwen3_5_moe": Family("qwen3_5_moe", "mrope-interleaved", frame_runs=True, deepstack=False,
+                          video_pixels_per_video=True),
 }
 
 
 def family_of(model_type: str, where: str) -> Family:
     if model_type not in FAMILIES:
         raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
-                        "(Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE)")  # fmt: skip
+                        "(Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, Qwen3.5, Qwen3.5-MoE)")  # fmt: skip
     return FAMILIES[model_type]
