@@ -28,7 +28,7 @@ def test_list_is_drawn_from_the_registry():
     assert by_name["v2pe"]["structure_3d"] is False and by_name["omnirope"]["structure_3d"] is True
     assert by_name["mhrope"]["options"]["mrope_section"] == [2, 3, 3]
     assert "mrope_section=[2,3,3]" in out and "position_scale=[4,8,8]" in out
-    from niah.families import FAMILIES
+    from niah.model_families import FAMILIES
 
     for family in FAMILIES.values():  # every hf family's own variant is named, from the family registry
         assert family.name in by_name[family.native_variant]["native_in"]

@@ -34,7 +34,7 @@ def list_variants(as_json: bool) -> None:
       niah rope list --json | jq '.[].name'
       niah --plugin my_rope.py rope list     # with your own registered variant
     """
-    from niah.families import FAMILIES
+    from niah.model_families import FAMILIES
 
     rows = []
     for name, spec in VARIANTS.items():

@@ -17,11 +17,14 @@ from niah.cli.run import split_variants
 @click.option("--lengths", help="Training haystack lengths in frames (default 4,6,8,10,12).")
 @click.option("--families", help="Needle families to train on (default colour: the one a default run learns; "
               "shape, count and position are accepted, see docs/train.md).")  # fmt: skip
+@click.option("--partial-rotary", type=float, default=1.0, show_default=True,
+              help="Fraction of each attention head that rotates (Qwen3.5 and GLM-4.1V rotate 0.25 and 0.5); "
+                   "the variant's allocation is formed over those dims, the rest pass through.")  # fmt: skip
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="Torch CPU threads; the same seed and thread count give the same weights.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str | None, families: str | None,
-          threads: int, quiet: bool) -> None:  # fmt: skip
+          partial_rotary: float, threads: int, quiet: bool) -> None:  # fmt: skip
     """Train a tiny transformer per RoPE variant and seed on synthetic V-NIAH / V-NIAH-D cells.
 
     \b
@@ -56,7 +59,7 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
         done = train_all(out, split_variants(variants), parse_int_list(seeds, "seeds"), steps=steps,
                          lengths=parse_int_list(lengths, "lengths") if lengths else None, threads=threads,
                          families=[f for f in families.split(",") if f] if families else None,
-                         progress=progress)  # fmt: skip
+                         progress=progress, partial_rotary=partial_rotary)  # fmt: skip
     finally:
         for bar in bars.values():
             bar.close()

@@ -45,6 +45,7 @@ from torch.nn import functional as F
 from niah.data.draw import COLOURS, KEY_SHAPES
 from niah.data.families import FAMILIES, KEY_COLOURS, Key
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
+from niah.rope.frequencies import rotary_dim
 from niah.rope.tables import apply_rotary
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<vision_start>", "<vision_end>")
@@ -89,6 +90,7 @@ class TinyConfig:
     pool: int = 8  # each patch pooled to pool×pool cells
     conv: int = 16  # channels of the frame encoder's convolutions
     theta: float = 10_000.0
+    partial_rotary: float = 1.0  # fraction of each head that rotates (Qwen3.5: 0.25); the rest passes through
     # colour only: the one family a run of minutes learns (shape, count, position stayed at chance
     # for 600 steps each on the needle frame alone; docs/train.md)
     families: list[str] = field(default_factory=lambda: ["colour"])
@@ -101,10 +103,16 @@ class TinyConfig:
             self.vocab, self.answers = build_vocab(self.families)
         if self.width % self.heads or (self.width // self.heads) % 2:
             raise ValueError(f"width {self.width} must split into {self.heads} heads of even size")
+        rotary_dim(self.head_dim, self.partial_rotary)  # raises for a fraction that leaves no even dims
 
     @property
     def head_dim(self) -> int:
         return self.width // self.heads
+
+    @property
+    def rotary_dim(self) -> int:
+        """The dims of a head that rotate: ⌊head_dim · partial_rotary⌋ (niah.rope.frequencies.rotary_dim)."""
+        return rotary_dim(self.head_dim, self.partial_rotary)
 
     @property
     def features(self) -> int:
@@ -183,8 +191,10 @@ class Block(nn.Module):
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)  # (B, L, n_h, h_d)
         q, k = self.q_norm(q).transpose(1, 2), self.k_norm(k).transpose(1, 2)  # (B, n_h, L, h_d)
-        cos, sin = cos[:, None], sin[:, None]  # (B, 1, L, h_d)
-        q, k = apply_rotary(q, k, cos, sin)
+        cos, sin = cos[:, None], sin[:, None]  # (B, 1, L, r): r = rotary_dim, the first r dims rotate
+        r = cos.shape[-1]
+        q_rot, k_rot = apply_rotary(q[..., :r], k[..., :r], cos, sin)
+        q, k = torch.cat((q_rot, q[..., r:]), -1), torch.cat((k_rot, k[..., r:]), -1)
         att = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), is_causal=True)  # (B, n_h, L, h_d)
         x = x + self.out(att.transpose(1, 2).reshape(b, n, d))
         return x + self.mlp(self.norm2(x))
@@ -275,6 +285,7 @@ class TinyModel(nn.Module):
 
 
 def rotary(variant: RopeVariant, config: TinyConfig, lay: Layout) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin (L, h_d) of the variant's positions for a layout, float32 from float64 positions."""
-    ids = variant.position_ids(lay).to(torch.float64)  # (3, L)
-    return variant.rotary_tables(ids, config.head_dim, config.theta)
+    """cos, sin (L, r) of the variant's positions for a layout, r = config.rotary_dim (head_dim
+    without partial rotary), float32 from float64 positions."""
+    ids = variant.position_ids(lay).to(torch.float64)  # (N, L)
+    return variant.rotary_tables(ids, config.rotary_dim, config.theta)

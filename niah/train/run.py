@@ -9,6 +9,7 @@ from pathlib import Path
 from niah.data.families import get_family
 from niah.errors import NiahError
 from niah.rope import resolve_variant
+from niah.rope.frequencies import rotary_dim
 from niah.train.data import build_pool
 from niah.train.model import TinyConfig, perceivable_families
 from niah.train.trainer import LOG, TrainOptions, checkpoint_name, train
@@ -19,9 +20,10 @@ Progress = Callable[[str, int, int, dict[str, float]], None]
 
 def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int | None = None,
               lengths: list[int] | None = None, threads: int = 2, families: list[str] | None = None,
-              progress: Progress | None = None) -> list[tuple[Path, str]]:  # fmt: skip
+              progress: Progress | None = None, partial_rotary: float = 1.0) -> list[tuple[Path, str]]:  # fmt: skip
     """Train (or resume, or skip) one model per variant × seed into out/NAME-sS. Returns each
-    checkpoint dir with a one-line summary of its last log line."""
+    checkpoint dir with a one-line summary of its last log line. `partial_rotary`: the fraction
+    of each head that rotates (Qwen3.5's 0.25), for every model."""
     resolved = [resolve_variant(v) for v in variants]  # unknown names fail here, before any work
     for variant in resolved:
         variant.require_shared_table("the tiny model")
@@ -36,13 +38,18 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
         if not get_family(name).perceivable:
             raise NiahError(f"needle family '{name}' needs reading digits or words, which a tiny model's pooled "
                             f"pixels cannot: choose from {', '.join(perceivable_families())}")  # fmt: skip
+    try:
+        rotary_dim(TinyConfig().head_dim, partial_rotary)
+    except ValueError as err:
+        raise NiahError(f"--partial-rotary {partial_rotary:g}: {err}") from None
     defaults = TrainOptions()
     done = []
     for seed in seeds:
         options = TrainOptions(seed=seed, steps=steps or defaults.steps, lengths=lengths or defaults.lengths)
         pool = None
         for spec in specs:
-            config = TinyConfig(variant=spec, **({"families": families} if families else {}))
+            chosen = {"families": families} if families else {}
+            config = TinyConfig(variant=spec, partial_rotary=partial_rotary, **chosen)
             pool = pool or build_pool(config, seed)  # every variant of a seed sees the same frames
             name = checkpoint_name(spec, seed)
             path = train(Path(out) / name, config, options, threads, pool,

@@ -115,8 +115,10 @@ def _save(out: Path, model: TinyModel, optimizer: torch.optim.Optimizer | None, 
 
 def _check_same(out: Path, record: dict[str, Any]) -> None:
     old = json.loads((out / CONFIG).read_text())
+    old["model"] = json.loads(json.dumps(TinyConfig(**old["model"]).as_json()))  # settings added since: defaults
     if old != record:
-        diff = [k for k in sorted(set(old) | set(record)) if old.get(k) != record.get(k)]
+        diff = [f"{part}.{k}" for part in ("model", "train") for k in sorted(set(old[part]) | set(record[part]))
+                if old[part].get(k) != record[part].get(k)]  # fmt: skip
         raise NiahError(f"'{out}' holds a model trained with other settings ({', '.join(diff)} differ): "
                         "choose another --out or delete it")  # fmt: skip
 

@@ -141,3 +141,61 @@ def test_checkpoint_files_follow_the_umask(tmp_path, pool):
         os.umask(old)
     for name in (WEIGHTS, "config.json"):
         assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644  # safetensors alone writes 0600
+
+
+def test_partial_rotary_turns_only_the_first_dims_of_each_head(pool):
+    """A quarter of each head rotates (Qwen3.5's rule): the other dims of q and k reach attention
+    unrotated, so their scores do not depend on positions; the variant still changes the logits."""
+    from niah.train.model import Block
+
+    config = TinyConfig(variant="m-rope", partial_rotary=0.25)
+    assert config.rotary_dim == 8 and config.head_dim == 32
+    batch = Stream(config, resolve_variant("m-rope"), 0, [3], 2, pool).batch_at(0)
+    assert batch.cos.shape[-1] == 8
+    block = Block(config)
+    captured = {}
+
+    def capture(q, k, v, is_causal):
+        captured["q"], captured["k"] = q, k
+        return v
+
+    torch.manual_seed(0)
+    x = torch.randn(2, batch.cos.shape[1], config.width)
+    import niah.train.model as model_module
+
+    real = model_module.F.scaled_dot_product_attention
+    model_module.F.scaled_dot_product_attention = capture
+    try:
+        block(x, batch.cos, batch.sin)
+        rotated = captured["q"]
+        block(x, torch.ones_like(batch.cos), torch.zeros_like(batch.sin))  # no rotation at all
+        plain = captured["q"]
+    finally:
+        model_module.F.scaled_dot_product_attention = real
+    assert torch.equal(rotated[..., 8:], plain[..., 8:]) and not torch.allclose(rotated[..., :8], plain[..., :8])
+    torch.manual_seed(0)
+    model = TinyModel(config).eval()
+    logits = []
+    for name in ("vanilla", "m-rope"):
+        b = Stream(TinyConfig(variant=name, partial_rotary=0.25), resolve_variant(name), 0, [3], 4, pool).batch_at(0)
+        with torch.no_grad():
+            logits.append(model(b.ids, b.pixels, b.is_vision, b.cos, b.sin, b.last))
+    assert (logits[0] - logits[1]).abs().max() > 1e-4
+
+
+def test_cli_trains_with_partial_rotary_and_old_checkpoints_still_resume(tmp_path):
+    args = ["train", "--out", str(tmp_path / "m"), "--variants", "m-rope", "--steps", "2", "--lengths", "2", "-q"]
+    res = CliRunner().invoke(main, [*args, "--partial-rotary", "0.25"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "m" / "m-rope-s0" / "config.json").read_text())["model"]["partial_rotary"] == 0.25
+    res = CliRunner().invoke(main, args)  # the same dir, all dims rotating: another model, refused
+    assert res.exit_code == 2 and "partial_rotary" in res.output
+    res = CliRunner().invoke(main, [*args[:2], str(tmp_path / "o"), *args[3:], "--partial-rotary", "0.3"])
+    assert res.exit_code == 2 and "--partial-rotary 0.3" in res.output and "must be even" in res.output
+    # a checkpoint written before the setting existed reads as partial_rotary 1 and resumes/skips
+    assert CliRunner().invoke(main, [*args[:2], str(tmp_path / "n"), *args[3:]]).exit_code == 0
+    config = tmp_path / "n" / "m-rope-s0" / "config.json"
+    record = json.loads(config.read_text())
+    del record["model"]["partial_rotary"]
+    config.write_text(json.dumps(record))
+    assert CliRunner().invoke(main, [*args[:2], str(tmp_path / "n"), *args[3:]]).exit_code == 0

@@ -17,7 +17,7 @@ import torch
 
 from niah.backends.hf.attention import use_chunked_causal
 from niah.errors import NiahError, unknown
-from niah.families import Family, family_of
+from niah.model_families import Family, family_of
 
 DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 ATTENTION = {

@@ -13,7 +13,7 @@ from niah.backends.hf.runner import PromptRunner
 from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
-from niah.families import FAMILIES as FAMILY_RULES
+from niah.model_families import FAMILIES as FAMILY_RULES
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS

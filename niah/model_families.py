@@ -20,6 +20,8 @@ from niah.errors import NiahError
 @dataclass(frozen=True)
 class Family:
     name: str
+    title: str  # the checkpoints' name, e.g. "Qwen2-VL"
+    model_class: str  # transformers' class AutoModelForImageTextToText loads
     native_variant: str  # e.g. "m-rope"; m-rope-time gets tokens_per_second from the config
     frame_runs: bool  # True: each frame its own run with a timestamp text before it (Qwen3-VL)
     deepstack: bool  # the vision tower returns extra embeddings added in early LLM layers
@@ -27,19 +29,23 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "qwen2_vl": Family("qwen2_vl", "m-rope", frame_runs=False, deepstack=False),
-    "qwen2_5_vl": Family("qwen2_5_vl", "m-rope-time", frame_runs=False, deepstack=False),
-    "qwen3_vl": Family("qwen3_vl", "mrope-interleaved", frame_runs=True, deepstack=True, video_pixels_per_video=True),
-    "qwen3_vl_moe": Family("qwen3_vl_moe", "mrope-interleaved", frame_runs=True, deepstack=True,
-                           video_pixels_per_video=True),
-    "qwen3_5": Family("qwen3_5", "mrope-interleaved", frame_runs=True, deepstack=False, video_pixels_per_video=True),
-    "qwen3_5_moe": Family("qwen3_5_moe", "mrope-interleaved", frame_runs=True, deepstack=False,
-                          video_pixels_per_video=True),
+    "qwen2_vl": Family("qwen2_vl", "Qwen2-VL", "Qwen2VLForConditionalGeneration", "m-rope", frame_runs=False,
+                       deepstack=False),
+    "qwen2_5_vl": Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen2_5_VLForConditionalGeneration", "m-rope-time",
+                         frame_runs=False, deepstack=False),
+    "qwen3_vl": Family("qwen3_vl", "Qwen3-VL", "Qwen3VLForConditionalGeneration", "mrope-interleaved", frame_runs=True,
+                       deepstack=True, video_pixels_per_video=True),
+    "qwen3_vl_moe": Family("qwen3_vl_moe", "Qwen3-VL-MoE", "Qwen3VLMoeForConditionalGeneration", "mrope-interleaved",
+                           frame_runs=True, deepstack=True, video_pixels_per_video=True),
+    "qwen3_5": Family("qwen3_5", "Qwen3.5", "Qwen3_5ForConditionalGeneration", "mrope-interleaved", frame_runs=True,
+                      deepstack=False, video_pixels_per_video=True),
+    "qwen3_5_moe": Family("qwen3_5_moe", "Qwen3.5-MoE", "Qwen3_5MoeForConditionalGeneration", "mrope-interleaved",
+                          frame_runs=True, deepstack=False, video_pixels_per_video=True),
 }
 
 
 def family_of(model_type: str, where: str) -> Family:
     if model_type not in FAMILIES:
         raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
-                        "(Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE, Qwen3.5, Qwen3.5-MoE)")  # fmt: skip
+                        f"({', '.join(f.title for f in FAMILIES.values())})")  # fmt: skip
     return FAMILIES[model_type]
