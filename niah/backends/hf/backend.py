@@ -162,9 +162,14 @@ class HFBackend(Backend):
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         """In the timestamped layout every frame is its own one-frame run: a variant option that
         only acts across frames (δ, tokens_per_second) would silently change nothing, so it is refused.
-        A variant that needs a table per KV head, or other than three coordinate rows, is refused too."""
+        A variant with other than three coordinate rows is refused too, and a per-KV-head one
+        (mhrope) whose head count is not the checkpoint's."""
+        kv = rotary.kv_heads(self.ck.config)
         for variant in variants:
-            variant.require_shared_table("the hf backend (transformers' apply_rotary_pos_emb)")
+            if variant.per_head and variant.axis_of_pair(2).shape[0] != kv:
+                raise NiahError(f"{variant.label} allocates {variant.axis_of_pair(2).shape[0]} KV heads but "
+                                f"{self.ck.family.name}'s text model has {kv}: give {variant.name}:"
+                                f"num_key_value_heads={kv},mrope_section=[t,h,w] with t + h + w ≤ {kv}")  # fmt: skip
             if variant.axes != ("t", "h", "w"):
                 raise NiahError(f"{variant.label} gives {len(variant.axes)} coordinates per token "
                                 f"({', '.join(variant.axes)}); transformers' {self.ck.family.name} takes three "

@@ -8,15 +8,24 @@ theta and mrope_section. Under partial rotary (Qwen3.5: a quarter of head_dim) t
 formed over the rotated dims only and the model passes the rest of each head through, as its own
 rotary module does. Built with the model's own allocation it reproduces the original tables bit
 for bit (tests/rope).
+
+A variant that allocates per KV head (mhrope) returns tables of shape (B, KV heads, L, rotary_dim);
+the modeling module's `apply_rotary_pos_emb` is then wrapped (once per module, by `install`) so
+that each query head rotates with its KV head's table (query head j uses KV head j // group, as
+transformers' repeat_kv pairs them; upstream's apply_multihead_rotary_pos_emb does the same). For
+tables of shape (B, L, d) the wrapper calls the model's own function unchanged.
 """
 
 from __future__ import annotations
+
+import sys
 
 import torch
 from torch import nn
 
 from niah.errors import NiahError
 from niah.rope import RopeVariant
+from niah.rope.tables import rotate_half
 
 
 def text_config(config):
@@ -63,9 +72,46 @@ class VariantRotary(nn.Module):
         return cos.to(x.dtype), sin.to(x.dtype)
 
 
+def apply_per_kv_head(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Rotate q (B, H, L, d) and k (B, K, L, d) by tables (B, K, L, r), one per KV head: query head
+    j by KV head j // (H / K); only the first r dims (partial rotary), as rotate_half pairs them."""
+    r = cos.shape[-1]
+    group = q.shape[1] // cos.shape[1]
+    qc, qs = cos.repeat_interleave(group, dim=1), sin.repeat_interleave(group, dim=1)
+
+    def turn(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        rot = x[..., :r]
+        return torch.cat((rot * c + rotate_half(rot) * s, x[..., r:]), dim=-1)
+
+    return turn(q, qc, qs), turn(k, cos, sin)
+
+
+def _wrap_apply(module) -> None:
+    """Make the modeling module's apply_rotary_pos_emb take per-KV-head tables too (once)."""
+    original = module.apply_rotary_pos_emb
+    if getattr(original, "niah_per_head", False):
+        return
+
+    def apply_rotary_pos_emb(q, k, cos, sin, *args, **kwargs):
+        if cos.dim() == 4:  # (B, KV heads, L, r): a per-head variant
+            return apply_per_kv_head(q, k, cos, sin)
+        return original(q, k, cos, sin, *args, **kwargs)
+
+    apply_rotary_pos_emb.niah_per_head = True
+    module.apply_rotary_pos_emb = apply_rotary_pos_emb
+
+
+def kv_heads(config) -> int:
+    return text_config(config).num_key_value_heads
+
+
 def install(model, variant: RopeVariant) -> VariantRotary:
-    """Replace (once) or retarget the language model's rotary embedding; returns it."""
+    """Replace (once) or retarget the language model's rotary embedding; returns it. A per-head
+    variant also wraps the text model's apply_rotary_pos_emb (see the module docstring)."""
     lm = model.model.language_model
+    if variant.per_head:
+        _wrap_apply(sys.modules[type(lm).__module__])
     if isinstance(lm.rotary_emb, VariantRotary):
         lm.rotary_emb.set_variant(variant)
     else:
