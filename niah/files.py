@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 
 def umask() -> int:
@@ -33,3 +34,20 @@ def atomic_replace(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step."""
     atomic_replace(path, lambda tmp: tmp.write_text(text))
+
+
+def exclusive_lock(path: Path, busy: str) -> IO[str]:
+    """Hold an exclusive flock on `path` (created if missing) and return the open file: the lock
+    lasts until the file is closed or the process dies (the OS drops it even after kill -9).
+    NiahError(`busy`) when another process holds it."""
+    import fcntl
+
+    from niah.errors import NiahError
+
+    handle = open(path, "a+")  # noqa: SIM115 - the caller closes it to release the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise NiahError(busy) from None
+    return handle

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from niah.errors import NiahError, disk_hint
-from niah.files import atomic_write
+from niah.files import atomic_write, exclusive_lock
 from niah.versions import versions
 
 RUN = "run.json"
@@ -150,16 +150,9 @@ class ResultsStore:
 
     def _lock(self) -> None:
         """Hold `.lock{shard}` (flock, released by the OS when the process dies, even by kill -9)."""
-        import fcntl
-
-        self._lock_file = open(self.root / f".lock{self.path.stem.removeprefix('results')}", "a+")  # noqa: SIM115
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.close()
-            self._lock_file = None
-            raise NiahError(f"run dir '{self.root}' is in use by another niah run: wait for it to finish, "
-                            "or use another --out") from None  # fmt: skip
+        self._lock_file = exclusive_lock(self.root / f".lock{self.path.stem.removeprefix('results')}",
+                                         f"run dir '{self.root}' is in use by another niah run: wait for it to "
+                                         "finish, or use another --out")  # fmt: skip
 
     def all_results(self) -> dict[str, dict[str, Any]]:
         """Latest record per key across results.jsonl and every shard file."""

@@ -25,12 +25,13 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
 from niah.errors import NiahError
-from niah.files import atomic_replace
-from niah.rope import resolve_variant
+from niah.files import atomic_replace, exclusive_lock
+from niah.rope import RopeVariant, resolve_variant
 from niah.train.data import IGNORE, Batch, Pool, Stream
 from niah.train.model import TinyConfig, TinyModel
 
 CONFIG, WEIGHTS, STATE, LOG = "config.json", "model.safetensors", "state.pt", "log.jsonl"
+LOCK = ".lock"  # held (flock) while a process trains the dir: a second trainer is refused
 
 
 @dataclass
@@ -134,6 +135,18 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
     variant = resolve_variant(config.variant)
     variant.require_shared_table("the tiny model")
     out.mkdir(parents=True, exist_ok=True)
+    lock = exclusive_lock(out / LOCK, f"checkpoint dir '{out}' is being trained by another niah train: wait for it "
+                                      "to finish, or use another --out")  # fmt: skip
+    try:
+        return _train_locked(out, config, options, record, variant, threads, pool, progress)
+    finally:
+        lock.close()
+
+
+def _train_locked(out: Path, config: TinyConfig, options: TrainOptions, record: dict[str, Any], variant: RopeVariant,
+                  threads: int, pool: Pool | None, progress: Callable[[int, int, dict[str, float]], None] | None
+                  ) -> Path:  # fmt: skip
+    """`train` once it holds the checkpoint dir's lock."""
     if (out / CONFIG).is_file():
         _check_same(out, record)
         if (out / WEIGHTS).is_file() and not (out / STATE).is_file():

@@ -199,3 +199,22 @@ def test_cli_trains_with_partial_rotary_and_old_checkpoints_still_resume(tmp_pat
     del record["model"]["partial_rotary"]
     config.write_text(json.dumps(record))
     assert CliRunner().invoke(main, [*args[:2], str(tmp_path / "n"), *args[3:]]).exit_code == 0
+
+
+def test_a_second_trainer_on_the_same_dir_is_refused_in_one_line(tmp_path):
+    """Two `niah train` on one checkpoint dir would both resume the same state: the second is
+    refused while the first holds the dir's lock (released by the OS when the holder dies)."""
+    import fcntl
+
+    folder = tmp_path / "m" / "vanilla-s0"
+    folder.mkdir(parents=True)
+    holder = open(folder / ".lock", "a+")  # noqa: SIM115 - another process's lock, as flock sees it
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    args = ["train", "--out", str(tmp_path / "m"), "--variants", "vanilla", "--steps", "2", "--lengths", "2", "-q"]
+    try:
+        res = CliRunner().invoke(main, args)
+    finally:
+        holder.close()
+    assert res.exit_code == 2 and "is being trained by another niah train" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (folder / "config.json").exists()
+    assert CliRunner().invoke(main, args).exit_code == 0  # the lock released: it trains
