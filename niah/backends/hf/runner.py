@@ -14,8 +14,8 @@ to an earlier token. For such hybrid models the prefill ends a chunk exactly whe
 will diverge from this one (`snapshot_at`, known from the run order: `snapshot_points`) and keeps
 a copy of the recurrent states there; that prompt restores them and crops only the full-attention
 layers. Continuations are scored from a copy of the end-of-prompt states, and after an
-out-of-memory chunk the prompt starts again from its beginning (the states of a failed forward
-are unknown).
+out-of-memory chunk the prompt starts again from the latest snapshot it holds (the states a
+failed forward left are unknown).
 """
 
 from __future__ import annotations
@@ -143,6 +143,17 @@ class PromptRunner:
         """Whether the cache has linear-attention layers (recurrent states, restored from snapshots)."""
         return self.cache is not None and any(_recurrent(layer) for layer in self.cache.layers)
 
+    def _back_to_snapshot(self, limit: int) -> int:
+        """Restore the latest snapshot at or before `limit` tokens (or start an empty cache); the
+        tokens the cache then holds."""
+        tokens = max((t for t in self.snapshots if t <= limit), default=0)
+        if not tokens:
+            self._new_cache()
+            return 0
+        self.snapshots[tokens].restore(self.cache)
+        _truncate(self.cache, tokens)
+        return tokens
+
     @torch.no_grad()
     def prefill(self, segments: Sequence[Segment], positions: torch.Tensor, embed: Embed,
                 snapshot_at: Sequence[int] = ()) -> torch.Tensor:  # fmt: skip
@@ -155,13 +166,8 @@ class PromptRunner:
             self._new_cache()
             keep = 0
         if self.hybrid:  # recurrent states come back only as they were at a snapshot
-            usable = [t for t in self.snapshots if t <= keep]
-            keep = max(usable, default=0)
             self.snapshots = {t: s for t, s in self.snapshots.items() if t <= keep}  # the rest diverged
-            if keep:
-                self.snapshots[keep].restore(self.cache)
-            else:
-                self._new_cache()
+            keep = self._back_to_snapshot(keep)
         marks = sorted(t for t in snapshot_at if keep < t < total) if self.hybrid and self.reuse else []
         _truncate(self.cache, keep)
         self.cached_tokens = keep
@@ -187,9 +193,8 @@ class PromptRunner:
                     self.reset()
                     raise SampleFailed(f"CUDA out of memory at {total} tokens even with {chunk}-token chunks") from None
                 chunk //= 2
-                if self.hybrid:  # a failed forward may have advanced some recurrent states: start again
-                    self._new_cache()
-                    start = 0
+                if self.hybrid:  # a failed forward may have advanced some recurrent states: back to good ones
+                    start = self._back_to_snapshot(start)
                 continue
             self.tokens_computed += stop - start
             start = stop

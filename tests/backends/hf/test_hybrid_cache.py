@@ -95,3 +95,25 @@ def test_out_of_memory_mid_forward_restarts_the_prompt(model):
         handle.remove()
     assert runner.chunk_tokens == 256 and calls["n"] > 1
     assert torch.allclose(got, clean, atol=1e-6)
+
+
+def test_out_of_memory_after_a_snapshot_restarts_from_it(model):
+    """The second prompt resumes at 80 tokens from the first's snapshot; its first chunk fails after
+    layer 0 advanced the recurrent state: it goes back to that snapshot, not to token 0."""
+    runner = PromptRunner(model, chunk_tokens=512)
+    runner.prefill(*prompt(list("abc")), snapshot_at=[80])
+    before = runner.tokens_computed
+    calls = {"n": 0}
+
+    def hook(module, args):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    handle = model.model.language_model.layers[1].register_forward_pre_hook(hook)
+    try:
+        got = runner.prefill(*prompt(list("abd")))
+    finally:
+        handle.remove()
+    assert runner.tokens_computed - before == 120 - 80  # only the unshared tokens, once
+    assert torch.allclose(got, fresh(model, list("abd")), atol=1e-6)
