@@ -76,11 +76,9 @@ def test_scoring_a_continuation_starts_from_the_end_of_the_prompt_every_time(mod
     assert other.score(other.prefill(*prompt(list("ab"))), [8, 9, 10]) == pytest.approx(two)
 
 
-def test_out_of_memory_mid_forward_restarts_the_prompt(model):
-    """Layer 1 (full attention) raises after layer 0 advanced its recurrent state: the prompt is
-    computed again from its start, so the logits equal a clean prefill's."""
-    clean = fresh(model, list("abc"))
-    runner = PromptRunner(model, chunk_tokens=512)
+def prefill_failing_once(model, runner: PromptRunner, keys: list[str]) -> tuple[torch.Tensor, int]:
+    """Prefill `keys` with layer 1 (full attention) raising out of memory on its first call, after
+    layer 0 (linear attention) advanced its recurrent state; (logits, calls of layer 1)."""
     calls = {"n": 0}
 
     def hook(module, args):
@@ -90,30 +88,26 @@ def test_out_of_memory_mid_forward_restarts_the_prompt(model):
 
     handle = model.model.language_model.layers[1].register_forward_pre_hook(hook)
     try:
-        got = runner.prefill(*prompt(list("abc")))
+        return runner.prefill(*prompt(keys)), calls["n"]
     finally:
         handle.remove()
-    assert runner.chunk_tokens == 256 and calls["n"] > 1
-    assert torch.allclose(got, clean, atol=1e-6)
+
+
+def test_out_of_memory_mid_forward_restarts_the_prompt(model):
+    """Without a snapshot the prompt is computed again from its start, so the logits equal a clean
+    prefill's."""
+    runner = PromptRunner(model, chunk_tokens=512)
+    got, calls = prefill_failing_once(model, runner, list("abc"))
+    assert runner.chunk_tokens == 256 and calls > 1
+    assert torch.allclose(got, fresh(model, list("abc")), atol=1e-6)
 
 
 def test_out_of_memory_after_a_snapshot_restarts_from_it(model):
-    """The second prompt resumes at 80 tokens from the first's snapshot; its first chunk fails after
-    layer 0 advanced the recurrent state: it goes back to that snapshot, not to token 0."""
+    """The second prompt resumes at 80 tokens from the first's snapshot; when its first chunk fails
+    it goes back to that snapshot, not to token 0."""
     runner = PromptRunner(model, chunk_tokens=512)
     runner.prefill(*prompt(list("abc")), snapshot_at=[80])
     before = runner.tokens_computed
-    calls = {"n": 0}
-
-    def hook(module, args):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-
-    handle = model.model.language_model.layers[1].register_forward_pre_hook(hook)
-    try:
-        got = runner.prefill(*prompt(list("abd")))
-    finally:
-        handle.remove()
+    got, _ = prefill_failing_once(model, runner, list("abd"))
     assert runner.tokens_computed - before == 120 - 80  # only the unshared tokens, once
     assert torch.allclose(got, fresh(model, list("abd")), atol=1e-6)
