@@ -3,7 +3,8 @@
     python scripts/family_table.py            # prints the Markdown table
 
 For each hf family: transformers' class, the native variant (niah rope list), how its text model
-rotates (rotated dims, pair layout) and attends (full or hybrid linear attention), how a video is
+rotates and attends (full or hybrid linear attention; both from transformers' default config of
+the family, not a particular checkpoint's), how a video is
 laid out, and the vision tokens per frame at LongVA's 448×252 frames and over its longest
 haystack (3000 frames), computed from the published processor settings niah reads
 (niah.backends.hf.tiny.PROCESSOR_CONFIGS). The KV cache of a given checkpoint at a given length
