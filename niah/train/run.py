@@ -9,7 +9,6 @@ from pathlib import Path
 from niah.data.families import get_family
 from niah.errors import NiahError
 from niah.rope import resolve_variant
-from niah.rope.frequencies import rotary_dim
 from niah.train.data import build_pool
 from niah.train.model import TinyConfig, perceivable_families
 from niah.train.trainer import LOG, TrainOptions, checkpoint_name, train
@@ -39,7 +38,7 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
             raise NiahError(f"needle family '{name}' needs reading digits or words, which a tiny model's pooled "
                             f"pixels cannot: choose from {', '.join(perceivable_families())}")  # fmt: skip
     try:
-        rotary_dim(TinyConfig().head_dim, partial_rotary)
+        TinyConfig(partial_rotary=partial_rotary)  # checks the fraction leaves an even number of rotated dims
     except ValueError as err:
         raise NiahError(f"--partial-rotary {partial_rotary:g}: {err}") from None
     defaults = TrainOptions()

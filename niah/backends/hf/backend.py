@@ -166,8 +166,9 @@ class HFBackend(Backend):
         (mhrope) whose head count is not the checkpoint's."""
         kv = rotary.kv_heads(self.ck.config)
         for variant in variants:
-            if variant.per_head and variant.axis_of_pair(2).shape[0] != kv:
-                raise NiahError(f"{variant.label} allocates {variant.axis_of_pair(2).shape[0]} KV heads but "
+            heads = variant.axis_of_pair(2).shape[0] if variant.per_head else kv  # rows of a per-head allocation
+            if heads != kv:
+                raise NiahError(f"{variant.label} allocates {heads} KV heads but "
                                 f"{self.ck.family.name}'s text model has {kv}: give {variant.name}:"
                                 f"num_key_value_heads={kv},mrope_section=[t,h,w] with t + h + w ≤ {kv}")  # fmt: skip
             if variant.axes != ("t", "h", "w"):
@@ -387,7 +388,7 @@ class HFBackend(Backend):
             return
         self._load(dataset)
         self._encode_frames(dataset, samples)
-        spans = self.prefill_spans(dataset, samples) if self.runner.hybrid_model and self.reuse else None
+        spans = self.prefill_spans(dataset, samples) if self.runner.hybrid and self.reuse else None
         for i, sample in enumerate(samples):
             points = snapshot_points([kept for kept, _ in spans], i) if spans else ()
             start = time.perf_counter()

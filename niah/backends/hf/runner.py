@@ -116,6 +116,8 @@ class PromptRunner:
         self.tokens_computed = 0
         self.last_positions: torch.Tensor | None = None
         self.snapshots: dict[int, RecurrentStates] = {}  # hybrid models: tokens → states where later prompts diverge
+        kinds = getattr(model.config.get_text_config(), "layer_types", None) or []
+        self.hybrid = "linear_attention" in kinds  # linear-attention layers: their states come from snapshots
 
     def reset(self) -> None:
         self.cache, self.segments, self.cached_tokens, self.snapshots = None, [], 0, {}
@@ -131,17 +133,6 @@ class PromptRunner:
         self.cache = DynamicCache(config=self.model.config.get_text_config())
         self.snapshots = {}
         return self.cache
-
-    @property
-    def hybrid_model(self) -> bool:
-        """Whether the text model has linear-attention layers (known before any cache exists)."""
-        kinds = getattr(self.model.config.get_text_config(), "layer_types", None) or []
-        return "linear_attention" in kinds
-
-    @property
-    def hybrid(self) -> bool:
-        """Whether the cache has linear-attention layers (recurrent states, restored from snapshots)."""
-        return self.cache is not None and any(_recurrent(layer) for layer in self.cache.layers)
 
     def _back_to_snapshot(self, limit: int) -> int:
         """Restore the latest snapshot at or before `limit` tokens (or start an empty cache); the
