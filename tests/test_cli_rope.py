@@ -98,6 +98,10 @@ def test_bad_input_is_one_line_and_exit_2():
         (("rope", "allocation", "circlerope:alpha=2"), "alpha=2 must be in [0, 1]"),
         (("rope", "allocation", "circlerope:move_to_positive=-1"), "positive offset"),
         (("rope", "allocation", "v2pe:visual_stride=0"), "visual_stride=0 must be positive"),
+        # options that would change nothing: the circle blended out by the default dff_rate, a section unread
+        (("rope", "allocation", "circlerope:radius=4"), "radius=4 changes nothing while the circle is off"),
+        (("rope", "allocation", "circlerope:method=no_circle,dff_rate=0.5"), "method=no_circle, dff_rate=0.5 changes"),
+        (("rope", "allocation", "vrope", "--section", "1,2,3"), "does not divide its pairs by a section"),
         (("rope", "positions", "video-rope", "--layout", "text:1"), "did you mean videorope"),
         (("rope", "positions", "m-rope", "--layout", "video:2x2"), "malformed layout run 'video:2x2'"),
         (("rope", "allocation", "videorope:foo=1"), "unknown option 'foo'"),

@@ -141,6 +141,9 @@ def rotary_dim(head_dim: int, partial_rotary: float = 1.0) -> int:
     return dim
 
 
+USES_SECTION = {"sectioned", "interleaved", "temporal-low", "temporal-high", "temporal-zero"}
+"""The allocations that read a section (t, h, w pair counts); the others ignore it."""
+
 Allocation = Callable[..., np.ndarray]
 """allocation(head_dim, section, **options) → axis per pair (d/2,) or per head (kv_heads, d/2)."""
 

@@ -112,8 +112,11 @@ def allocation_summary(variant: RopeVariant, head_dim: int = 128, partial_rotary
     (t, h, w), {"heads": [one such object per KV head]} for a per-head allocation, and
     "rotary_dim" under partial rotary (pairs then count over the first rotary_dim dims of a head).
     Raises NiahError for an impossible head_dim, factor or section."""
-    from niah.rope.frequencies import rotary_dim
+    from niah.rope.frequencies import USES_SECTION, rotary_dim
 
+    if section is not None and variant.allocation not in USES_SECTION:
+        raise NiahError(f"{variant.label} does not divide its pairs by a section (its allocation: "
+                        f"{variant.allocation}): drop --section")  # fmt: skip
     try:
         dim = rotary_dim(head_dim, partial_rotary)
         axis = variant.axis_of_pair(dim, section)

@@ -361,12 +361,23 @@ def _build_v2pe(o: dict[str, Any]) -> RopeVariant:
                        placement_options={"visual_stride": o["visual_stride"]})  # fmt: skip
 
 
+CIRCLE_DEFAULTS = {"temporal_stride": 1.0, "radius": 10.0, "alpha": 0.5, "method": "circle", "move_to_origin": True,
+                   "move_to_positive": "false", "dff_rate": 1.0}  # fmt: skip
+"""circlerope's options at upstream's pinned test configuration (dff_rate True: the grid, turned)."""
+
+
 def _build_circlerope(o: dict[str, Any]) -> RopeVariant:
     """pos_design/circlerope.py:106-137 and 190-415 (float storage), freq_allocation/mrope.py (chunked)."""
     _positive("circlerope", o, "temporal_stride")
     for key in ("alpha", "dff_rate"):
         if not 0 <= o[key] <= 1:
             raise NiahError(f"circlerope: {key}={o[key]:g} must be in [0, 1]")
+    if o["method"] != "circle" or o["dff_rate"] == 1:  # no circle: its settings would change nothing
+        inert = [f"{k}={fmt(o[k])}" for k in ("radius", "alpha", "method", "dff_rate") if o[k] != CIRCLE_DEFAULTS[k]]
+        if inert:
+            raise NiahError(f"circlerope: {', '.join(inert)} changes nothing while the circle is off "
+                            "(method=no_circle) or blended out (dff_rate=1, the default): give method=circle with "
+                            "dff_rate below 1, e.g. circlerope:dff_rate=0")  # fmt: skip
     stride = o["temporal_stride"]
     options = {k: o[k] for k in ("radius", "alpha", "method", "move_to_origin", "dff_rate")}
     options["move_to_positive"] = _positive_offset(o["move_to_positive"])
@@ -425,8 +436,7 @@ register_variant(VariantSpec(
     "Vision-Language Models, arXiv 2505.16416",
     "(w, h, t) = a·u + b·v, (a, b) = (1−r)·circle(x, y) + r·(x, y); u, v ⟂ (1, 1, 1); + s + stride·f",
     _build_circlerope,
-    defaults={"temporal_stride": 1.0, "radius": 10.0, "alpha": 0.5, "method": "circle", "move_to_origin": True,
-              "move_to_positive": "false", "dff_rate": 1.0},
+    defaults=CIRCLE_DEFAULTS,
     choices={"method": ("circle", "no_circle")},
     neutral={"temporal_stride": 1.0},
 ))

@@ -97,3 +97,15 @@ def test_train_refuses_per_head_in_one_line(tmp_path):
     res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--variants", "mhrope", "-q"])
     assert res.exit_code == 2 and "allocates frequencies per KV head" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
+
+
+def test_circle_settings_act_exactly_when_the_circle_does():
+    """radius and alpha move the positions once the circle is blended in (dff_rate < 1); at the
+    pinned dff_rate 1 they could not, so they are refused there rather than ignored."""
+    layout = "text:2,image:3x4,text:1"
+    base = resolve_variant("circlerope:dff_rate=0").position_array(layout)
+    assert not np.allclose(base, resolve_variant("circlerope:dff_rate=0,radius=4").position_array(layout))
+    assert not np.allclose(base, resolve_variant("circlerope:dff_rate=0,alpha=0.2").position_array(layout))
+    for spec in ("circlerope:radius=4", "circlerope:alpha=0.2", "circlerope:method=no_circle"):
+        with pytest.raises(NiahError, match="changes nothing while the circle is off"):
+            resolve_variant(spec)
