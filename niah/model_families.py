@@ -7,7 +7,11 @@ Each family says which RoPE variant is the checkpoint's own (the one that reprod
 unmodified model), how its prompt lays out a video (one run, or one run per frame with a
 timestamp between, as Qwen3-VL), and whether its vision tower has deepstack outputs. Qwen3.5
 rotates a quarter of each head (partial rotary, read from the config) and mixes linear-attention
-layers (Gated DeltaNet) with full attention; its processor is Qwen3-VL's.
+layers (Gated DeltaNet) with full attention; its processor is Qwen3-VL's. GLM-4.1V and GLM-4.5V
+lay frames out as Qwen3-VL does (one run per frame, a whole-second timestamp after each) in their
+own tokens (niah.backends.hf.prompt.VIDEO_MARKUPS), rotate half of each head with contiguous
+[8, 12, 12] sections (Qwen2-VL's m-rope), and GLM-4.1V pairs adjacent dims where GLM-4.5V and the
+Qwen models pair dim i with dim i + d/2 (niah.rope.tables.PAIR_LAYOUTS).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class Family:
     frame_runs: bool  # True: each frame its own run with a timestamp text before it (Qwen3-VL)
     deepstack: bool  # the vision tower returns extra embeddings added in early LLM layers
     video_pixels_per_video: bool = False  # its video processor's pixel limits bound frames × pixels of a video
+    markup: str = "qwen"  # the video's tokens in the prompt: a key of niah.backends.hf.prompt.VIDEO_MARKUPS
+    pair_layout: str = "half"  # which dims a rotary pair turns: a key of niah.rope.tables.PAIR_LAYOUTS
 
 
 FAMILIES: dict[str, Family] = {
@@ -41,6 +47,10 @@ FAMILIES: dict[str, Family] = {
                       deepstack=False, video_pixels_per_video=True),
     "qwen3_5_moe": Family("qwen3_5_moe", "Qwen3.5-MoE", "Qwen3_5MoeForConditionalGeneration", "mrope-interleaved",
                           frame_runs=True, deepstack=False, video_pixels_per_video=True),
+    "glm4v": Family("glm4v", "GLM-4.1V", "Glm4vForConditionalGeneration", "m-rope", frame_runs=True, deepstack=False,
+                    video_pixels_per_video=True, markup="glm", pair_layout="adjacent"),
+    "glm4v_moe": Family("glm4v_moe", "GLM-4.5V", "Glm4vMoeForConditionalGeneration", "m-rope", frame_runs=True,
+                        deepstack=False, video_pixels_per_video=True, markup="glm"),
 }
 
 

@@ -37,11 +37,20 @@ def text_defaults(family: str):
     return AutoConfig.for_model(family).get_text_config()
 
 
+PUBLISHED_PARTIAL = {"glm4v": 0.5}
+"""Where the config class's default is not the checkpoints': Glm4vTextConfig defaults to rotating
+all of each head, but GLM-4.1V's rotary module splits 32 frequency pairs as [8, 12, 12] of its
+128-dim heads, which only its checkpoints' partial_rotary_factor 0.5 makes whole."""
+
+
 def rotation(family: str) -> str:
-    """'all of each head' or 'a quarter of each head', from the family's config class defaults."""
+    """'all of each head' or '0.25 of each head' (from the family's config class defaults, or
+    PUBLISHED_PARTIAL), and how dims are paired where not as Qwen pairs them."""
     text = text_defaults(family)
     factor = (text.rope_parameters or {}).get("partial_rotary_factor", getattr(text, "partial_rotary_factor", 1.0))
-    return "all of each head" if factor in (None, 1) else f"{factor:g} of each head"
+    factor = PUBLISHED_PARTIAL.get(family, factor)
+    share = "all of each head" if factor in (None, 1) else f"{factor:g} of each head"
+    return share + (", adjacent dims paired" if FAMILIES[family].pair_layout == "adjacent" else "")
 
 
 def attention(family: str) -> str:

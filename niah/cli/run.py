@@ -39,9 +39,10 @@ def hf_options(f):
                      help="hf: resize frames to at most this many pixels."),
         click.option("--no-prefix-reuse", is_flag=True, help="hf: recompute the whole prompt for every sample."),
         click.option("--video-layout", type=click.Choice(["timestamped", "contiguous"]), default=None,
-                     help="hf: timestamped (Qwen3-VL's native prompt: each frame its own run after a timestamp, so "
-                     "temporal options such as videorope's delta cannot act and are refused) or contiguous (one "
-                     "video run, as Qwen2-VL: every temporal rule acts). Default: the family's native form."),
+                     help="hf: timestamped (the native prompt of Qwen3-VL, Qwen3.5, GLM-4.xV: each frame its own "
+                     "run with a timestamp, so temporal options such as videorope's delta cannot act and are "
+                     "refused) or contiguous (one video run, as Qwen2-VL: every temporal rule acts). Default: the "
+                     "family's native form."),
         click.option("--cache-dir", default=None,
                      help="hf: where vision embeddings are cached (default: DATASET/.niah-vision-cache, shared by "
                      "every "

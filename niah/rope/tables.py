@@ -2,10 +2,14 @@
 
 Pair i rotates dims i and i + d/2 (the "rotate_half" convention of transformers' Qwen models),
 turning by position_ids[axis_of_pair[i]] · θ^(−2i/d); see niah.rope.frequencies for allocations.
+Models that pair adjacent dims instead (GLM-4.1V) take the same tables rearranged (PAIR_LAYOUTS).
 Kept apart from the allocation rules so that listing and printing variants never imports torch.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -59,6 +63,31 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     """(x1, x2) → (−x2, x1) over the two halves of the last dim."""
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((-x2, x1), dim=-1)
+
+
+def rotate_adjacent(x: torch.Tensor) -> torch.Tensor:
+    """(x0, x1, x2, x3, ...) → (−x1, x0, −x3, x2, ...): each adjacent pair turned a quarter."""
+    return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+
+
+def _interleave(table: torch.Tensor) -> torch.Tensor:
+    """A table in the half layout (…, d) → the adjacent one: entry i of the first half to dims 2i, 2i + 1."""
+    return table[..., : table.shape[-1] // 2].repeat_interleave(2, dim=-1)
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """Which dims a rotary pair turns: `arrange` maps a table from `rotary_tables` (the half
+    layout) to this one, `rotate` is the quarter turn the model applies (x·cos + rotate(x)·sin)."""
+
+    arrange: Callable[[torch.Tensor], torch.Tensor]
+    rotate: Callable[[torch.Tensor], torch.Tensor]
+
+
+PAIR_LAYOUTS: dict[str, PairLayout] = {
+    "half": PairLayout(lambda table: table, rotate_half),  # pair i = dims (i, i + d/2): Qwen, GLM-4.5V
+    "adjacent": PairLayout(_interleave, rotate_adjacent),  # pair i = dims (2i, 2i + 1): GLM-4.1V's rotate_half_llm
+}
 
 
 def apply_rotary(

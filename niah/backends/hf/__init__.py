@@ -1,4 +1,4 @@
-"""The transformers backend (`--model hf:ID_OR_PATH`): Qwen2-VL, Qwen2.5-VL and Qwen3-VL checkpoints."""
+"""The transformers backend (`--model hf:ID_OR_PATH`): the checkpoints of niah.model_families."""
 
 from niah.backends.hf.backend import HFBackend, make_hf_backend
 

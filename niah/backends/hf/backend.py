@@ -1,4 +1,4 @@
-"""The transformers backend: a Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint answering samples.
+"""The transformers backend: a checkpoint of a family in niah.model_families answering samples.
 
 Per sample: the frames' cached vision embeddings and the prompt's text embeddings are assembled
 into inputs_embeds; the variant's position ids (niah.rope) are passed explicitly and the model's
@@ -32,7 +32,7 @@ from niah.backends.hf.checkpoint import (
     weights_identity,
 )
 from niah.backends.hf.pixels import target_size, tokens_per_frame
-from niah.backends.hf.prompt import Segment, build_segments, layout_of, question_text, split_template
+from niah.backends.hf.prompt import VIDEO_MARKUPS, Segment, build_segments, layout_of, question_text, split_template
 from niah.backends.hf.runner import (
     OOM_ERRORS,
     PromptRunner,
@@ -48,7 +48,7 @@ from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, re
 
 DEFAULT_CHUNK = 8192  # tokens per prefill chunk
 VIDEO_LAYOUTS = ("timestamped", "contiguous")
-"""timestamped: each frame its own run after a timestamp text (Qwen3-VL's native prompt);
+"""timestamped: each frame its own run with a timestamp text (the native prompt of Qwen3-VL, Qwen3.5, GLM-4.xV);
 contiguous: the whole video one run (Qwen2-VL's form), where every temporal rule acts."""
 
 
@@ -121,7 +121,14 @@ class HFBackend(Backend):
                  cache_dir: str | None = None, video_layout: str | None = None):  # fmt: skip
         check_load_options(dtype, attn_implementation, device_map, random_weights, device)
         self.ck: Checkpoint = open_checkpoint(ref)
-        split_template(self.ck.tokenizer, "?", ref)  # a chat template that places no video fails here, before any work
+        self.markup = VIDEO_MARKUPS[self.ck.family.markup]
+        _, after = split_template(self.ck.tokenizer, "?", self.markup, ref)  # placing no video fails here, before work
+        if "think" in Path(ref).name.lower() and "</think>" not in after:
+            warnings.warn(NiahWarning(f"hf:{ref} is a thinking model and its chat template asks it to think first "
+                                      f"(the prompt ends {after[-24:]!r}, no closed <think></think>): niah scores the "
+                                      "answer right after the prompt, where it would begin to think, so expect low "
+                                      "exact match; use its non-thinking sibling, or give it a chat_template.jinja "
+                                      "whose generation prompt closes an empty think block"), stacklevel=2)  # fmt: skip
         if why := check_full_attention(rotary.text_config(self.ck.config)):
             raise NiahError(f"hf:{ref} cannot run in niah: {why}")
         native_layout = "timestamped" if self.ck.family.frame_runs else "contiguous"
@@ -213,8 +220,9 @@ class HFBackend(Backend):
     def segments(self, dataset: Dataset, sample: Sample) -> list[Segment]:
         h, w = self.grid(dataset)
         needle = sample.needle
-        return build_segments(self.ck.tokenizer, question_text(needle.question, needle.options), sample.frames(dataset),
-                              h * w, dataset.options["fps"], self.video_layout == "timestamped")  # fmt: skip
+        question = question_text(needle.question, needle.options)
+        return build_segments(self.ck.tokenizer, question, sample.frames(dataset), h * w, dataset.options["fps"],
+                              self.video_layout == "timestamped", self.markup)  # fmt: skip
 
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
         return sum(s.n for s in self.segments(dataset, sample))
@@ -355,7 +363,7 @@ class HFBackend(Backend):
         `snapshot_at`: where later samples diverge from this one (`snapshot_points`)."""
         segments = self.segments(dataset, sample)
         positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
-        rotary.install(self.model, sample.variant)
+        rotary.install(self.model, sample.variant, self.ck.family.pair_layout)
         if self._variant_spec != sample.variant.spec:
             self.runner.reset()  # positions and rotation differ: nothing cached is reusable
             self._variant_spec = sample.variant.spec

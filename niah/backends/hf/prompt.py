@@ -1,11 +1,14 @@
 """A sample's prompt as segments: text pieces and frames, in order.
 
 The model's chat template is applied to [video, question + lettered options] and the video
-placeholder's <|video_pad|> is replaced by the frames, as transformers' processors do: for
-Qwen2-VL / Qwen2.5-VL one contiguous run between the template's vision_start and vision_end; for
-Qwen3-VL each frame as "<t seconds>" + vision_start + frame + vision_end, t being the frame's time
-in the cell (index / fps), all inside the template's own vision_start ... vision_end (transformers
-5.x's Qwen3VLProcessor keeps that outer pair; tested token for token in test_chat_templates.py).
+placeholder's pad token is replaced by the frames, as transformers' processors do, in the
+family's markup (VIDEO_MARKUPS): for Qwen2-VL / Qwen2.5-VL one contiguous run between the
+template's vision_start and vision_end; for Qwen3-VL each frame as "<t seconds>" + vision_start +
+frame + vision_end, t being the frame's time in the cell (index / fps), all inside the template's
+own vision_start ... vision_end (transformers 5.x's Qwen3VLProcessor keeps that outer pair); for
+GLM-4.1V / 4.5V each frame as begin_of_image + frame + end_of_image + whole seconds ("3"), inside
+the template's begin_of_video ... end_of_video (Glm4vProcessor). Tested token for token against
+the processors' own expansion in test_chat_templates.py.
 
 Segments make prefix reuse exact: two samples share a KV-cache prefix exactly as far as their
 segment lists agree (same text, same frames at the same places, hence the same positions).
@@ -13,6 +16,7 @@ segment lists agree (same text, same frames at the same places, hence the same p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from niah.data.dataset import FrameRef
@@ -20,7 +24,6 @@ from niah.data.needles import LETTERS
 from niah.errors import NiahError
 from niah.rope import Layout, TextRun, VisionRun
 
-VIDEO_PLACEHOLDER = "<|vision_start|><|video_pad|><|vision_end|>"
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
 
@@ -34,6 +37,33 @@ class Segment:
     frame: str | None = None
 
 
+@dataclass(frozen=True)
+class VideoMarkup:
+    """How a family's prompt writes a video: the template's placeholder is `open` + pad + `close`;
+    the frames replace the pad, each framed by `frame(i, seconds)` → (text before, text after) in
+    the timestamped layout, all of them by `run` in the contiguous one."""
+
+    open: str
+    pad: str
+    close: str
+    frame: Callable[[int, float], tuple[str, str]]
+    run: tuple[str, str] = ("", "")
+
+    @property
+    def placeholder(self) -> str:
+        return self.open + self.pad + self.close
+
+
+VIDEO_MARKUPS: dict[str, VideoMarkup] = {
+    "qwen": VideoMarkup("<|vision_start|>", "<|video_pad|>", "<|vision_end|>",
+                        lambda i, t: (f"<{t:.1f} seconds><|vision_start|>", "<|vision_end|>")),
+    "glm": VideoMarkup("<|begin_of_video|>", "<|video|>", "<|end_of_video|>",  # Glm4vProcessor: int(timestamp)
+                       lambda i, t: ("<|begin_of_image|>", f"<|end_of_image|>{int(t)}"),
+                       run=("<|begin_of_image|>", "<|end_of_image|>")),
+}  # fmt: skip
+"""Family markup name (niah.model_families.Family.markup) → how its prompt writes a video."""
+
+
 def question_text(question: str, options: list[str]) -> str:
     """The question with lettered options (LongVA / Video-MME style); open questions as they are."""
     if len(options) <= 1:
@@ -42,9 +72,9 @@ def question_text(question: str, options: list[str]) -> str:
     return "\n".join(lines)
 
 
-def split_template(tokenizer, question: str, model: str = "the model") -> tuple[str, str]:
-    """(text before the video, text after it) from the model's chat template; NiahError when
-    the template places no video."""
+def split_template(tokenizer, question: str, markup: VideoMarkup, model: str = "the model") -> tuple[str, str]:
+    """(text before the video's pad, text after it) from the model's chat template; NiahError
+    when the template places no video in the family's markup."""
     if not getattr(tokenizer, "chat_template", None):  # never a hand-written stand-in: the prompt is the model's
         raise NiahError(f"the tokenizer of {model} has no chat template: put the model's own chat_template.jinja "
                         "(or chat_template.json) beside its tokenizer")  # fmt: skip
@@ -52,27 +82,26 @@ def split_template(tokenizer, question: str, model: str = "the model") -> tuple[
     # enable_thinking=False: templates of thinking models (Qwen3.5) then close an empty <think> block, so the
     # answer comes first, as niah scores it; templates without the switch ignore it
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
-    if VIDEO_PLACEHOLDER not in text:
-        raise NiahError(f"the chat template of {model} places no video (no {VIDEO_PLACEHOLDER} in its output for a "
+    if markup.placeholder not in text:
+        raise NiahError(f"the chat template of {model} places no video (no {markup.placeholder} in its output for a "
                         "video message): use the checkpoint's own chat_template.json or a video LLM's "
                         "tokenizer")  # fmt: skip
-    before, after = text.split(VIDEO_PLACEHOLDER, 1)
-    return before, after
+    before, after = text.split(markup.placeholder, 1)
+    return before + markup.open, markup.close + after
 
 
 def build_segments(tokenizer, question: str, frames: list[FrameRef], tokens_per_frame: int, fps: float,
-                   frame_runs: bool) -> list[Segment]:  # fmt: skip
+                   frame_runs: bool, markup: VideoMarkup) -> list[Segment]:  # fmt: skip
     """The sample's segments; adjacent text pieces are merged into one segment."""
-    before, after = split_template(tokenizer, question)
-    pieces: list[tuple[str, str]] = []  # ("text", str) | ("frame", key)
-    pieces.append(("text", before + "<|vision_start|>"))
+    before, after = split_template(tokenizer, question, markup)
+    pieces: list[tuple[str, str]] = [("text", before + ("" if frame_runs else markup.run[0]))]  # ("text"|"frame", …)
     for i, ref in enumerate(frames):
         if frame_runs:
-            pieces += [("text", f"<{i / fps:.1f} seconds><|vision_start|>"), ("frame", ref.key)]
-            pieces.append(("text", "<|vision_end|>"))
+            head, tail = markup.frame(i, i / fps)
+            pieces += [("text", head), ("frame", ref.key), ("text", tail)]
         else:
             pieces.append(("frame", ref.key))
-    pieces.append(("text", "<|vision_end|>" + after))
+    pieces.append(("text", ("" if frame_runs else markup.run[1]) + after))
     merged: list[tuple[str, str]] = []
     for kind, value in pieces:
         if kind == "text" and merged and merged[-1][0] == "text":

@@ -7,7 +7,8 @@ pair, niah.rope.frequencies), its modifiers (niah.rope.modifiers) and the model'
 theta and mrope_section. Under partial rotary (Qwen3.5: a quarter of head_dim) the allocation is
 formed over the rotated dims only and the model passes the rest of each head through, as its own
 rotary module does. Built with the model's own allocation it reproduces the original tables bit
-for bit (tests/rope).
+for bit (tests/rope). A model that pairs adjacent dims (GLM-4.1V) gets the same tables in its
+layout (niah.rope.tables.PAIR_LAYOUTS, named by the family).
 
 A variant that allocates per KV head (mhrope) returns tables of shape (B, KV heads, L, rotary_dim);
 the modeling module's `apply_rotary_pos_emb` is then wrapped (once per module, by `install`) so
@@ -25,7 +26,7 @@ from torch import nn
 
 from niah.errors import NiahError
 from niah.rope import RopeVariant
-from niah.rope.tables import rotate_half
+from niah.rope.tables import PAIR_LAYOUTS, PairLayout
 
 
 def text_config(config):
@@ -57,9 +58,10 @@ def rope_settings(config) -> tuple[int, float, list[int] | None]:
 class VariantRotary(nn.Module):
     """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)) → cos, sin."""
 
-    def __init__(self, variant: RopeVariant, config):
+    def __init__(self, variant: RopeVariant, config, pair_layout: str = "half"):
         super().__init__()
         self.head_dim, self.theta, self.section = rope_settings(config)
+        self.layout = PAIR_LAYOUTS[pair_layout]
         self.set_variant(variant)
 
     def set_variant(self, variant: RopeVariant) -> None:
@@ -69,25 +71,25 @@ class VariantRotary(nn.Module):
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         position_ids = position_ids.expand(3, -1, -1)
         cos, sin = self.variant.rotary_tables(position_ids, self.head_dim, self.theta, self.section)
-        return cos.to(x.dtype), sin.to(x.dtype)
+        return self.layout.arrange(cos).to(x.dtype), self.layout.arrange(sin).to(x.dtype)
 
 
-def apply_per_kv_head(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def apply_per_kv_head(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                      layout: PairLayout = PAIR_LAYOUTS["half"]) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Rotate q (B, H, L, d) and k (B, K, L, d) by tables (B, K, L, r), one per KV head: query head
-    j by KV head j // (H / K); only the first r dims (partial rotary), as rotate_half pairs them."""
+    j by KV head j // (H / K); only the first r dims (partial rotary), paired as `layout` pairs them."""
     r = cos.shape[-1]
     group = q.shape[1] // cos.shape[1]
     qc, qs = cos.repeat_interleave(group, dim=1), sin.repeat_interleave(group, dim=1)
 
     def turn(x: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         rot = x[..., :r]
-        return torch.cat((rot * c + rotate_half(rot) * s, x[..., r:]), dim=-1)
+        return torch.cat((rot * c + layout.rotate(rot) * s, x[..., r:]), dim=-1)
 
     return turn(q, qc, qs), turn(k, cos, sin)
 
 
-def _wrap_apply(module) -> None:
+def _wrap_apply(module, layout: PairLayout) -> None:
     """Make the modeling module's apply_rotary_pos_emb take per-KV-head tables too (once)."""
     original = module.apply_rotary_pos_emb
     if getattr(original, "niah_per_head", False):
@@ -95,7 +97,7 @@ def _wrap_apply(module) -> None:
 
     def apply_rotary_pos_emb(q, k, cos, sin, *args, **kwargs):
         if cos.dim() == 4:  # (B, KV heads, L, r): a per-head variant
-            return apply_per_kv_head(q, k, cos, sin)
+            return apply_per_kv_head(q, k, cos, sin, layout)
         return original(q, k, cos, sin, *args, **kwargs)
 
     apply_rotary_pos_emb.niah_per_head = True
@@ -106,15 +108,16 @@ def kv_heads(config) -> int:
     return text_config(config).num_key_value_heads
 
 
-def install(model, variant: RopeVariant) -> VariantRotary:
+def install(model, variant: RopeVariant, pair_layout: str = "half") -> VariantRotary:
     """Replace (once) or retarget the language model's rotary embedding; returns it. A per-head
-    variant also wraps the text model's apply_rotary_pos_emb (see the module docstring)."""
+    variant also wraps the text model's apply_rotary_pos_emb (see the module docstring).
+    `pair_layout`: the family's (a key of PAIR_LAYOUTS)."""
     lm = model.model.language_model
     if variant.per_head:
-        _wrap_apply(sys.modules[type(lm).__module__])
+        _wrap_apply(sys.modules[type(lm).__module__], PAIR_LAYOUTS[pair_layout])
     if isinstance(lm.rotary_emb, VariantRotary):
         lm.rotary_emb.set_variant(variant)
     else:
         device = next(model.parameters()).device
-        lm.rotary_emb = VariantRotary(variant, model.config).to(device)
+        lm.rotary_emb = VariantRotary(variant, model.config, pair_layout).to(device)
     return lm.rotary_emb

@@ -1,8 +1,8 @@
-"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3-VL-MoE / Qwen3.5 / Qwen3.5-MoE checkpoints built
-in code (no download).
+"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3-VL-MoE / Qwen3.5 / Qwen3.5-MoE / GLM-4.1V /
+GLM-4.5V checkpoints built in code (no download).
 
 `save_checkpoint(dir, config)` writes a checkpoint dir (config, optionally random weights, a
-byte-level tokenizer with Qwen's special tokens and chat template, the family's processor configs)
+byte-level tokenizer with the families' special tokens and a chat template, the family's processor configs)
 that `--model hf:DIR` loads through the same code path as a real checkpoint.
 
 - `save_tiny_checkpoint(dir, family)`: for tests and CPU benchmarks; head_dim 16 (8 frequency
@@ -30,7 +30,10 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
     """A tiny config of a family ('qwen2_vl', 'qwen2_5_vl', 'qwen3_vl', 'qwen3_vl_moe', 'qwen3_5',
     'qwen3_5_moe'): head_dim 16, 8 pairs; the MoEs have 4 experts of which 2 route each token, in
     every layer. Qwen3.5 as published: half linear-attention (Gated DeltaNet) layers, a quarter of
-    each head rotating (head_dim 32 here: 4 of its 16 pairs, interleaved [2, 1, 1])."""
+    each head rotating (head_dim 32 here: 4 of its 16 pairs, interleaved [2, 1, 1]). GLM-4.1V and
+    GLM-4.5V as published: half of each head rotating (head_dim 32: 8 of 16 pairs, contiguous
+    [2, 3, 3]); GLM-4.5V's first layer dense, the second 4 routed experts (2 per token) and a
+    shared one."""
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig, Qwen3VLMoeConfig
 
     rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
@@ -69,23 +72,49 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
             return Qwen3_5Config(text_config=text, vision_config=vision)
         moe = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=16)
         return Qwen3_5MoeConfig(text_config=dict(text, **moe), vision_config=vision)
+    if family in ("glm4v", "glm4v_moe"):
+        from transformers import Glm4vConfig, Glm4vMoeConfig
+
+        rope.update(partial_rotary_factor=0.5)
+        vision.update(out_hidden_size=64, intermediate_size=32, image_size=112)
+        text = dict(TEXT, hidden_size=64, rope_parameters=rope)  # head_dim 64 / 2 heads = 32
+        if family == "glm4v":
+            return Glm4vConfig(text_config=text, vision_config=vision)
+        moe = dict(n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, n_shared_experts=1,
+                   first_k_dense_replace=1)  # fmt: skip
+        return Glm4vMoeConfig(text_config=dict(text, **moe), vision_config=vision)
     raise ValueError(family)
 
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-           "<|video_pad|>"]  # fmt: skip
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+           "<|video_pad|>", "[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|begin_of_image|>",
+           "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>", "<|image|>", "<|video|>"]  # fmt: skip
+"""Qwen's special tokens, then GLM-4.xV's: one tokenizer serves every family."""
+TOKEN_IDS = {
+    "qwen": {"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
+             "vision_start_token_id": "<|vision_start|>", "vision_end_token_id": "<|vision_end|>"},
+    "glm": {"image_token_id": "<|image|>", "video_token_id": "<|video|>", "image_start_token_id": "<|begin_of_image|>",
+            "image_end_token_id": "<|end_of_image|>", "video_start_token_id": "<|begin_of_video|>",
+            "video_end_token_id": "<|end_of_video|>"},
+}  # fmt: skip
+"""Family markup → the config's token-id fields and the tokens they name."""
+
+
+def chat_template(markup: str = "qwen") -> str:
+    """niah's minimal ChatML template, placing a video in the family markup's placeholder."""
+    from niah.backends.hf.prompt import VIDEO_MARKUPS
+
+    return (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+        "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+        f"{{% if c['type'] == 'video' %}}{VIDEO_MARKUPS[markup].placeholder}"
+        "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
 
 
 def tiny_tokenizer():
-    """A byte-level tokenizer (256 byte tokens, no merges) with Qwen's special tokens."""
+    """A byte-level tokenizer (256 byte tokens, no merges) with Qwen's and GLM's special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -95,7 +124,7 @@ def tiny_tokenizer():
     tok.decoder = decoders.ByteLevel()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     fast.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template()
     return fast
 
 
@@ -122,28 +151,31 @@ def qwen2_vl_7b_config():
     return Qwen2VLConfig(text_config=QWEN2_VL_7B_TEXT, vision_config=QWEN2_VL_7B_VISION)
 
 
-def save_tiny_checkpoint(path: Path, family: str, seed: int = 0, chat_template: str | None = None) -> Path:
+def save_tiny_checkpoint(path: Path, family: str, seed: int = 0, template: str | None = None) -> Path:
     """A complete tiny checkpoint dir (config, random weights, tokenizer, preprocessor config)
     saved with save_pretrained, loadable like a hub checkpoint."""
-    return save_checkpoint(path, tiny_config(family), seed=seed, chat_template=chat_template)
+    return save_checkpoint(path, tiny_config(family), seed=seed, template=template)
 
 
-def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, chat_template: str | None = None) -> Path:
+def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, template: str | None = None) -> Path:
     """Save `config` (its token ids pointed at the byte-level tokenizer's special tokens), the
-    tokenizer (with `chat_template`, default niah's minimal ChatML one), the family's processor
-    configs (PROCESSOR_CONFIGS) and, with `weights`, random weights drawn with `seed`."""
+    tokenizer (with `template`, default niah's minimal ChatML one in the family's markup), the
+    family's processor configs (PROCESSOR_CONFIGS) and, with `weights`, random weights drawn with
+    `seed`."""
     import json
 
     import torch
     from transformers import AutoModelForImageTextToText
 
+    from niah.model_families import FAMILIES
+
     family = config.model_type
+    markup = FAMILIES[family].markup
     tokenizer = tiny_tokenizer()
-    if chat_template is not None:
-        tokenizer.chat_template = chat_template
+    tokenizer.chat_template = template or chat_template(markup)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
-    config.image_token_id, config.video_token_id = ids["<|image_pad|>"], ids["<|video_pad|>"]
-    config.vision_start_token_id, config.vision_end_token_id = ids["<|vision_start|>"], ids["<|vision_end|>"]
+    for field, token in TOKEN_IDS[markup].items():
+        setattr(config, field, ids[token])
     for cfg in (config, config.text_config):  # the defaults point at Qwen's 151k vocabulary
         cfg.eos_token_id, cfg.bos_token_id, cfg.pad_token_id = ids["<|im_end|>"], None, ids["<|endoftext|>"]
     path = Path(path)
@@ -172,6 +204,10 @@ _QWEN3 = {
         "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "fps": 2, "min_frames": 4,
         "max_frames": 768, "size": {"shortest_edge": 4096, "longest_edge": 25165824}},
 }  # fmt: skip
+_GLM = {"video_preprocessor_config.json": {  # Glm4vVideoProcessor's own defaults (transformers 5.24)
+    "video_processor_type": "Glm4vVideoProcessor", "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+    "image_mean": CLIP_MEAN, "image_std": CLIP_STD, "fps": 2,
+    "size": {"shortest_edge": 12544, "longest_edge": 47040000}}}  # fmt: skip
 PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen2_vl": _QWEN2,
     "qwen2_5_vl": _QWEN2,
@@ -179,8 +215,11 @@ PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen3_vl_moe": _QWEN3,
     "qwen3_5": _QWEN3,
     "qwen3_5_moe": _QWEN3,
+    "glm4v": _GLM,
+    "glm4v_moe": _GLM,
 }  # fmt: skip
 """The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
 Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships. Qwen3.5
 uses Qwen3-VL's processor classes (transformers' auto mappings); its checkpoints' own files were
-not reachable here, so Qwen3-VL's values stand in for them."""
+not reachable here, so Qwen3-VL's values stand in for them. GLM-4.1V / 4.5V: the defaults of
+transformers' Glm4vVideoProcessor (the checkpoints' own files were not reachable either)."""

@@ -5,7 +5,7 @@ from tiny_qwen import save_tiny_checkpoint
 
 from niah.data.generate import generate, resolve_config
 
-FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"]
+FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "glm4v", "glm4v_moe"]
 CHAT_TEMPLATES = Path(__file__).parents[2] / "fixtures" / "chat_templates"
 """The published Qwen chat templates, one <family>.jinja each (provenance in PROVENANCE.md there)."""
 
@@ -13,6 +13,12 @@ CHAT_TEMPLATES = Path(__file__).parents[2] / "fixtures" / "chat_templates"
 TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5"}
 """Families whose published checkpoints share another family's template (Qwen3-VL-30B-A3B and
 -235B-A22B ship Qwen3-VL's; Qwen3.5's MoE checkpoints Qwen3.5's)."""
+
+
+def frame_token_id(config, markup: str) -> int:
+    """The token a frame's vision tokens stand on in input_ids: Qwen's video pad; GLM's image
+    token, inside the video's begin/end tokens (Glm4vProcessor)."""
+    return config.image_token_id if markup == "glm" else config.video_token_id
 
 
 def real_chat_template(family: str) -> str:
@@ -24,7 +30,7 @@ def tiny_checkpoints(tmp_path_factory):
     """family → a saved tiny random checkpoint dir (config, weights, tokenizer with the family's
     published chat template, processor config)."""
     root = tmp_path_factory.mktemp("ckpt")
-    return {f: save_tiny_checkpoint(root / f, f, chat_template=real_chat_template(f)) for f in FAMILIES}
+    return {f: save_tiny_checkpoint(root / f, f, template=real_chat_template(f)) for f in FAMILIES}
 
 
 @pytest.fixture(scope="session")

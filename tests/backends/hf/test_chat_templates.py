@@ -26,7 +26,7 @@ from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
 
-from .conftest import CHAT_TEMPLATES, FAMILIES
+from .conftest import CHAT_TEMPLATES, FAMILIES, frame_token_id
 
 PROCESSORS = {
     "qwen2_vl": "transformers.models.qwen2_vl.processing_qwen2_vl:Qwen2VLProcessor",
@@ -35,6 +35,12 @@ PROCESSORS = {
     "qwen3_vl_moe": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # the MoE's processor
     "qwen3_5": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # transformers' auto mapping
     "qwen3_5_moe": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",
+    "glm4v": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",
+    "glm4v_moe": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",  # transformers' auto mapping
+}
+TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
+    "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
+    "glm": ("<|image|>", "<|video|>", "<|begin_of_image|>", "<|end_of_image|>"),
 }
 
 
@@ -49,18 +55,23 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
     """transformers' expansion of the template output's video placeholder for `frames` frames of
     `grid` (H, W) tokens each."""
     from transformers.processing_utils import ProcessorMixin
+    from transformers.video_utils import VideoMetadata
+
+    from niah.model_families import FAMILIES as RULES
 
     cls = _processor_class(family)
-    proc = SimpleNamespace(image_token="<|image_pad|>", video_token="<|video_pad|>",
-                           vision_start_token="<|vision_start|>", vision_end_token="<|vision_end|>",
-                           all_special_multimodal_tokens=["<|image_pad|>", "<|video_pad|>"],
+    image, video, start, end = TOKENS[RULES[family].markup]
+    proc = SimpleNamespace(image_token=image, video_token=video, vision_start_token=start, vision_end_token=end,
+                           all_special_multimodal_tokens=[image, video],
                            video_processor=SimpleNamespace(merge_size=2, temporal_patch_size=2))  # fmt: skip
-    if hasattr(cls, "_calculate_timestamps"):
-        proc._calculate_timestamps = lambda *a, **k: cls._calculate_timestamps(proc, *a, **k)
+    for method in ("_calculate_timestamps", "replace_frame_token_id"):  # helpers the expansion calls on self
+        if hasattr(cls, method):
+            setattr(proc, method, lambda *a, _m=method, **k: getattr(cls, _m)(proc, *a, **k))
     inputs = {
         "video_grid_thw": torch.tensor([[frames, 2 * grid[0], 2 * grid[1]]]),  # patches: 2×2 merged per token
-        "video_metadata": [SimpleNamespace(fps=fps, frames_indices=[i for i in range(frames) for _ in range(2)])],
-    }
+        "video_metadata": [VideoMetadata(total_num_frames=2 * frames, fps=fps,
+                                         frames_indices=[i for i in range(frames) for _ in range(2)])],
+    }  # fmt: skip
     replacement = cls.replace_video_token(proc, inputs, 0)
     return ProcessorMixin.get_text_with_replacements(proc, [template_text], videos_replacements=[replacement])[0][0]
 
@@ -71,7 +82,7 @@ def published_sha256() -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5", "glm4v", "glm4v_moe"])
 def test_the_fixture_is_the_published_template(family):
     data = (CHAT_TEMPLATES / f"{family}.jinja").read_bytes()
     assert hashlib.sha256(data).hexdigest() == published_sha256()[family]
@@ -82,7 +93,7 @@ def test_prompt_equals_the_processors_expansion_of_the_real_template(family, tin
     backend = HFBackend(str(tiny_checkpoints[family]), device="cpu")
     dataset = Dataset(short_dataset)
     tok = backend.ck.tokenizer
-    video_pad = tok.convert_tokens_to_ids("<|video_pad|>")
+    video_pad = frame_token_id(backend.ck.config, backend.ck.family.markup)
     for sample in make_plan(dataset, list(TASKS.values()), [resolve_variant("vanilla")])[::7]:
         segments = backend.segments(dataset, sample)
         ours = [i for s in segments for i in (s.ids if s.frame is None else [video_pad] * s.n)]
@@ -119,3 +130,20 @@ def test_the_qwen2_template_adds_its_default_system_turn_and_qwen3s_does_not(tin
     system = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
     assert starts["qwen2_vl"].startswith(system + "<|im_start|>user\n")
     assert starts["qwen3_vl"] == "<|im_start|>user\n<|vision_start|><0.0 seconds><|vision_start|>"
+
+
+def test_a_thinking_template_that_cannot_skip_thinking_is_warned_about(tiny_checkpoints, tmp_path):
+    """GLM-4.1V-9B-Thinking's template has no switch to answer directly (its prompt ends at
+    <|assistant|>, where the model opens <think>): niah says so; GLM-4.5V's closes an empty block."""
+    import shutil
+    import warnings
+
+    from niah.errors import NiahWarning
+
+    thinking = shutil.copytree(tiny_checkpoints["glm4v"], tmp_path / "GLM-4.1V-9B-Thinking")
+    with pytest.warns(NiahWarning, match="asks it to think first"):
+        HFBackend(str(thinking), device="cpu")
+    closed = shutil.copytree(tiny_checkpoints["glm4v_moe"], tmp_path / "GLM-4.5V-Thinking")  # closes <think></think>
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NiahWarning)
+        HFBackend(str(closed), device="cpu")

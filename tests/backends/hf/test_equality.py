@@ -12,15 +12,16 @@ from niah.data.dataset import Dataset
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
 
-from .conftest import FAMILIES
+from .conftest import FAMILIES, frame_token_id
 
 
 def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tensor:
     """The model's own forward on the same frames: input_ids with video pads, pixel values, grid."""
     config = backend.ck.config
+    frame_token = frame_token_id(config, backend.ck.family.markup)
     ids, types = [], []
     for seg in backend.segments(dataset, sample):
-        ids += list(seg.ids) if seg.frame is None else [config.video_token_id] * seg.n
+        ids += list(seg.ids) if seg.frame is None else [frame_token] * seg.n
         types += [0] * seg.n if seg.frame is None else [2] * seg.n
     frames = [px for _, px in dataset.frames(sample.cell) if True]
     refs = sample.frames(dataset)
@@ -87,7 +88,8 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "glm4v",
+                                    "glm4v_moe"])  # fmt: skip
 def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, tiny_checkpoints, grid_dataset,
                                                                tmp_path):  # fmt: skip
     from niah.rope import resolve_variant

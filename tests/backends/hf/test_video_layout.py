@@ -51,3 +51,18 @@ def test_a_temporal_option_is_refused_in_the_timestamped_layout(tiny_checkpoints
     assert run(short_dataset, ckpt, tmp_path / "c", "videorope:delta=1", "--video-layout", "contiguous").exit_code == 0
     res = run(short_dataset, tiny_checkpoints["qwen2_vl"], tmp_path / "q2", "m-rope", "--video-layout", "timestamped")
     assert res.exit_code == 2 and "takes its video as one contiguous run" in res.output
+
+
+def test_glm_contiguous_layout_is_one_image_run_inside_the_video(tiny_checkpoints, short_dataset):
+    """GLM-4.xV in the contiguous layout: the frames form one run between begin_of_image and
+    end_of_image (no timestamps), inside the template's begin_of_video ... end_of_video."""
+    dataset = Dataset(short_dataset)
+    backend = HFBackend(str(tiny_checkpoints["glm4v"]), device="cpu", video_layout="contiguous")
+    sample = make_plan(dataset, [TASKS["v-niah"]], [resolve_variant("m-rope")])[0]
+    segments = backend.segments(dataset, sample)
+    frames = [i for i, s in enumerate(segments) if s.frame is not None]
+    assert frames == list(range(frames[0], frames[0] + len(sample.frames(dataset))))  # adjacent: one run
+    decode = backend.ck.tokenizer.decode
+    assert decode(segments[frames[0] - 1].ids).endswith("<|begin_of_video|><|begin_of_image|>")
+    assert decode(segments[frames[-1] + 1].ids).startswith("<|end_of_image|><|end_of_video|>")
+    assert len(layout_of(segments, backend.grid(dataset), dataset.options["fps"]).runs) == 3  # text, video, text
