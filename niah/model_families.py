@@ -11,7 +11,9 @@ layers (Gated DeltaNet) with full attention; its processor is Qwen3-VL's. GLM-4.
 lay frames out as Qwen3-VL does (one run per frame, a whole-second timestamp after each) in their
 own tokens (niah.backends.hf.prompt.VIDEO_MARKUPS), rotate half of each head with contiguous
 [8, 12, 12] sections (Qwen2-VL's m-rope), and GLM-4.1V pairs adjacent dims where GLM-4.5V and the
-Qwen models pair dim i with dim i + d/2 (niah.rope.tables.PAIR_LAYOUTS).
+Qwen models pair dim i with dim i + d/2 (niah.rope.tables.PAIR_LAYOUTS). InternVL3's `-hf`
+checkpoints (a Qwen2 text model, 1-D RoPE) show each frame as one fixed-size tile, labelled
+"FrameN:", and take the 3-D variants through the swapped rotary module like the others.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Family:
     video_pixels_per_video: bool = False  # its video processor's pixel limits bound frames × pixels of a video
     markup: str = "qwen"  # the video's tokens in the prompt: a key of niah.backends.hf.prompt.VIDEO_MARKUPS
     pair_layout: str = "half"  # which dims a rotary pair turns: a key of niah.rope.tables.PAIR_LAYOUTS
+    vision: str = "patches"  # how frames reach the vision tower: a key of niah.backends.hf.vision.ENCODERS
 
 
 FAMILIES: dict[str, Family] = {
@@ -51,6 +54,8 @@ FAMILIES: dict[str, Family] = {
                     video_pixels_per_video=True, markup="glm", pair_layout="adjacent"),
     "glm4v_moe": Family("glm4v_moe", "GLM-4.5V", "Glm4vMoeForConditionalGeneration", "m-rope", frame_runs=True,
                         deepstack=False, video_pixels_per_video=True, markup="glm"),
+    "internvl": Family("internvl", "InternVL3 (-hf)", "InternVLForConditionalGeneration", "vanilla", frame_runs=True,
+                       deepstack=False, markup="internvl", vision="tiles"),
 }
 
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from niah.backends.hf.checkpoint import load_pixel_settings  # noqa: E402
 from niah.backends.hf.pixels import tokens_per_frame  # noqa: E402
+from niah.backends.hf.prompt import VIDEO_MARKUPS  # noqa: E402
 from niah.backends.hf.tiny import PROCESSOR_CONFIGS  # noqa: E402
 from niah.model_families import FAMILIES  # noqa: E402
 
@@ -62,6 +63,8 @@ def attention(family: str) -> str:
 
 
 def table() -> str:
+    from transformers import AutoConfig
+
     rows = ["| family | transformers class | native variant | rotates | attention | video | tokens per frame at "
             "448×252 | vision tokens at 3000 frames |", "|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,8 +73,9 @@ def table() -> str:
             folder.mkdir()
             for file, settings in PROCESSOR_CONFIGS[name].items():
                 (folder / file).write_text(json.dumps(settings))
-            h, w = tokens_per_frame(*LONGVA_FRAME, load_pixel_settings(str(folder), family))
-            video = "one run per frame, timestamp text between" if family.frame_runs else "one run"
+            pixels = load_pixel_settings(str(folder), family, AutoConfig.for_model(name))
+            h, w = tokens_per_frame(*LONGVA_FRAME, pixels)
+            video = VIDEO_MARKUPS[family.markup].summary if family.frame_runs else "one run"
             rows.append(f"| {family.title} | `{family.model_class}` | `{family.native_variant}` | {rotation(name)} | "
                         f"{attention(name)} | {video} | {h}×{w} = {h * w} | {LONGVA_LONGEST * h * w:,} |")
     return "\n".join(rows)

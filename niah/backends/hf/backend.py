@@ -138,6 +138,10 @@ class HFBackend(Backend):
         if self.video_layout == "timestamped" and native_layout != "timestamped":
             raise NiahError(f"--video-layout timestamped is Qwen3-VL's prompt form; {self.ck.family.name} takes "
                             "its video as one contiguous run")  # fmt: skip
+        if attn_implementation == "flash_attention_2" and rotary.rope_settings(self.ck.config)[2] is None:
+            raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 reads "
+                            "to find packed sequences; niah gives it three rows (t, h, w) and this was never checked "
+                            "there: use --attn-implementation sdpa (the default: the flash kernel on CUDA)")  # fmt: skip
         if max_pixels:
             from dataclasses import replace
 
@@ -314,7 +318,8 @@ class HFBackend(Backend):
         count = 0
         for frames in batches:  # out of memory here fails only the samples that need a frame not encoded
             try:
-                count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep)
+                count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep,
+                                            self.ck.family.vision)  # fmt: skip
                 continue
             except OOM_ERRORS:
                 pass

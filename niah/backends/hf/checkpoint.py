@@ -42,6 +42,7 @@ class PixelSettings:
     max_pixels: int
     per_video: bool = False  # the limits bound the whole video's frames × pixels (Qwen3-VL's video processor)
     frame_cap_tokens: int | None = None  # Qwen3-VL's cap_pixels_per_frame: at most this many patches a frame
+    fixed_size: tuple[int, int] | None = None  # (H, W) every frame is resized to (InternVL's tiles), else smart resize
     source: str = "preprocessor_config.json"  # the file they were read from
 
     @property
@@ -98,15 +99,18 @@ def _read_config(ref: str, name: str, required: bool = True) -> dict[str, Any] |
         raise NiahError(f"{name} of '{ref}' is not valid JSON ({err}): restore it from the model's release") from None
 
 
-def load_pixel_settings(ref: str, family: Family) -> PixelSettings:
+def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     """The video processor's settings: from video_preprocessor_config.json when the checkpoint
     has one (Qwen3-VL), else from preprocessor_config.json (Qwen2-VL and Qwen2.5-VL ship only
-    that; their video processor takes its min/max_pixels from it)."""
+    that; their video processor takes its min/max_pixels from it). Tiles (InternVL): the tile
+    size from the processor, patch size and pixel-shuffle ratio from the model `config`."""
     raw = _read_config(ref, VIDEO_CONFIG, required=False)
     source = VIDEO_CONFIG
     if raw is None:
         raw, source = _read_config(ref, "preprocessor_config.json"), "preprocessor_config.json"
     size = raw.get("size") or {}
+    if family.vision == "tiles":
+        return _tile_settings(raw, size, config, source)
     per_video = source == VIDEO_CONFIG and family.video_pixels_per_video
     capped = per_video and raw.get("cap_pixels_per_frame")
     return PixelSettings(
@@ -121,6 +125,27 @@ def load_pixel_settings(ref: str, family: Family) -> PixelSettings:
         frame_cap_tokens=int(raw.get("max_video_tokens", 768)) if capped else None,
         source=source,
     )
+
+
+def _tile_settings(raw: dict, size: dict, config, source: str) -> PixelSettings:
+    """InternVL: every frame one tile of size["height"] × size["width"] pixels, ImageNet
+    normalisation unless the file says otherwise; an LLM token per (patch / downsample_ratio)²
+    pixels (448 px, 14-px patches, ratio 0.5: 16 × 16 = 256 tokens)."""
+    if "height" not in size or "width" not in size:
+        raise NiahError(f"{source} gives no tile size (size.height, size.width): restore it from the model's release")
+    patch = config.vision_config.patch_size
+    patch = int(patch[0] if isinstance(patch, list | tuple) else patch)
+    merge = round(1 / config.downsample_ratio)
+    tile = (int(size["height"]), int(size["width"]))
+    if any(side % (patch * merge) for side in tile):
+        raise NiahError(f"{source}'s tile {tile[1]}×{tile[0]} is not a multiple of {patch * merge} pixels "
+                        f"(patch {patch} × pixel shuffle {merge}): the vision tower cannot take it")  # fmt: skip
+    return PixelSettings(
+        patch_size=patch, temporal_patch_size=1, merge_size=merge,
+        mean=tuple(raw.get("image_mean", (0.485, 0.456, 0.406))),
+        std=tuple(raw.get("image_std", (0.229, 0.224, 0.225))),
+        min_pixels=tile[0] * tile[1], max_pixels=tile[0] * tile[1], fixed_size=tile, source=source,
+    )  # fmt: skip
 
 
 def load_tokenizer(ref: str):
@@ -146,7 +171,7 @@ def open_checkpoint(ref: str) -> Checkpoint:
     ref = resolve(ref)
     config = load_config(ref)
     family = family_of(getattr(config, "model_type", "?"), ref)
-    return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref, family))
+    return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref, family, config))
 
 
 def default_device() -> str:

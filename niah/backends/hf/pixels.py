@@ -10,7 +10,8 @@ the model's video processor budgets pixels per video (Qwen3-VL), it would shrink
 long video; the hf backend warns when a run's longest haystack is such a video.
 
 Shapes: a frame (H, W, 3) uint8 → (grid_h · grid_w, 3 · temporal · patch · patch) float32 with
-rows in the processor's merge-window order, and grid (1, grid_h, grid_w) in patches.
+rows in the processor's merge-window order, and grid (1, grid_h, grid_w) in patches. InternVL
+instead takes each frame as one tile of fixed size, (3, H, W) (`normalised`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
     """transformers' smart_resize of a video of `units` niah frames (each one temporal unit:
     s.temporal_patch_size copies of the frame): multiples of the factor, within [min_pixels,
     max_pixels] per frame, or, where the budget is per video (Qwen3-VL's video processor), for all
-    its frames × pixels together (with its optional per-frame cap). Returns (H, W) in pixels."""
+    its frames × pixels together (with its optional per-frame cap); a fixed tile size (InternVL)
+    whatever the frame. Returns (H, W) in pixels."""
+    if s.fixed_size is not None:
+        return s.fixed_size
     f = s.factor
     frames = units * s.temporal_patch_size if s.per_video else 1
     max_pixels = s.max_pixels
@@ -50,18 +54,24 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
 
 def patchify(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[int, int, int]]:
     """One frame → (patches, (1, grid_h, grid_w)); see the module docstring for the layout."""
-    h, w = target_size(frame.shape[0], frame.shape[1], s)
-    if (h, w) != frame.shape[:2]:
-        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
-    x = torch.from_numpy(frame).float().div_(255.0)  # (H, W, 3)
-    x = (x - torch.tensor(s.mean)) / torch.tensor(s.std)
-    x = x.permute(2, 0, 1)  # (3, H, W)
+    x = normalised(frame, s)  # (3, H, W)
+    h, w = x.shape[1:]
     p, m = s.patch_size, s.merge_size
     gh, gw = h // p, w // p
     x = x.reshape(3, gh // m, m, p, gw // m, m, p)
     x = x.permute(1, 4, 2, 5, 0, 3, 6)  # (gh/m, gw/m, m, m, 3, p, p)
     x = x.unsqueeze(5).expand(-1, -1, -1, -1, -1, s.temporal_patch_size, -1, -1)  # (.., 3, T, p, p)
     return x.reshape(gh * gw, 3 * s.temporal_patch_size * p * p), (1, gh, gw)
+
+
+def normalised(frame: np.ndarray, s: PixelSettings) -> torch.Tensor:
+    """One frame (H0, W0, 3) uint8 → (3, H, W) float32 at `target_size` (bicubic where the size
+    changes, whatever the aspect for a fixed tile), scaled to [0, 1] and normalised by mean/std."""
+    h, w = target_size(frame.shape[0], frame.shape[1], s)
+    if (h, w) != frame.shape[:2]:
+        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
+    x = torch.from_numpy(frame).float().div_(255.0)
+    return ((x - torch.tensor(s.mean)) / torch.tensor(s.std)).permute(2, 0, 1)
 
 
 def tokens_per_frame(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:

@@ -7,8 +7,10 @@ template's vision_start and vision_end; for Qwen3-VL each frame as "<t seconds>"
 frame + vision_end, t being the frame's time in the cell (index / fps), all inside the template's
 own vision_start ... vision_end (transformers 5.x's Qwen3VLProcessor keeps that outer pair); for
 GLM-4.1V / 4.5V each frame as begin_of_image + frame + end_of_image + whole seconds ("3"), inside
-the template's begin_of_video ... end_of_video (Glm4vProcessor). Tested token for token against
-the processors' own expansion in test_chat_templates.py.
+the template's begin_of_video ... end_of_video (Glm4vProcessor); for InternVL each frame as
+"FrameN: <img>" + frame + "</img>", one per line, in place of the template's <video>
+(InternVLProcessor). Tested token for token against the processors' own expansion in
+test_chat_templates.py.
 
 Segments make prefix reuse exact: two samples share a KV-cache prefix exactly as far as their
 segment lists agree (same text, same frames at the same places, hence the same positions).
@@ -48,6 +50,7 @@ class VideoMarkup:
     close: str
     frame: Callable[[int, float], tuple[str, str]]
     run: tuple[str, str] = ("", "")
+    summary: str = ""  # the timestamped layout in words (README's family table)
 
     @property
     def placeholder(self) -> str:
@@ -56,10 +59,15 @@ class VideoMarkup:
 
 VIDEO_MARKUPS: dict[str, VideoMarkup] = {
     "qwen": VideoMarkup("<|vision_start|>", "<|video_pad|>", "<|vision_end|>",
-                        lambda i, t: (f"<{t:.1f} seconds><|vision_start|>", "<|vision_end|>")),
+                        lambda i, t: (f"<{t:.1f} seconds><|vision_start|>", "<|vision_end|>"),
+                        summary="one run per frame, timestamp text before each"),
     "glm": VideoMarkup("<|begin_of_video|>", "<|video|>", "<|end_of_video|>",  # Glm4vProcessor: int(timestamp)
                        lambda i, t: ("<|begin_of_image|>", f"<|end_of_image|>{int(t)}"),
-                       run=("<|begin_of_image|>", "<|end_of_image|>")),
+                       run=("<|begin_of_image|>", "<|end_of_image|>"),
+                       summary="one run per frame, whole-second timestamp after each"),
+    "internvl": VideoMarkup("", "<video>", "", lambda i, t: (f"{chr(10) if i else ''}Frame{i + 1}: <img>", "</img>"),
+                            run=("<img>", "</img>"),  # InternVLProcessor: frames joined by newlines
+                            summary="one run per frame, a \"FrameN:\" label before each"),
 }  # fmt: skip
 """Family markup name (niah.model_families.Family.markup) → how its prompt writes a video."""
 

@@ -33,7 +33,9 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
     each head rotating (head_dim 32 here: 4 of its 16 pairs, interleaved [2, 1, 1]). GLM-4.1V and
     GLM-4.5V as published: half of each head rotating (head_dim 32: 8 of 16 pairs, contiguous
     [2, 3, 3]); GLM-4.5V's first layer dense, the second 4 routed experts (2 per token) and a
-    shared one."""
+    shared one. InternVL3: a Qwen2 text model (1-D RoPE) behind a 1-layer InternViT on the published
+    448-px tiles in 28-px patches (64 tokens each after the pixel shuffle; the published 14-px
+    patches give 256)."""
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig, Qwen3VLMoeConfig
 
     rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
@@ -83,19 +85,28 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
         moe = dict(n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, n_shared_experts=1,
                    first_k_dense_replace=1)  # fmt: skip
         return Glm4vMoeConfig(text_config=dict(text, **moe), vision_config=vision)
+    if family == "internvl":
+        from transformers import InternVLConfig
+
+        vision = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                      image_size=[448, 448], patch_size=[28, 28])  # the published tile, 16 × 16 patches: 8 × 8 tokens
+        text = dict(TEXT, model_type="qwen2", rope_parameters={"rope_type": "default", "rope_theta": theta})
+        return InternVLConfig(text_config=text, vision_config=vision)
     raise ValueError(family)
 
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
            "<|video_pad|>", "[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|begin_of_image|>",
-           "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>", "<|image|>", "<|video|>"]  # fmt: skip
-"""Qwen's special tokens, then GLM-4.xV's: one tokenizer serves every family."""
+           "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>", "<|image|>", "<|video|>", "<img>", "</img>",
+           "<IMG_CONTEXT>", "<video>"]  # fmt: skip
+"""Qwen's special tokens, then GLM-4.xV's, then InternVL's: one tokenizer serves every family."""
 TOKEN_IDS = {
     "qwen": {"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
              "vision_start_token_id": "<|vision_start|>", "vision_end_token_id": "<|vision_end|>"},
     "glm": {"image_token_id": "<|image|>", "video_token_id": "<|video|>", "image_start_token_id": "<|begin_of_image|>",
             "image_end_token_id": "<|end_of_image|>", "video_start_token_id": "<|begin_of_video|>",
             "video_end_token_id": "<|end_of_video|>"},
+    "internvl": {"image_token_id": "<IMG_CONTEXT>"},
 }  # fmt: skip
 """Family markup → the config's token-id fields and the tokens they name."""
 
@@ -208,6 +219,9 @@ _GLM = {"video_preprocessor_config.json": {  # Glm4vVideoProcessor's own default
     "video_processor_type": "Glm4vVideoProcessor", "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
     "image_mean": CLIP_MEAN, "image_std": CLIP_STD, "fps": 2,
     "size": {"shortest_edge": 12544, "longest_edge": 47040000}}}  # fmt: skip
+_INTERNVL = {"preprocessor_config.json": {  # the -hf conversion's (transformers' convert_internvl_weights_to_hf)
+    "image_processor_type": "GotOcr2ImageProcessorFast", "size": {"height": 448, "width": 448},
+    "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}}  # fmt: skip
 PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen2_vl": _QWEN2,
     "qwen2_5_vl": _QWEN2,
@@ -217,9 +231,11 @@ PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen3_5_moe": _QWEN3,
     "glm4v": _GLM,
     "glm4v_moe": _GLM,
+    "internvl": _INTERNVL,
 }  # fmt: skip
 """The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
 Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships. Qwen3.5
 uses Qwen3-VL's processor classes (transformers' auto mappings); its checkpoints' own files were
 not reachable here, so Qwen3-VL's values stand in for them. GLM-4.1V / 4.5V: the defaults of
-transformers' Glm4vVideoProcessor (the checkpoints' own files were not reachable either)."""
+transformers' Glm4vVideoProcessor (the checkpoints' own files were not reachable either).
+InternVL: the -hf conversion's image processor (448-px tiles, ImageNet mean/std)."""

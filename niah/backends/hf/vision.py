@@ -10,8 +10,9 @@ again at what the others have written: every frame is encoded once for the whole
 needs it first. A shard that cannot be read (torn by a disk failure, not by a kill: writes are
 atomic) is reported, removed and its frames encoded again.
 
-The Qwen vision towers attend within each temporal unit only (cu_seqlens per unit), so encoding
-frames one unit at a time in batches gives the same embeddings as encoding the video at once.
+The Qwen and GLM vision towers attend within each temporal unit only (cu_seqlens per unit), and
+InternVL's within each tile, so encoding frames in batches gives the same embeddings as encoding
+the video at once.
 
 A cache entry of frame key k holds "k" → (tokens, hidden) and, for deepstack models,
 "k#deep" → (layers, tokens, hidden). The cache dir is keyed by a fingerprint of the model, the
@@ -35,7 +36,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from niah.backends.hf.checkpoint import PixelSettings
-from niah.backends.hf.pixels import patchify
+from niah.backends.hf.pixels import normalised, patchify
 from niah.errors import NiahWarning
 from niah.files import atomic_replace
 
@@ -95,9 +96,9 @@ class VisionCache:
             self._index[k] = path
 
 
-@torch.no_grad()
-def encode(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool) -> list[dict[str, torch.Tensor]]:
-    """Embeddings of each frame: {"embeds": (tokens, hidden), "deep": (layers, tokens, hidden)?}."""
+def _encode_patches(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
+                    ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """Qwen-VL / GLM-4.xV towers: patches of every frame in one sequence, a (1, h, w) grid each."""
     patches, grids = zip(*(patchify(f, settings) for f in frames), strict=True)
     visual = model.model.visual
     dtype = next(visual.parameters()).dtype
@@ -110,8 +111,36 @@ def encode(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: 
             for i, e in enumerate(embeds)]  # fmt: skip
 
 
+def _encode_tiles(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
+                  ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """InternVL: a batch of tiles (N, 3, H, W) through the model's own get_image_features (vision
+    tower, pixel shuffle, projector), with the config's feature layer and selection."""
+    config = model.config
+    tower = model.model.vision_tower
+    pixels = torch.stack([normalised(f, settings) for f in frames])
+    param = next(tower.parameters())
+    out = model.model.get_image_features(
+        pixel_values=pixels.to(param.device, param.dtype),
+        vision_feature_layer=config.vision_feature_layer,
+        vision_feature_select_strategy=config.vision_feature_select_strategy,
+    )
+    return [{"embeds": e} for e in out.pooler_output]
+
+
+ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles}
+"""Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
+hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
+
+
+@torch.no_grad()
+def encode(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool, kind: str = "patches"
+           ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """Embeddings of each frame by the family's encoder (ENCODERS[kind])."""
+    return ENCODERS[kind](model, frames, settings, deepstack)
+
+
 def encode_into(cache: VisionCache, model, frames: Iterable[tuple[str, np.ndarray]], settings: PixelSettings,
-                deepstack: bool) -> int:  # fmt: skip
+                deepstack: bool, kind: str = "patches") -> int:  # fmt: skip
     """Encode (key, frame) pairs in batches of ENCODE_BATCH into the cache; returns the count.
 
     `frames` may be a lazy generator (e.g. decoding the haystack in order), so at most one batch
@@ -126,7 +155,7 @@ def encode_into(cache: VisionCache, model, frames: Iterable[tuple[str, np.ndarra
             cache.refresh()
             batch[:] = [(k, f) for k, f in batch if k not in cache]
             if batch:
-                write(encode(model, [f for _, f in batch], settings, deepstack))
+                write(encode(model, [f for _, f in batch], settings, deepstack, kind))
                 count += len(batch)
         batch.clear()
 

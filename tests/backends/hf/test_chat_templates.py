@@ -37,10 +37,12 @@ PROCESSORS = {
     "qwen3_5_moe": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",
     "glm4v": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",
     "glm4v_moe": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",  # transformers' auto mapping
+    "internvl": "transformers.models.internvl.processing_internvl:InternVLProcessor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
     "glm": ("<|image|>", "<|video|>", "<|begin_of_image|>", "<|end_of_image|>"),
+    "internvl": ("<IMG_CONTEXT>", "<video>", "<img>", "</img>"),
 }
 
 
@@ -62,6 +64,7 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
     cls = _processor_class(family)
     image, video, start, end = TOKENS[RULES[family].markup]
     proc = SimpleNamespace(image_token=image, video_token=video, vision_start_token=start, vision_end_token=end,
+                           start_image_token=start, end_image_token=end, image_seq_length=grid[0] * grid[1],
                            all_special_multimodal_tokens=[image, video],
                            video_processor=SimpleNamespace(merge_size=2, temporal_patch_size=2))  # fmt: skip
     for method in ("_calculate_timestamps", "replace_frame_token_id"):  # helpers the expansion calls on self
@@ -71,6 +74,7 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
         "video_grid_thw": torch.tensor([[frames, 2 * grid[0], 2 * grid[1]]]),  # patches: 2×2 merged per token
         "video_metadata": [VideoMetadata(total_num_frames=2 * frames, fps=fps,
                                          frames_indices=[i for i in range(frames) for _ in range(2)])],
+        "pixel_values_videos": [torch.zeros(frames, 3, 1, 1)],  # InternVL counts its frames here
     }  # fmt: skip
     replacement = cls.replace_video_token(proc, inputs, 0)
     return ProcessorMixin.get_text_with_replacements(proc, [template_text], videos_replacements=[replacement])[0][0]
@@ -82,7 +86,7 @@ def published_sha256() -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5", "glm4v", "glm4v_moe"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5", "glm4v", "glm4v_moe", "internvl"])
 def test_the_fixture_is_the_published_template(family):
     data = (CHAT_TEMPLATES / f"{family}.jinja").read_bytes()
     assert hashlib.sha256(data).hexdigest() == published_sha256()[family]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -182,4 +183,21 @@ def test_dry_run_counts_the_prefill_tokens_left_after_prefix_reuse(tiny_checkpoi
         counts[bool(extra)] = (computed, prompts, "prefix reuse" in res.output)
     assert counts[True] == (counts[True][1], counts[True][1], False)  # naive: every prompt token
     assert counts[False][0] < 0.6 * counts[False][1] and counts[False][2] and counts[False][1] == counts[True][1]
+    assert not (tmp_path / "o").exists()
+
+
+def test_internvl_input_niah_cannot_use_is_one_line_exit_2(tiny_checkpoints, demo_dataset, tmp_path):
+    """A tile size the vision tower cannot take, or none, and flash_attention_2 with the three
+    position rows niah gives a 1-D text model (untested there): refused before any work."""
+    ckpt = shutil.copytree(tiny_checkpoints["internvl"], tmp_path / "ivl")
+    config = ckpt / "preprocessor_config.json"
+    saved = json.loads(config.read_text())
+    for size, needle in [({"height": 450, "width": 448}, "is not a multiple of 56 pixels"),
+                         ({"shortest_edge": 448}, "gives no tile size")]:  # fmt: skip
+        config.write_text(json.dumps({**saved, "size": size}))
+        res = cli("run", demo_dataset, "--model", f"hf:{ckpt}", "--out", tmp_path / "o", "-q")
+        assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['internvl']}", "--out", tmp_path / "o", "-q",
+              "--attn-implementation", "flash_attention_2")  # fmt: skip
+    assert res.exit_code == 2 and "1-D position ids" in res.output and len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()

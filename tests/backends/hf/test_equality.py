@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from niah.backends.hf import HFBackend
-from niah.backends.hf.pixels import patchify
+from niah.backends.hf.pixels import normalised, patchify
 from niah.data.dataset import Dataset
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
@@ -26,14 +26,18 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
     frames = [px for _, px in dataset.frames(sample.cell) if True]
     refs = sample.frames(dataset)
     by_key = {ref.key: px for ref, px in zip(dataset.sequence(sample.cell), frames, strict=True)}
-    patches = [patchify(by_key[ref.key], backend.ck.pixels) for ref in refs]
-    grid = patches[0][1]
-    kwargs = dict(
-        input_ids=torch.tensor([ids]),
-        mm_token_type_ids=torch.tensor([types]),
-        pixel_values_videos=torch.cat([p for p, _ in patches]),
-        video_grid_thw=torch.tensor([[len(refs), grid[1], grid[2]]]),
-    )
+    if backend.ck.family.vision == "tiles":  # InternVL: a batch of tiles, 1-D positions by default
+        tiles = torch.stack([normalised(by_key[ref.key], backend.ck.pixels) for ref in refs])
+        kwargs = dict(input_ids=torch.tensor([ids]), pixel_values=tiles)
+    else:
+        patches = [patchify(by_key[ref.key], backend.ck.pixels) for ref in refs]
+        grid = patches[0][1]
+        kwargs = dict(
+            input_ids=torch.tensor([ids]),
+            mm_token_type_ids=torch.tensor([types]),
+            pixel_values_videos=torch.cat([p for p, _ in patches]),
+            video_grid_thw=torch.tensor([[len(refs), grid[1], grid[2]]]),
+        )
     if backend.ck.family.name == "qwen2_5_vl":
         kwargs["second_per_grid_ts"] = torch.tensor([1.0 / dataset.options["fps"]])
     fresh = type(backend.model).from_pretrained(backend.ck.ref, dtype=torch.float32).eval()
@@ -75,7 +79,8 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
 
     backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
     ds = Dataset(short_dataset)
-    variants = [backend.native_variant, resolve_variant("vanilla"), resolve_variant("m-rope+yarn:factor=4,original=8")]
+    others = [v for v in ("vanilla", "m-rope", "m-rope+yarn:factor=4,original=8") if v != backend.native_variant.spec]
+    variants = [backend.native_variant, *(resolve_variant(v) for v in others[:2])]
     plan = make_plan(ds, [TASKS["v-niah"]], variants, lengths=[3])
     backend._load(ds)
     backend._encode_frames(ds, plan)
@@ -89,7 +94,7 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "glm4v",
-                                    "glm4v_moe"])  # fmt: skip
+                                    "glm4v_moe", "internvl"])  # fmt: skip
 def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, tiny_checkpoints, grid_dataset,
                                                                tmp_path):  # fmt: skip
     from niah.rope import resolve_variant
@@ -114,3 +119,25 @@ def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, t
         assert r.prediction == n.prediction and r.scores["exact_match"] == n.scores["exact_match"]
         for letter, lp in r.scores["option_logprobs"].items():
             assert abs(lp - n.scores["option_logprobs"][letter]) <= 1e-4, (key, letter)
+
+
+def test_v2pe_visual_stride_runs_on_internvl(tiny_checkpoints, short_dataset, tmp_path):
+    """MM-NIAH's family with V2PE's smaller visual stride: each stride answers otherwise than the
+    native 1-D positions, and the text before the first frame keeps its positions."""
+    from niah.backends.hf.prompt import layout_of
+    from niah.rope import resolve_variant
+
+    backend = HFBackend(str(tiny_checkpoints["internvl"]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
+    ds = Dataset(short_dataset)
+    variants = [backend.native_variant, resolve_variant("v2pe:visual_stride=4"), resolve_variant("v2pe:visual_stride=16")]
+    plan = make_plan(ds, [TASKS["v-niah"]], variants, lengths=[3])
+    plan = [s for s in plan if s.cell.id == plan[0].cell.id]  # one cell, three variants
+    backend._load(ds)
+    backend._encode_frames(ds, plan)
+    logits = [backend.logits(ds, s)[0] for s in plan]
+    assert len(logits) == 3 and all((logits[0] - other).abs().max() > 1e-4 for other in logits[1:])
+    segments = backend.segments(ds, plan[0])
+    layout = layout_of(segments, backend.grid(ds), ds.options["fps"])
+    first = segments[0].n
+    assert all(torch.equal(v.position_ids(layout)[:, :first], variants[0].position_ids(layout)[:, :first])
+               for v in variants[1:])  # fmt: skip
