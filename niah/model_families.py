@@ -13,7 +13,9 @@ own tokens (niah.backends.hf.prompt.VIDEO_MARKUPS), rotate half of each head wit
 [8, 12, 12] sections (Qwen2-VL's m-rope), and GLM-4.1V pairs adjacent dims where GLM-4.5V and the
 Qwen models pair dim i with dim i + d/2 (niah.rope.tables.PAIR_LAYOUTS). InternVL3's `-hf`
 checkpoints (a Qwen2 text model, 1-D RoPE) show each frame as one fixed-size tile, labelled
-"FrameN:", and take the 3-D variants through the swapped rotary module like the others.
+"FrameN:", and take the 3-D variants through the swapped rotary module like the others;
+LLaVA-OneVision (LongVA's lineage, Qwen2) shows the frames as one run of pooled SigLIP tokens
+followed by a learned newline vector.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ FAMILIES: dict[str, Family] = {
                         deepstack=False, video_pixels_per_video=True, markup="glm"),
     "internvl": Family("internvl", "InternVL3 (-hf)", "InternVLForConditionalGeneration", "vanilla", frame_runs=True,
                        deepstack=False, markup="internvl", vision="tiles"),
+    "llava_onevision": Family("llava_onevision", "LLaVA-OneVision", "LlavaOnevisionForConditionalGeneration", "vanilla",
+                              frame_runs=False, deepstack=False, markup="llava", vision="pooled"),
 }
 
 

@@ -75,7 +75,9 @@ def table() -> str:
                 (folder / file).write_text(json.dumps(settings))
             pixels = load_pixel_settings(str(folder), family, AutoConfig.for_model(name))
             h, w = tokens_per_frame(*LONGVA_FRAME, pixels)
-            video = VIDEO_MARKUPS[family.markup].summary if family.frame_runs else "one run"
+            markup = VIDEO_MARKUPS[family.markup]
+            video = markup.summary if family.frame_runs else "one run"
+            video += f", then the learned {markup.trailer} vector" if markup.trailer else ""
             rows.append(f"| {family.title} | `{family.model_class}` | `{family.native_variant}` | {rotation(name)} | "
                         f"{attention(name)} | {video} | {h}×{w} = {h * w} | {LONGVA_LONGEST * h * w:,} |")
     return "\n".join(rows)

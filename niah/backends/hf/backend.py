@@ -139,9 +139,9 @@ class HFBackend(Backend):
             raise NiahError(f"--video-layout timestamped is Qwen3-VL's prompt form; {self.ck.family.name} takes "
                             "its video as one contiguous run")  # fmt: skip
         if attn_implementation == "flash_attention_2" and rotary.rope_settings(self.ck.config)[2] is None:
-            raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 reads "
-                            "to find packed sequences; niah gives it three rows (t, h, w) and this was never checked "
-                            "there: use --attn-implementation sdpa (the default: the flash kernel on CUDA)")  # fmt: skip
+            raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 "
+                            "reads to find packed sequences; niah gives it three rows (t, h, w), never checked there: "
+                            "use --attn-implementation sdpa (the default: the flash kernel on CUDA)")  # fmt: skip
         if max_pixels:
             from dataclasses import replace
 
@@ -343,7 +343,10 @@ class HFBackend(Backend):
                 a, b = max(start, off), min(stop, off + seg.n)
                 if a >= b:
                     continue
-                if seg.frame is None:
+                if seg.vector is not None:  # a learned vector of the model, e.g. LLaVA-OneVision's image_newline
+                    parts.append(getattr(self.model.model, seg.vector)[None].to(device, dtype))
+                    mask.append(torch.zeros(1, dtype=torch.bool))
+                elif seg.frame is None:
                     ids = torch.tensor(seg.ids[a - off : b - off], device=device)
                     parts.append(lm.embed_tokens(ids))
                     mask.append(torch.zeros(b - a, dtype=torch.bool))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class PixelSettings:
     per_video: bool = False  # the limits bound the whole video's frames × pixels (Qwen3-VL's video processor)
     frame_cap_tokens: int | None = None  # Qwen3-VL's cap_pixels_per_frame: at most this many patches a frame
     fixed_size: tuple[int, int] | None = None  # (H, W) every frame is resized to (InternVL's tiles), else smart resize
+    tile_tokens: tuple[int, int] | None = None  # (H, W) LLM tokens of such a tile
     source: str = "preprocessor_config.json"  # the file they were read from
 
     @property
@@ -103,14 +105,14 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     """The video processor's settings: from video_preprocessor_config.json when the checkpoint
     has one (Qwen3-VL), else from preprocessor_config.json (Qwen2-VL and Qwen2.5-VL ship only
     that; their video processor takes its min/max_pixels from it). Tiles (InternVL): the tile
-    size from the processor, patch size and pixel-shuffle ratio from the model `config`."""
+    size from the processor, checked against the model `config` (InternVL, LLaVA-OneVision)."""
     raw = _read_config(ref, VIDEO_CONFIG, required=False)
     source = VIDEO_CONFIG
     if raw is None:
         raw, source = _read_config(ref, "preprocessor_config.json"), "preprocessor_config.json"
     size = raw.get("size") or {}
-    if family.vision == "tiles":
-        return _tile_settings(raw, size, config, source)
+    if family.vision in ("tiles", "pooled"):
+        return _tile_settings(raw, size, config, source, family.vision)
     per_video = source == VIDEO_CONFIG and family.video_pixels_per_video
     capped = per_video and raw.get("cap_pixels_per_frame")
     return PixelSettings(
@@ -127,24 +129,36 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     )
 
 
-def _tile_settings(raw: dict, size: dict, config, source: str) -> PixelSettings:
-    """InternVL: every frame one tile of size["height"] × size["width"] pixels, ImageNet
-    normalisation unless the file says otherwise; an LLM token per (patch / downsample_ratio)²
-    pixels (448 px, 14-px patches, ratio 0.5: 16 × 16 = 256 tokens)."""
+def _first(value) -> int:
+    """A vision config's size field: an int or an [H, W] list (square in every family niah runs)."""
+    return int(value[0] if isinstance(value, list | tuple) else value)
+
+
+def _tile_settings(raw: dict, size: dict, config, source: str, kind: str) -> PixelSettings:
+    """Every frame one tile of size["height"] × size["width"] pixels, the vision tower's
+    image_size. InternVL ("tiles"): ImageNet normalisation unless the file says otherwise, an LLM
+    token per (patch / downsample_ratio)² pixels (448 px, 14-px patches, ratio 0.5: 16 × 16 = 256).
+    LLaVA-OneVision ("pooled"): SigLIP's patches pooled 2 × 2 rounding up (384 px, 14-px patches:
+    27 → 14, 196 tokens)."""
     if "height" not in size or "width" not in size:
         raise NiahError(f"{source} gives no tile size (size.height, size.width): restore it from the model's release")
-    patch = config.vision_config.patch_size
-    patch = int(patch[0] if isinstance(patch, list | tuple) else patch)
-    merge = round(1 / config.downsample_ratio)
+    vision = config.vision_config
+    patch, side = _first(vision.patch_size), _first(vision.image_size)
     tile = (int(size["height"]), int(size["width"]))
-    if any(side % (patch * merge) for side in tile):
-        raise NiahError(f"{source}'s tile {tile[1]}×{tile[0]} is not a multiple of {patch * merge} pixels "
-                        f"(patch {patch} × pixel shuffle {merge}): the vision tower cannot take it")  # fmt: skip
+    if tile != (side, side):
+        raise NiahError(f"{source}'s tile {tile[1]}×{tile[0]} is not the vision tower's image_size {side}×{side}: "
+                        "restore the processor config from the model's release")  # fmt: skip
+    if kind == "tiles":
+        merge = round(1 / config.downsample_ratio)
+        tokens = side // patch // merge
+    else:
+        merge, tokens = 2, math.ceil(side // patch / 2)
     return PixelSettings(
         patch_size=patch, temporal_patch_size=1, merge_size=merge,
         mean=tuple(raw.get("image_mean", (0.485, 0.456, 0.406))),
         std=tuple(raw.get("image_std", (0.229, 0.224, 0.225))),
-        min_pixels=tile[0] * tile[1], max_pixels=tile[0] * tile[1], fixed_size=tile, source=source,
+        min_pixels=tile[0] * tile[1], max_pixels=tile[0] * tile[1], fixed_size=tile, tile_tokens=(tokens, tokens),
+        source=source,
     )  # fmt: skip
 
 

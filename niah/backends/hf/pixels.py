@@ -76,5 +76,7 @@ def normalised(frame: np.ndarray, s: PixelSettings) -> torch.Tensor:
 
 def tokens_per_frame(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:
     """(H, W) LLM tokens of a frame after the merge, in a video of `units` frames."""
+    if s.tile_tokens is not None:
+        return s.tile_tokens
     h, w = target_size(height, width, s, units)
     return h // s.factor, w // s.factor

@@ -31,26 +31,31 @@ INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
 @dataclass(frozen=True)
 class Segment:
-    """Text (`ids`) or one frame (`frame` key, `n` vision tokens)."""
+    """Text (`ids`), one frame (`frame` key, `n` vision tokens) or one of the model's learned
+    vectors (`vector`, the attribute of model.model holding it: LLaVA-OneVision's image_newline,
+    one token after the frames)."""
 
     key: str
     n: int
     ids: tuple[int, ...] = ()
     frame: str | None = None
+    vector: str | None = None
 
 
 @dataclass(frozen=True)
 class VideoMarkup:
     """How a family's prompt writes a video: the template's placeholder is `open` + pad + `close`;
     the frames replace the pad, each framed by `frame(i, seconds)` → (text before, text after) in
-    the timestamped layout, all of them by `run` in the contiguous one."""
+    the timestamped layout (None: the family has none), all of them by `run` in the contiguous
+    one, followed by the model's learned vector `trailer` where it has one."""
 
     open: str
     pad: str
     close: str
-    frame: Callable[[int, float], tuple[str, str]]
+    frame: Callable[[int, float], tuple[str, str]] | None
     run: tuple[str, str] = ("", "")
     summary: str = ""  # the timestamped layout in words (README's family table)
+    trailer: str | None = None
 
     @property
     def placeholder(self) -> str:
@@ -68,6 +73,7 @@ VIDEO_MARKUPS: dict[str, VideoMarkup] = {
     "internvl": VideoMarkup("", "<video>", "", lambda i, t: (f"{chr(10) if i else ''}Frame{i + 1}: <img>", "</img>"),
                             run=("<img>", "</img>"),  # InternVLProcessor: frames joined by newlines
                             summary="one run per frame, a \"FrameN:\" label before each"),
+    "llava": VideoMarkup("", "<video>", "", None, trailer="image_newline"),  # LlavaOnevisionProcessor: frames, newline
 }  # fmt: skip
 """Family markup name (niah.model_families.Family.markup) → how its prompt writes a video."""
 
@@ -102,13 +108,15 @@ def build_segments(tokenizer, question: str, frames: list[FrameRef], tokens_per_
                    frame_runs: bool, markup: VideoMarkup) -> list[Segment]:  # fmt: skip
     """The sample's segments; adjacent text pieces are merged into one segment."""
     before, after = split_template(tokenizer, question, markup)
-    pieces: list[tuple[str, str]] = [("text", before + ("" if frame_runs else markup.run[0]))]  # ("text"|"frame", …)
+    pieces: list[tuple[str, str]] = [("text", before + ("" if frame_runs else markup.run[0]))]  # (kind, value)
     for i, ref in enumerate(frames):
         if frame_runs:
             head, tail = markup.frame(i, i / fps)
             pieces += [("text", head), ("frame", ref.key), ("text", tail)]
         else:
             pieces.append(("frame", ref.key))
+    if markup.trailer:
+        pieces.append(("vector", markup.trailer))
     pieces.append(("text", ("" if frame_runs else markup.run[1]) + after))
     merged: list[tuple[str, str]] = []
     for kind, value in pieces:
@@ -121,13 +129,16 @@ def build_segments(tokenizer, question: str, frames: list[FrameRef], tokens_per_
         if kind == "text":
             ids = tuple(tokenizer.encode(value, add_special_tokens=False))
             out.append(Segment("t:" + value, len(ids), ids=ids))
+        elif kind == "vector":
+            out.append(Segment("v:" + value, 1, vector=value))
         else:
             out.append(Segment("f:" + value, tokens_per_frame, frame=value))
     return out
 
 
 def layout_of(segments: list[Segment], grid: tuple[int, int], fps: float) -> Layout:
-    """The token layout of the segments: consecutive frames form one video run (1/fps s per frame)."""
+    """The token layout of the segments: consecutive frames form one video run (1/fps s per frame);
+    a learned vector after them takes the next position, as text does."""
     runs: list[TextRun | VisionRun] = []
     for seg in segments:
         if seg.frame is None:

@@ -34,8 +34,9 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
     GLM-4.5V as published: half of each head rotating (head_dim 32: 8 of 16 pairs, contiguous
     [2, 3, 3]); GLM-4.5V's first layer dense, the second 4 routed experts (2 per token) and a
     shared one. InternVL3: a Qwen2 text model (1-D RoPE) behind a 1-layer InternViT on the published
-    448-px tiles in 28-px patches (64 tokens each after the pixel shuffle; the published 14-px
-    patches give 256)."""
+    448-px tiles in 56-px patches (16 tokens each after the pixel shuffle; the published 14-px
+    patches give 256). LLaVA-OneVision: a Qwen2 text model behind a 1-layer SigLIP on the published
+    384-px frames in 56-px patches (3 × 3 pooled tokens; the published 14-px patches give 14 × 14)."""
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig, Qwen3VLMoeConfig
 
     rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
@@ -89,17 +90,24 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
         from transformers import InternVLConfig
 
         vision = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                      image_size=[448, 448], patch_size=[28, 28])  # the published tile, 16 × 16 patches: 8 × 8 tokens
+                      image_size=[448, 448], patch_size=[56, 56])  # the published tile, 8 × 8 patches: 4 × 4 tokens
         text = dict(TEXT, model_type="qwen2", rope_parameters={"rope_type": "default", "rope_theta": theta})
         return InternVLConfig(text_config=text, vision_config=vision)
+    if family == "llava_onevision":
+        from transformers import LlavaOnevisionConfig
+
+        vision = dict(model_type="siglip_vision_model", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=32, image_size=384, patch_size=56)  # 6 × 6 patches, pooled to 3 × 3 tokens
+        text = dict(TEXT, model_type="qwen2", rope_parameters={"rope_type": "default", "rope_theta": theta})
+        return LlavaOnevisionConfig(text_config=text, vision_config=vision, vision_feature_layer=-1)
     raise ValueError(family)
 
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
            "<|video_pad|>", "[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|begin_of_image|>",
            "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>", "<|image|>", "<|video|>", "<img>", "</img>",
-           "<IMG_CONTEXT>", "<video>"]  # fmt: skip
-"""Qwen's special tokens, then GLM-4.xV's, then InternVL's: one tokenizer serves every family."""
+           "<IMG_CONTEXT>", "<video>", "<image>"]  # fmt: skip
+"""Qwen's special tokens, then GLM-4.xV's, then InternVL's and LLaVA's: one tokenizer serves every family."""
 TOKEN_IDS = {
     "qwen": {"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
              "vision_start_token_id": "<|vision_start|>", "vision_end_token_id": "<|vision_end|>"},
@@ -107,6 +115,7 @@ TOKEN_IDS = {
             "image_end_token_id": "<|end_of_image|>", "video_start_token_id": "<|begin_of_video|>",
             "video_end_token_id": "<|end_of_video|>"},
     "internvl": {"image_token_id": "<IMG_CONTEXT>"},
+    "llava": {"image_token_id": "<image>", "video_token_id": "<video>"},
 }  # fmt: skip
 """Family markup → the config's token-id fields and the tokens they name."""
 
@@ -222,6 +231,9 @@ _GLM = {"video_preprocessor_config.json": {  # Glm4vVideoProcessor's own default
 _INTERNVL = {"preprocessor_config.json": {  # the -hf conversion's (transformers' convert_internvl_weights_to_hf)
     "image_processor_type": "GotOcr2ImageProcessorFast", "size": {"height": 448, "width": 448},
     "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}}  # fmt: skip
+_LLAVA = {"video_preprocessor_config.json": {  # LlavaOnevisionVideoProcessor from google/siglip-so400m-patch14-384
+    "video_processor_type": "LlavaOnevisionVideoProcessor", "size": {"height": 384, "width": 384},
+    "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}}  # fmt: skip
 PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen2_vl": _QWEN2,
     "qwen2_5_vl": _QWEN2,
@@ -232,6 +244,7 @@ PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "glm4v": _GLM,
     "glm4v_moe": _GLM,
     "internvl": _INTERNVL,
+    "llava_onevision": _LLAVA,
 }  # fmt: skip
 """The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
 Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships. Qwen3.5

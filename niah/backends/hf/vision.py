@@ -127,7 +127,23 @@ def _encode_tiles(model, frames: list[np.ndarray], settings: PixelSettings, deep
     return [{"embeds": e} for e in out.pooler_output]
 
 
-ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles}
+def _encode_pooled(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
+                   ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """LLaVA-OneVision: the frames as one video (1, N, 3, H, W) through the model's own
+    get_video_features (SigLIP, projector, 2 × 2 bilinear pooling); the image_newline it appends
+    after the last frame is the prompt's own segment (Segment.vector), so it is dropped here."""
+    config = model.config
+    param = next(model.model.vision_tower.parameters())
+    pixels = torch.stack([normalised(f, settings) for f in frames])[None]
+    out = model.model.get_video_features(
+        pixel_values_videos=pixels.to(param.device, param.dtype),
+        vision_feature_layer=config.vision_feature_layer,
+        vision_feature_select_strategy=config.vision_feature_select_strategy,
+    )
+    return [{"embeds": e} for e in out.pooler_output[0, :-1].chunk(len(frames))]
+
+
+ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled}
 """Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
 hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
 

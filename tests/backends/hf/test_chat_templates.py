@@ -38,11 +38,13 @@ PROCESSORS = {
     "glm4v": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",
     "glm4v_moe": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",  # transformers' auto mapping
     "internvl": "transformers.models.internvl.processing_internvl:InternVLProcessor",
+    "llava_onevision": "transformers.models.llava_onevision.processing_llava_onevision:LlavaOnevisionProcessor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
     "glm": ("<|image|>", "<|video|>", "<|begin_of_image|>", "<|end_of_image|>"),
     "internvl": ("<IMG_CONTEXT>", "<video>", "<img>", "</img>"),
+    "llava": ("<image>", "<video>", None, None),
 }
 
 
@@ -53,9 +55,10 @@ def _processor_class(family: str):
     return getattr(importlib.import_module(module), name)
 
 
-def reference_text(family: str, template_text: str, frames: int, grid: tuple[int, int], fps: float) -> str:
+def reference_text(family: str, template_text: str, frames: int, grid: tuple[int, int], fps: float,
+                   tower_side: int = 0) -> str:  # fmt: skip
     """transformers' expansion of the template output's video placeholder for `frames` frames of
-    `grid` (H, W) tokens each."""
+    `grid` (H, W) tokens each; `tower_side`: patches per side of LLaVA-OneVision's vision tower."""
     from transformers.processing_utils import ProcessorMixin
     from transformers.video_utils import VideoMetadata
 
@@ -65,6 +68,7 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
     image, video, start, end = TOKENS[RULES[family].markup]
     proc = SimpleNamespace(image_token=image, video_token=video, vision_start_token=start, vision_end_token=end,
                            start_image_token=start, end_image_token=end, image_seq_length=grid[0] * grid[1],
+                           num_image_tokens=tower_side**2,
                            all_special_multimodal_tokens=[image, video],
                            video_processor=SimpleNamespace(merge_size=2, temporal_patch_size=2))  # fmt: skip
     for method in ("_calculate_timestamps", "replace_frame_token_id"):  # helpers the expansion calls on self
@@ -86,7 +90,8 @@ def published_sha256() -> dict[str, str]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5", "glm4v", "glm4v_moe", "internvl"])
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5", "glm4v", "glm4v_moe", "internvl",
+                                    "llava_onevision"])  # fmt: skip
 def test_the_fixture_is_the_published_template(family):
     data = (CHAT_TEMPLATES / f"{family}.jinja").read_bytes()
     assert hashlib.sha256(data).hexdigest() == published_sha256()[family]
@@ -100,14 +105,16 @@ def test_prompt_equals_the_processors_expansion_of_the_real_template(family, tin
     video_pad = frame_token_id(backend.ck.config, backend.ck.family.markup)
     for sample in make_plan(dataset, list(TASKS.values()), [resolve_variant("vanilla")])[::7]:
         segments = backend.segments(dataset, sample)
-        ours = [i for s in segments for i in (s.ids if s.frame is None else [video_pad] * s.n)]
+        ours = [i for s in segments for i in (s.ids if s.frame is None and s.vector is None else [video_pad] * s.n)]
         question = question_text(sample.needle.question, sample.needle.options)
         messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
         # answering directly: a thinking model's template (Qwen3.5) closes an empty <think> block
         template_text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                 enable_thinking=False)  # fmt: skip
         frames = sum(s.frame is not None for s in segments)
-        text = reference_text(family, template_text, frames, backend.grid(dataset), dataset.options["fps"])
+        vision = backend.ck.config.vision_config
+        side = vision.image_size // vision.patch_size if family == "llava_onevision" else 0
+        text = reference_text(family, template_text, frames, backend.grid(dataset), dataset.options["fps"], side)
         assert tok.decode(ours) == text
         assert ours == tok.encode(text, add_special_tokens=False)
 

@@ -192,7 +192,7 @@ def test_internvl_input_niah_cannot_use_is_one_line_exit_2(tiny_checkpoints, dem
     ckpt = shutil.copytree(tiny_checkpoints["internvl"], tmp_path / "ivl")
     config = ckpt / "preprocessor_config.json"
     saved = json.loads(config.read_text())
-    for size, needle in [({"height": 450, "width": 448}, "is not a multiple of 56 pixels"),
+    for size, needle in [({"height": 450, "width": 448}, "is not the vision tower's image_size 448×448"),
                          ({"shortest_edge": 448}, "gives no tile size")]:  # fmt: skip
         config.write_text(json.dumps({**saved, "size": size}))
         res = cli("run", demo_dataset, "--model", f"hf:{ckpt}", "--out", tmp_path / "o", "-q")

@@ -21,14 +21,18 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
     frame_token = frame_token_id(config, backend.ck.family.markup)
     ids, types = [], []
     for seg in backend.segments(dataset, sample):
-        ids += list(seg.ids) if seg.frame is None else [frame_token] * seg.n
-        types += [0] * seg.n if seg.frame is None else [2] * seg.n
+        text = seg.frame is None and seg.vector is None
+        ids += list(seg.ids) if text else [frame_token] * seg.n
+        types += [0] * seg.n if text else [2] * seg.n
     frames = [px for _, px in dataset.frames(sample.cell) if True]
     refs = sample.frames(dataset)
     by_key = {ref.key: px for ref, px in zip(dataset.sequence(sample.cell), frames, strict=True)}
     if backend.ck.family.vision == "tiles":  # InternVL: a batch of tiles, 1-D positions by default
         tiles = torch.stack([normalised(by_key[ref.key], backend.ck.pixels) for ref in refs])
         kwargs = dict(input_ids=torch.tensor([ids]), pixel_values=tiles)
+    elif backend.ck.family.vision == "pooled":  # LLaVA-OneVision: one video of N frames
+        video = torch.stack([normalised(by_key[ref.key], backend.ck.pixels) for ref in refs])[None]
+        kwargs = dict(input_ids=torch.tensor([ids]), pixel_values_videos=video)
     else:
         patches = [patchify(by_key[ref.key], backend.ck.pixels) for ref in refs]
         grid = patches[0][1]
@@ -79,7 +83,7 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
 
     backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
     ds = Dataset(short_dataset)
-    others = [v for v in ("vanilla", "m-rope", "m-rope+yarn:factor=4,original=8") if v != backend.native_variant.spec]
+    others = [v for v in ("vanilla", "m-rope+yarn:factor=4,original=8", "m-rope") if v != backend.native_variant.spec]
     variants = [backend.native_variant, *(resolve_variant(v) for v in others[:2])]
     plan = make_plan(ds, [TASKS["v-niah"]], variants, lengths=[3])
     backend._load(ds)
@@ -94,7 +98,7 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "glm4v",
-                                    "glm4v_moe", "internvl"])  # fmt: skip
+                                    "glm4v_moe", "internvl", "llava_onevision"])  # fmt: skip
 def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, tiny_checkpoints, grid_dataset,
                                                                tmp_path):  # fmt: skip
     from niah.rope import resolve_variant
@@ -129,7 +133,7 @@ def test_v2pe_visual_stride_runs_on_internvl(tiny_checkpoints, short_dataset, tm
 
     backend = HFBackend(str(tiny_checkpoints["internvl"]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
     ds = Dataset(short_dataset)
-    variants = [backend.native_variant, resolve_variant("v2pe:visual_stride=4"), resolve_variant("v2pe:visual_stride=16")]
+    variants = [backend.native_variant, *(resolve_variant(f"v2pe:visual_stride={s}") for s in (4, 8))]
     plan = make_plan(ds, [TASKS["v-niah"]], variants, lengths=[3])
     plan = [s for s in plan if s.cell.id == plan[0].cell.id]  # one cell, three variants
     backend._load(ds)

@@ -106,11 +106,11 @@ def test_oom_while_encoding_frames_fails_the_samples_that_need_them(tiny_checkpo
     real = vision.encode_into
     seen = {"n": 0}
 
-    def encode_into(cache, model, frames, settings, deepstack):
+    def encode_into(cache, model, frames, settings, deepstack, kind):
         seen["n"] += 1
         if seen["n"] == 2:  # the needle and distractor frames
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(cache, model, frames, settings, deepstack)
+        return real(cache, model, frames, settings, deepstack, kind)
 
     monkeypatch.setattr(vision, "encode_into", encode_into)
     ckpt = tiny_checkpoints["qwen2_5_vl"]
