@@ -63,7 +63,22 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+REFUSED: dict[str, tuple[str, str]] = {
+    "ernie4_5_vl_moe": ("ERNIE-4.5-VL", "its video processor draws each frame's timestamp into the pixels "
+                        "(draw_on_frames), so a frame's vision tokens depend on when it is shown, while niah encodes "
+                        "every frame once for all its depths; and its MoE routes text and vision tokens by a "
+                        "token-type input niah's prefill does not pass. Its RoPE is "
+                        "videorope:delta=1,layout=mrope,alloc=low with its mrope_section read as (t, h, w), adjacent "
+                        "pairs (docs/rope.md): study it with "
+                        "--model probe or a tiny: model"),
+}  # fmt: skip
+"""Video LLM families transformers ships that niah recognises but does not run: model_type → (title, why)."""
+
+
 def family_of(model_type: str, where: str) -> Family:
+    if model_type in REFUSED:
+        title, why = REFUSED[model_type]
+        raise NiahError(f"model '{where}' is {title} ({model_type}), which niah does not run: {why}")
     if model_type not in FAMILIES:
         raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
                         f"({', '.join(f.title for f in FAMILIES.values())})")  # fmt: skip
