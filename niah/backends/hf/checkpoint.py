@@ -43,7 +43,7 @@ class PixelSettings:
     max_pixels: int
     per_video: bool = False  # the limits bound the whole video's frames × pixels (Qwen3-VL's video processor)
     frame_cap_tokens: int | None = None  # Qwen3-VL's cap_pixels_per_frame: at most this many patches a frame
-    fixed_size: tuple[int, int] | None = None  # (H, W) every frame is resized to (InternVL's tiles), else smart resize
+    fixed_size: tuple[int, int] | None = None  # (H, W) every frame is resized to (InternVL, LLaVA-OV); else smart
     tile_tokens: tuple[int, int] | None = None  # (H, W) LLM tokens of such a tile
     source: str = "preprocessor_config.json"  # the file they were read from
 
@@ -104,8 +104,8 @@ def _read_config(ref: str, name: str, required: bool = True) -> dict[str, Any] |
 def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     """The video processor's settings: from video_preprocessor_config.json when the checkpoint
     has one (Qwen3-VL), else from preprocessor_config.json (Qwen2-VL and Qwen2.5-VL ship only
-    that; their video processor takes its min/max_pixels from it). Tiles (InternVL): the tile
-    size from the processor, checked against the model `config` (InternVL, LLaVA-OneVision)."""
+    that; their video processor takes its min/max_pixels from it). Fixed tiles (InternVL,
+    LLaVA-OneVision): the tile size from the processor, checked against the model `config`."""
     raw = _read_config(ref, VIDEO_CONFIG, required=False)
     source = VIDEO_CONFIG
     if raw is None:

@@ -10,8 +10,8 @@ the model's video processor budgets pixels per video (Qwen3-VL), it would shrink
 long video; the hf backend warns when a run's longest haystack is such a video.
 
 Shapes: a frame (H, W, 3) uint8 → (grid_h · grid_w, 3 · temporal · patch · patch) float32 with
-rows in the processor's merge-window order, and grid (1, grid_h, grid_w) in patches. InternVL
-instead takes each frame as one tile of fixed size, (3, H, W) (`normalised`).
+rows in the processor's merge-window order, and grid (1, grid_h, grid_w) in patches. InternVL and
+LLaVA-OneVision instead take each frame as one tile of fixed size, (3, H, W) (`normalised`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
     """transformers' smart_resize of a video of `units` niah frames (each one temporal unit:
     s.temporal_patch_size copies of the frame): multiples of the factor, within [min_pixels,
     max_pixels] per frame, or, where the budget is per video (Qwen3-VL's video processor), for all
-    its frames × pixels together (with its optional per-frame cap); a fixed tile size (InternVL)
-    whatever the frame. Returns (H, W) in pixels."""
+    its frames × pixels together (with its optional per-frame cap); a fixed tile size (InternVL,
+    LLaVA-OneVision) whatever the frame. Returns (H, W) in pixels."""
     if s.fixed_size is not None:
         return s.fixed_size
     f = s.factor

@@ -9,8 +9,9 @@ own vision_start ... vision_end (transformers 5.x's Qwen3VLProcessor keeps that 
 GLM-4.1V / 4.5V each frame as begin_of_image + frame + end_of_image + whole seconds ("3"), inside
 the template's begin_of_video ... end_of_video (Glm4vProcessor); for InternVL each frame as
 "FrameN: <img>" + frame + "</img>", one per line, in place of the template's <video>
-(InternVLProcessor). Tested token for token against the processors' own expansion in
-test_chat_templates.py.
+(InternVLProcessor); for LLaVA-OneVision the frames as one run and then the model's learned
+image_newline vector, in place of <video> (LlavaOnevisionProcessor). Tested token for token against
+the processors' own expansion in test_chat_templates.py.
 
 Segments make prefix reuse exact: two samples share a KV-cache prefix exactly as far as their
 segment lists agree (same text, same frames at the same places, hence the same positions).

@@ -1,5 +1,5 @@
-"""Random Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3-VL-MoE / Qwen3.5 / Qwen3.5-MoE / GLM-4.1V /
-GLM-4.5V checkpoints built in code (no download).
+"""Random checkpoints of every family niah runs (Qwen2-VL to Qwen3.5-MoE, GLM-4.1V / 4.5V,
+InternVL3, LLaVA-OneVision) built in code (no download).
 
 `save_checkpoint(dir, config)` writes a checkpoint dir (config, optionally random weights, a
 byte-level tokenizer with the families' special tokens and a chat template, the family's processor configs)
@@ -134,7 +134,7 @@ def chat_template(markup: str = "qwen") -> str:
 
 
 def tiny_tokenizer():
-    """A byte-level tokenizer (256 byte tokens, no merges) with Qwen's and GLM's special tokens."""
+    """A byte-level tokenizer (256 byte tokens, no merges) with every family's special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -231,7 +231,7 @@ _GLM = {"video_preprocessor_config.json": {  # Glm4vVideoProcessor's own default
 _INTERNVL = {"preprocessor_config.json": {  # the -hf conversion's (transformers' convert_internvl_weights_to_hf)
     "image_processor_type": "GotOcr2ImageProcessorFast", "size": {"height": 448, "width": 448},
     "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}}  # fmt: skip
-_LLAVA = {"video_preprocessor_config.json": {  # LlavaOnevisionVideoProcessor from google/siglip-so400m-patch14-384
+_LLAVA = {"video_preprocessor_config.json": {  # the -hf conversion: the video processor of SigLIP-so400m-384
     "video_processor_type": "LlavaOnevisionVideoProcessor", "size": {"height": 384, "width": 384},
     "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}}  # fmt: skip
 PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
@@ -251,4 +251,6 @@ Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values th
 uses Qwen3-VL's processor classes (transformers' auto mappings); its checkpoints' own files were
 not reachable here, so Qwen3-VL's values stand in for them. GLM-4.1V / 4.5V: the defaults of
 transformers' Glm4vVideoProcessor (the checkpoints' own files were not reachable either).
-InternVL: the -hf conversion's image processor (448-px tiles, ImageNet mean/std)."""
+InternVL: the -hf conversion's image processor (448-px tiles, ImageNet mean/std); LLaVA-OneVision:
+384-px frames with SigLIP's mean/std 0.5 (its conversion takes the video processor of
+google/siglip-so400m-patch14-384; neither file was reachable here to check)."""

@@ -10,9 +10,9 @@ again at what the others have written: every frame is encoded once for the whole
 needs it first. A shard that cannot be read (torn by a disk failure, not by a kill: writes are
 atomic) is reported, removed and its frames encoded again.
 
-The Qwen and GLM vision towers attend within each temporal unit only (cu_seqlens per unit), and
-InternVL's within each tile, so encoding frames in batches gives the same embeddings as encoding
-the video at once.
+The Qwen and GLM vision towers attend within each temporal unit only (cu_seqlens per unit),
+InternVL's within each tile and LLaVA-OneVision's SigLIP within each frame, so encoding frames in
+batches gives the same embeddings as encoding the video at once.
 
 A cache entry of frame key k holds "k" → (tokens, hidden) and, for deepstack models,
 "k#deep" → (layers, tokens, hidden). The cache dir is keyed by a fingerprint of the model, the
