@@ -9,6 +9,7 @@ import click
 from niah.cli import PLUGINS
 from niah.data.grid import parse_int_list
 from niah.errors import NiahError
+from niah.model_families import FAMILIES
 from niah.rope import VARIANTS
 from niah.rope.options import split_top_level
 from niah.sweep import engine
@@ -62,7 +63,8 @@ def hf_options(f):
     "--model",
     default="probe",
     show_default=True,
-    help="probe[:heads=4,semantic=0.75,...] (CPU, no weights) or hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct).",
+    help="probe[:heads=4,semantic=0.75,...] (CPU, no weights) or hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct): "
+    f"a checkpoint of {', '.join(f.title for f in FAMILIES.values())}.",
 )
 @click.option(
     "--variants",
