@@ -136,12 +136,16 @@ class HFBackend(Backend):
         if self.video_layout not in VIDEO_LAYOUTS:
             raise unknown("video layout", self.video_layout, VIDEO_LAYOUTS)
         if self.video_layout == "timestamped" and native_layout != "timestamped":
-            raise NiahError(f"--video-layout timestamped is Qwen3-VL's prompt form; {self.ck.family.name} takes "
-                            "its video as one contiguous run")  # fmt: skip
+            raise NiahError(f"--video-layout timestamped is the per-frame prompt of Qwen3-VL, GLM and InternVL; "
+                            f"{self.ck.family.title} takes its video as one contiguous run")  # fmt: skip
         if attn_implementation == "flash_attention_2" and rotary.rope_settings(self.ck.config)[2] is None:
             raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 "
                             "reads to find packed sequences; niah gives it three rows (t, h, w), never checked there: "
                             "use --attn-implementation sdpa (the default: the flash kernel on CUDA)")  # fmt: skip
+        if max_pixels and self.ck.pixels.fixed_size:
+            h, w = self.ck.pixels.fixed_size
+            raise NiahError(f"--max-pixels changes nothing for {self.ck.family.title}: every frame is one {w}×{h} tile "
+                            f"(its vision tower's image_size); drop --max-pixels")  # fmt: skip
         if max_pixels:
             from dataclasses import replace
 

@@ -192,9 +192,11 @@ def test_dry_run_counts_the_prefill_tokens_left_after_prefix_reuse(tiny_checkpoi
     assert not (tmp_path / "o").exists()
 
 
-def test_internvl_input_niah_cannot_use_is_one_line_exit_2(tiny_checkpoints, demo_dataset, tmp_path):
-    """A tile size the vision tower cannot take, or none, and flash_attention_2 with the three
-    position rows niah gives a 1-D text model (untested there): refused before any work."""
+def test_tile_family_input_niah_cannot_use_is_one_line_exit_2(tiny_checkpoints, demo_dataset, tmp_path):
+    """InternVL and LLaVA-OneVision: a tile size the vision tower cannot take, or none;
+    flash_attention_2 with the three position rows niah gives a 1-D text model (untested there);
+    --max-pixels, which cannot change a fixed tile; a timestamped layout LLaVA has not: each
+    refused in one line before any work."""
     ckpt = shutil.copytree(tiny_checkpoints["internvl"], tmp_path / "ivl")
     config = ckpt / "preprocessor_config.json"
     saved = json.loads(config.read_text())
@@ -203,7 +205,13 @@ def test_internvl_input_niah_cannot_use_is_one_line_exit_2(tiny_checkpoints, dem
         config.write_text(json.dumps({**saved, "size": size}))
         res = cli("run", demo_dataset, "--model", f"hf:{ckpt}", "--out", tmp_path / "o", "-q")
         assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
-    res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['internvl']}", "--out", tmp_path / "o", "-q",
-              "--attn-implementation", "flash_attention_2")  # fmt: skip
-    assert res.exit_code == 2 and "1-D position ids" in res.output and len(res.output.strip().splitlines()) == 1
+    for family, options, needle in [
+        ("internvl", ["--attn-implementation", "flash_attention_2"], "1-D position ids"),
+        ("internvl", ["--max-pixels", "200000"], "--max-pixels changes nothing for InternVL3 (-hf)"),
+        ("llava_onevision", ["--max-pixels", "200000"], "every frame is one 384×384 tile"),
+        ("llava_onevision", ["--video-layout", "timestamped"], "LLaVA-OneVision takes its video as one contiguous"),
+    ]:
+        res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints[family]}", "--out", tmp_path / "o", "-q",
+                  *options)  # fmt: skip
+        assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
     assert not (tmp_path / "o").exists()
