@@ -15,7 +15,9 @@ Qwen models pair dim i with dim i + d/2 (niah.rope.tables.PAIR_LAYOUTS). InternV
 checkpoints (a Qwen2 text model, 1-D RoPE) show each frame as one fixed-size tile, labelled
 "FrameN:", and take the 3-D variants through the swapped rotary module like the others;
 LLaVA-OneVision (LongVA's lineage, Qwen2) shows the frames as one run of pooled SigLIP tokens
-followed by a learned newline vector.
+followed by a learned newline vector. ERNIE-4.5-VL puts time on its lowest frequencies (VideoRoPE's
+allocation, m-rope placement, its mrope_section ordered h, w, t), draws each frame's time into
+its pixels, merges two frames into one set of tokens and routes its MoE by token type.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Family:
     markup: str = "qwen"  # the video's tokens in the prompt: a key of niah.backends.hf.prompt.VIDEO_MARKUPS
     pair_layout: str = "half"  # which dims a rotary pair turns: a key of niah.rope.tables.PAIR_LAYOUTS
     vision: str = "patches"  # how frames reach the vision tower: a key of niah.backends.hf.vision.ENCODERS
+    section_order: tuple[int, int, int] = (0, 1, 2)  # the config's mrope_section entries that are niah's (t, h, w)
+    timed_frames: bool = False  # its processor draws each frame's time into the pixels: encoded per (frame, time)
+    routes_by_modality: bool = False  # its MoE picks experts by token type (moe_mm_token_type_ids)
 
 
 FAMILIES: dict[str, Family] = {
@@ -60,25 +65,14 @@ FAMILIES: dict[str, Family] = {
                        deepstack=False, markup="internvl", vision="tiles"),
     "llava_onevision": Family("llava_onevision", "LLaVA-OneVision", "LlavaOnevisionForConditionalGeneration", "vanilla",
                               frame_runs=False, deepstack=False, markup="llava", vision="pooled"),
+    "ernie4_5_vl_moe": Family("ernie4_5_vl_moe", "ERNIE-4.5-VL", "Ernie4_5_VLMoeForConditionalGeneration",
+                              "videorope:delta=1,layout=mrope,alloc=low", frame_runs=False, deepstack=False,
+                              markup="ernie", pair_layout="adjacent", vision="ernie", section_order=(2, 0, 1),
+                              timed_frames=True, routes_by_modality=True),
 }
 
 
-REFUSED: dict[str, tuple[str, str]] = {
-    "ernie4_5_vl_moe": ("ERNIE-4.5-VL", "its video processor draws each frame's timestamp into the pixels "
-                        "(draw_on_frames), so a frame's vision tokens depend on when it is shown, while niah encodes "
-                        "every frame once for all its depths; and its MoE routes text and vision tokens by a "
-                        "token-type input niah's prefill does not pass. Its RoPE is "
-                        "videorope:delta=1,layout=mrope,alloc=low with its mrope_section read as (t, h, w), adjacent "
-                        "pairs (docs/rope.md): study it with "
-                        "--model probe or a tiny: model"),
-}  # fmt: skip
-"""Video LLM families transformers ships that niah recognises but does not run: model_type → (title, why)."""
-
-
 def family_of(model_type: str, where: str) -> Family:
-    if model_type in REFUSED:
-        title, why = REFUSED[model_type]
-        raise NiahError(f"model '{where}' is {title} ({model_type}), which niah does not run: {why}")
     if model_type not in FAMILIES:
         raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
                         f"({', '.join(f.title for f in FAMILIES.values())})")  # fmt: skip

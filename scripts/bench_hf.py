@@ -175,7 +175,7 @@ def one_prefill(model, n: int, chunk: int) -> tuple[float, int]:
     gen = torch.Generator(device=device).manual_seed(n)
 
     def embed(start: int, stop: int):
-        return torch.randn(1, stop - start, hidden, device=device, dtype=dtype, generator=gen), None, None
+        return torch.randn(1, stop - start, hidden, device=device, dtype=dtype, generator=gen), {}
 
     runner = PromptRunner(model, chunk, reuse=False)
     positions = torch.arange(n, dtype=torch.float64).expand(3, n)

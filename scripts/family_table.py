@@ -78,6 +78,7 @@ def table() -> str:
             markup = VIDEO_MARKUPS[family.markup]
             video = markup.summary if family.frame_runs else "one run"
             video += f", then the learned {markup.trailer} vector" if markup.trailer else ""
+            video += ", each frame's time drawn into its pixels" if family.timed_frames else ""
             rows.append(f"| {family.title} | `{family.model_class}` | `{family.native_variant}` | {rotation(name)} | "
                         f"{attention(name)} | {video} | {h}×{w} = {h * w} | {LONGVA_LONGEST * h * w:,} |")
     return "\n".join(rows)

@@ -39,7 +39,8 @@ def list_variants(as_json: bool) -> None:
     rows = []
     for name, spec in VARIANTS.items():
         row = properties(resolve_variant(name), spec.description).as_dict()
-        native = [f.name for f in FAMILIES.values() if f.native_variant == name]
+        native = [f.name + (f" as {f.native_variant}" if ":" in f.native_variant else "")  # with its options, if any
+                  for f in FAMILIES.values() if f.native_variant.split(":")[0] == name]
         row.update(name=name, options=dict(spec.defaults), paper=spec.paper, equation=spec.equation, native_in=native)
         rows.append(row)
     if as_json:

@@ -1,8 +1,7 @@
 """ERNIE-4.5-VL's RoPE in niah's terms (issue 15): transformers' Ernie4_5_VLMoe positions and
 rotation equal `videorope:delta=1,layout=mrope,alloc=low` (m-rope placement, h/w interleaved on the
 high frequencies, t on the lowest) with its mrope_section [h, w, t] read as niah's (t, h, w), in the
-adjacent pair layout. The hf backend refuses the family for other reasons (niah.model_families);
-this pins what its native variant would be.
+adjacent pair layout: the native variant niah.model_families names for it.
 """
 
 from __future__ import annotations

@@ -26,13 +26,22 @@ from niah.backends.hf.checkpoint import (
     Checkpoint,
     check_load_options,
     default_device,
+    font_path,
     load_model,
     open_checkpoint,
     resolve_dtype,
     weights_identity,
 )
-from niah.backends.hf.pixels import target_size, tokens_per_frame
-from niah.backends.hf.prompt import VIDEO_MARKUPS, Segment, build_segments, layout_of, question_text, split_template
+from niah.backends.hf.pixels import draw_time, target_size, tokens_per_frame
+from niah.backends.hf.prompt import (
+    VIDEO_MARKUPS,
+    Segment,
+    build_segments,
+    frame_key,
+    layout_of,
+    question_text,
+    split_template,
+)
 from niah.backends.hf.runner import (
     OOM_ERRORS,
     PromptRunner,
@@ -41,7 +50,7 @@ from niah.backends.hf.runner import (
     free_memory,
     shared_tokens,
 )
-from niah.data.dataset import Dataset
+from niah.data.dataset import Dataset, FrameRef
 from niah.data.needles import LETTERS
 from niah.errors import NiahError, NiahWarning, unknown
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, resolve_variant
@@ -122,6 +131,7 @@ class HFBackend(Backend):
         check_load_options(dtype, attn_implementation, device_map, random_weights, device)
         self.ck: Checkpoint = open_checkpoint(ref)
         self.markup = VIDEO_MARKUPS[self.ck.family.markup]
+        self.font = font_path(self.ck.ref, self.ck.pixels)  # ERNIE-4.5-VL draws each frame's time with it
         _, after = split_template(self.ck.tokenizer, "?", self.markup, ref)  # placing no video fails here, before work
         if "think" in Path(ref).name.lower() and "</think>" not in after:
             warnings.warn(NiahWarning(f"hf:{ref} is a thinking model and its chat template asks it to think first "
@@ -230,7 +240,7 @@ class HFBackend(Backend):
         needle = sample.needle
         question = question_text(needle.question, needle.options)
         return build_segments(self.ck.tokenizer, question, sample.frames(dataset), h * w, dataset.options["fps"],
-                              self.video_layout == "timestamped", self.markup)  # fmt: skip
+                              self.video_layout == "timestamped", self.markup, self.ck.family.timed_frames)  # fmt: skip
 
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
         return sum(s.n for s in self.segments(dataset, sample))
@@ -313,12 +323,9 @@ class HFBackend(Backend):
     def _encode_frames(self, dataset: Dataset, samples: Sequence[Sample]) -> int:
         """Encode every frame the samples need that is not cached yet (haystack decoded in order);
         returns how many frames were encoded."""
-        needed_h = max((s.cell.length for s in samples), default=0)
         deep = self.ck.family.deepstack
-        missing = [i for i in range(needed_h) if f"h{i}" not in self.vision_cache]
-        inserted = {r for s in samples for r in s.frames(dataset) if r.kind != "haystack"}
-        batches = [((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1))) if missing else (),
-                   ((r.key, dataset.image(r)) for r in sorted(inserted, key=lambda r: r.key))]  # fmt: skip
+        timed = self.ck.family.timed_frames
+        batches = self._timed_batches(dataset, samples) if timed else self._batches(dataset, samples)
         count = 0
         for frames in batches:  # out of memory here fails only the samples that need a frame not encoded
             try:
@@ -330,6 +337,41 @@ class HFBackend(Backend):
             free_memory()  # after the except block: the failed tensors are released
         return count
 
+    def _batches(self, dataset: Dataset, samples: Sequence[Sample]) -> list[Iterator[tuple[str, np.ndarray]]]:
+        """(key, pixels) of the frames not cached yet: the haystack decoded in order, then the inserted images."""
+        needed_h = max((s.cell.length for s in samples), default=0)
+        missing = [i for i in range(needed_h) if f"h{i}" not in self.vision_cache]
+        inserted = {r for s in samples for r in s.frames(dataset) if r.kind != "haystack"}
+        return [((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1))) if missing else iter(()),
+                ((r.key, dataset.image(r)) for r in sorted(inserted, key=lambda r: r.key))]  # fmt: skip
+
+    def _timed_batches(self, dataset: Dataset, samples: Sequence[Sample]) -> list[Iterator[tuple[str, np.ndarray]]]:
+        """As `_batches` for a family that draws each frame's time into its pixels: every (frame,
+        index in the video) the samples use, drawn at index / fps (a haystack frame is needed at as
+        many indices as insertions before it vary, a few per frame)."""
+        fps = dataset.options["fps"]
+        uses: dict[str, tuple[FrameRef, int]] = {}
+        for sample in samples:
+            for i, ref in enumerate(sample.frames(dataset)):
+                key = frame_key(ref, i, True)
+                if key not in self.vision_cache:
+                    uses[key] = (ref, i)
+        at: dict[int, list[int]] = {}  # haystack frame → the indices it is shown at
+        for ref, i in uses.values():
+            if ref.kind == "haystack":
+                at.setdefault(ref.index, []).append(i)
+        font = self.font
+
+        def haystack() -> Iterator[tuple[str, np.ndarray]]:
+            if not at:
+                return
+            for j, frame in enumerate(dataset.haystack_frames(max(at) + 1)):
+                for i in sorted(at.get(j, ())):
+                    yield f"h{j}@{i}", draw_time(frame, i / fps, font)
+
+        inserted = sorted((key, ref, i) for key, (ref, i) in uses.items() if ref.kind != "haystack")
+        return [haystack(), ((key, draw_time(dataset.image(ref), i / fps, font)) for key, ref, i in inserted)]
+
     def _embedder(self, segments: list[Segment]):
         lm = self.model.model.language_model
         device = next(self.model.parameters()).device
@@ -340,9 +382,12 @@ class HFBackend(Backend):
             offsets.append(pos)
             pos += seg.n
         deep = self.ck.family.deepstack
+        routes = self.ck.family.routes_by_modality
+        config = self.ck.config
+        markers = {getattr(config, name, None) for name in ("video_start_token_id", "video_end_token_id")}
 
-        def embed(start: int, stop: int):
-            parts, mask, deeps = [], [], []
+        def embed(start: int, stop: int) -> tuple[torch.Tensor, dict[str, Any]]:
+            parts, mask, deeps, types = [], [], [], []
             for seg, off in zip(segments, offsets, strict=True):
                 a, b = max(start, off), min(stop, off + seg.n)
                 if a >= b:
@@ -350,22 +395,29 @@ class HFBackend(Backend):
                 if seg.vector is not None:  # a learned vector of the model, e.g. LLaVA-OneVision's image_newline
                     parts.append(getattr(self.model.model, seg.vector)[None].to(device, dtype))
                     mask.append(torch.zeros(1, dtype=torch.bool))
+                    types.append(torch.zeros(1, dtype=torch.long))
                 elif seg.frame is None:
                     ids = torch.tensor(seg.ids[a - off : b - off], device=device)
                     parts.append(lm.embed_tokens(ids))
                     mask.append(torch.zeros(b - a, dtype=torch.bool))
+                    types.append(torch.tensor([2 if i in markers else 0 for i in seg.ids[a - off : b - off]]))
                 else:
                     if seg.frame not in self.vision_cache:
                         raise SampleFailed(f"frame {seg.frame} was not encoded (out of memory while encoding "
                                            "frames); rerun to retry")  # fmt: skip
                     parts.append(self.vision_cache.get(seg.frame)[a - off : b - off].to(device, dtype))
                     mask.append(torch.ones(b - a, dtype=torch.bool))
+                    types.append(torch.full((b - a,), 2, dtype=torch.long))
                     if deep:
                         deeps.append(self.vision_cache.get(seg.frame + "#deep")[:, a - off : b - off])
             embeds = torch.cat(parts)[None]
-            if not deeps:  # no deepstack model, or no vision token in this chunk
-                return embeds, None, None
-            return embeds, torch.cat(mask)[None].to(device), torch.cat(deeps, dim=1).to(device, dtype)
+            kwargs: dict[str, Any] = {}
+            if deeps:  # a deepstack model, and vision tokens in this chunk
+                kwargs = {"visual_pos_masks": torch.cat(mask)[None].to(device),
+                          "deepstack_visual_embeds": list(torch.cat(deeps, dim=1).to(device, dtype))}  # fmt: skip
+            if routes:  # ERNIE-4.5-VL: video tokens and the video's start/end markers go to the vision experts
+                kwargs["moe_mm_token_type_ids"] = torch.cat(types)[None].to(device)
+            return embeds, kwargs
 
         return embed
 
@@ -375,7 +427,7 @@ class HFBackend(Backend):
         `snapshot_at`: where later samples diverge from this one (`snapshot_points`)."""
         segments = self.segments(dataset, sample)
         positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
-        rotary.install(self.model, sample.variant, self.ck.family.pair_layout)
+        rotary.install(self.model, sample.variant, self.ck.family.pair_layout, self.ck.family.section_order)
         if self._variant_spec != sample.variant.spec:
             self.runner.reset()  # positions and rotation differ: nothing cached is reusable
             self._variant_spec = sample.variant.spec

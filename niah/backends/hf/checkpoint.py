@@ -45,6 +45,7 @@ class PixelSettings:
     frame_cap_tokens: int | None = None  # Qwen3-VL's cap_pixels_per_frame: at most this many patches a frame
     fixed_size: tuple[int, int] | None = None  # (H, W) every frame is resized to (InternVL, LLaVA-OV); else smart
     tile_tokens: tuple[int, int] | None = None  # (H, W) LLM tokens of such a tile
+    font: str | None = None  # the font file ERNIE-4.5-VL's processor draws each frame's time with (None: no drawing)
     source: str = "preprocessor_config.json"  # the file they were read from
 
     @property
@@ -115,6 +116,7 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
         return _tile_settings(raw, size, config, source, family.vision)
     per_video = source == VIDEO_CONFIG and family.video_pixels_per_video
     capped = per_video and raw.get("cap_pixels_per_frame")
+    font = raw.get("font", "") if family.timed_frames and raw.get("draw_on_frames", True) else None
     return PixelSettings(
         patch_size=int(raw.get("patch_size", 14)),
         temporal_patch_size=int(raw.get("temporal_patch_size", 2)),
@@ -125,8 +127,24 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
         max_pixels=int(raw.get("max_pixels", size.get("longest_edge", 28 * 28 * 1280))),
         per_video=per_video,
         frame_cap_tokens=int(raw.get("max_video_tokens", 768)) if capped else None,
+        font=font,
         source=source,
     )
+
+
+def font_path(ref: str, pixels: PixelSettings) -> str | None:
+    """The file of the font the processor draws each frame's time with (beside its config), or
+    None where it draws nothing; NiahError when it is missing."""
+    from transformers.utils import cached_file
+
+    if pixels.font is None:
+        return None
+    path = cached_file(ref, pixels.font, _raise_exceptions_for_missing_entries=False) if pixels.font else None
+    if path is None:
+        raise NiahError(f"{pixels.source} of '{ref}' draws each frame's time with a font "
+                        f"({pixels.font or 'none named'}) that is not beside it: restore the font file from the "
+                        "model's release")  # fmt: skip
+    return path
 
 
 def _first(value) -> int:

@@ -74,6 +74,28 @@ def normalised(frame: np.ndarray, s: PixelSettings) -> torch.Tensor:
     return ((x - torch.tensor(s.mean)) / torch.tensor(s.std)).permute(2, 0, 1)
 
 
+def time_label(seconds: float) -> str:
+    """ERNIE-4.5-VL's timestamp text: "time: HH:MM:SS.ss"."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"time: {int(hours):02d}:{int(minutes):02d}:{secs:05.02f}"
+
+
+def draw_time(frame: np.ndarray, seconds: float, font: str | None) -> np.ndarray:
+    """The frame (H, W, 3) uint8 with its time drawn in the top-left corner as ERNIE-4.5-VL's
+    video processor draws it before resizing (black text, white outline, a font a tenth of the
+    shorter side from the checkpoint's font file); unchanged without a font (drawing off)."""
+    if font is None:
+        return frame
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(frame)
+    size = int(min(image.size) * 0.1)
+    ImageDraw.Draw(image).text((0, 0), time_label(seconds), font=ImageFont.truetype(font, size), fill=(0, 0, 0),
+                               stroke_width=int(size * 0.1), stroke_fill=(255, 255, 255))  # fmt: skip
+    return np.asarray(image)
+
+
 def tokens_per_frame(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:
     """(H, W) LLM tokens of a frame after the merge, in a video of `units` frames."""
     if s.tile_tokens is not None:

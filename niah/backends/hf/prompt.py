@@ -75,6 +75,7 @@ VIDEO_MARKUPS: dict[str, VideoMarkup] = {
                             run=("<img>", "</img>"),  # InternVLProcessor: frames joined by newlines
                             summary="one run per frame, a \"FrameN:\" label before each"),
     "llava": VideoMarkup("", "<video>", "", None, trailer="image_newline"),  # LlavaOnevisionProcessor: frames, newline
+    "ernie": VideoMarkup("<|VIDEO_START|>", "<|VIDEO_PLACEHOLDER|>", "<|VIDEO_END|>", None),  # one run
 }  # fmt: skip
 """Family markup name (niah.model_families.Family.markup) → how its prompt writes a video."""
 
@@ -105,17 +106,24 @@ def split_template(tokenizer, question: str, markup: VideoMarkup, model: str = "
     return before + markup.open, markup.close + after
 
 
+def frame_key(ref: FrameRef, index: int, timed: bool) -> str:
+    """A frame's vision-cache key: the frame, or (for a family that draws each frame's time into
+    its pixels, ERNIE-4.5-VL) the frame at its index in the video, "h12@14"."""
+    return f"{ref.key}@{index}" if timed else ref.key
+
+
 def build_segments(tokenizer, question: str, frames: list[FrameRef], tokens_per_frame: int, fps: float,
-                   frame_runs: bool, markup: VideoMarkup) -> list[Segment]:  # fmt: skip
-    """The sample's segments; adjacent text pieces are merged into one segment."""
+                   frame_runs: bool, markup: VideoMarkup, timed: bool = False) -> list[Segment]:  # fmt: skip
+    """The sample's segments; adjacent text pieces are merged into one segment. `timed`: frames
+    are keyed by their index too (`frame_key`)."""
     before, after = split_template(tokenizer, question, markup)
     pieces: list[tuple[str, str]] = [("text", before + ("" if frame_runs else markup.run[0]))]  # (kind, value)
     for i, ref in enumerate(frames):
         if frame_runs:
             head, tail = markup.frame(i, i / fps)
-            pieces += [("text", head), ("frame", ref.key), ("text", tail)]
+            pieces += [("text", head), ("frame", frame_key(ref, i, timed)), ("text", tail)]
         else:
-            pieces.append(("frame", ref.key))
+            pieces.append(("frame", frame_key(ref, i, timed)))
     if markup.trailer:
         pieces.append(("vector", markup.trailer))
     pieces.append(("text", ("" if frame_runs else markup.run[1]) + after))

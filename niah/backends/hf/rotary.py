@@ -58,9 +58,11 @@ def rope_settings(config) -> tuple[int, float, list[int] | None]:
 class VariantRotary(nn.Module):
     """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)) → cos, sin."""
 
-    def __init__(self, variant: RopeVariant, config, pair_layout: str = "half"):
+    def __init__(self, variant: RopeVariant, config, pair_layout: str = "half",
+                 section_order: tuple[int, int, int] = (0, 1, 2)):  # fmt: skip
         super().__init__()
-        self.head_dim, self.theta, self.section = rope_settings(config)
+        self.head_dim, self.theta, section = rope_settings(config)
+        self.section = [section[i] for i in section_order] if section else None  # as niah's (t, h, w)
         self.layout = PAIR_LAYOUTS[pair_layout]
         self.set_variant(variant)
 
@@ -108,10 +110,11 @@ def kv_heads(config) -> int:
     return text_config(config).num_key_value_heads
 
 
-def install(model, variant: RopeVariant, pair_layout: str = "half") -> VariantRotary:
+def install(model, variant: RopeVariant, pair_layout: str = "half", section_order: tuple[int, int, int] = (0, 1, 2)
+            ) -> VariantRotary:  # fmt: skip
     """Replace (once) or retarget the language model's rotary embedding; returns it. A per-head
     variant also wraps the text model's apply_rotary_pos_emb (see the module docstring).
-    `pair_layout`: the family's (a key of PAIR_LAYOUTS)."""
+    `pair_layout`, `section_order`: the family's (niah.model_families.Family)."""
     lm = model.model.language_model
     if variant.per_head:
         _wrap_apply(sys.modules[type(lm).__module__], PAIR_LAYOUTS[pair_layout])
@@ -119,5 +122,5 @@ def install(model, variant: RopeVariant, pair_layout: str = "half") -> VariantRo
         lm.rotary_emb.set_variant(variant)
     else:
         device = next(model.parameters()).device
-        lm.rotary_emb = VariantRotary(variant, model.config, pair_layout).to(device)
+        lm.rotary_emb = VariantRotary(variant, model.config, pair_layout, section_order).to(device)
     return lm.rotary_emb

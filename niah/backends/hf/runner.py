@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -87,9 +88,10 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
-Embed = Callable[[int, int], tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]
-"""embed(start, stop) → (inputs_embeds (1, n, hidden), visual mask (1, n) or None,
-deepstack (layers, n_vis, hidden) or None) for prompt tokens start..stop−1."""
+Embed = Callable[[int, int], tuple[torch.Tensor, dict[str, Any]]]
+"""embed(start, stop) → (inputs_embeds (1, n, hidden), the text model's other inputs for these
+tokens: deepstack embeddings and their mask, or token types for a modality-routed MoE) for prompt
+tokens start..stop−1."""
 
 
 def shared_tokens(previous: Sequence[Segment], segments: Sequence[Segment]) -> int:
@@ -197,11 +199,8 @@ class PromptRunner:
         return self._logits(hidden)
 
     def _forward(self, embed: Embed, start: int, stop: int, positions: torch.Tensor) -> torch.Tensor:
-        embeds, visual_mask, deepstack = embed(start, stop)
+        embeds, kwargs = embed(start, stop)
         lm = self.model.model.language_model
-        kwargs = {}
-        if deepstack is not None:
-            kwargs = {"visual_pos_masks": visual_mask, "deepstack_visual_embeds": list(deepstack)}
         out = lm(inputs_embeds=embeds, position_ids=positions[:, None, start:stop], past_key_values=self.cache,
                  use_cache=True, **kwargs)  # fmt: skip
         return out.last_hidden_state[:, -1]

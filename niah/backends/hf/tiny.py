@@ -36,7 +36,10 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
     shared one. InternVL3: a Qwen2 text model (1-D RoPE) behind a 1-layer InternViT on the published
     448-px tiles in 56-px patches (16 tokens each after the pixel shuffle; the published 14-px
     patches give 256). LLaVA-OneVision: a Qwen2 text model behind a 1-layer SigLIP on the published
-    384-px frames in 56-px patches (3 × 3 pooled tokens; the published 14-px patches give 14 × 14)."""
+    384-px frames in 56-px patches (3 × 3 pooled tokens; the published 14-px patches give 14 × 14).
+    ERNIE-4.5-VL: text and vision experts routed by token type (4 experts, 2 per token, in both
+    layers, so that routing reaches the last token's logits), sections [3, 3, 2] in its own
+    (h, w, t) order, a 1-layer vision tower and the resampler merging two frames."""
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig, Qwen3VLMoeConfig
 
     rope = {"rope_type": "default", "mrope_section": list(mrope_section), "rope_theta": theta}
@@ -100,14 +103,25 @@ def tiny_config(family: str, mrope_section=(2, 3, 3), theta: float = 10_000.0):
                       intermediate_size=32, image_size=384, patch_size=56)  # 6 × 6 patches, pooled to 3 × 3 tokens
         text = dict(TEXT, model_type="qwen2", rope_parameters={"rope_type": "default", "rope_theta": theta})
         return LlavaOnevisionConfig(text_config=text, vision_config=vision, vision_feature_layer=-1)
+    if family == "ernie4_5_vl_moe":
+        from transformers import Ernie4_5_VLMoeConfig
+
+        rope = {"rope_type": "default", "rope_theta": theta, "mrope_section": [3, 3, 2]}  # h, w, t: ERNIE's order
+        text = dict(TEXT, head_dim=16, rope_parameters=rope, moe_intermediate_size=[16, 16], moe_k=2, moe_num_experts=4,
+                    moe_num_shared_experts=0, mlp_layer_types=["sparse", "sparse"])  # fmt: skip
+        vision = dict(depth=1, hidden_size=32, num_heads=2, intermediate_size=32, patch_size=14, spatial_merge_size=2,
+                      temporal_merge_size=2)  # fmt: skip
+        return Ernie4_5_VLMoeConfig(text_config=text, vision_config=vision)
     raise ValueError(family)
 
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
            "<|video_pad|>", "[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|begin_of_image|>",
            "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>", "<|image|>", "<|video|>", "<img>", "</img>",
-           "<IMG_CONTEXT>", "<video>", "<image>"]  # fmt: skip
-"""Qwen's special tokens, then GLM-4.xV's, then InternVL's and LLaVA's: one tokenizer serves every family."""
+           "<IMG_CONTEXT>", "<video>", "<image>", "<|begin_of_sentence|>", "<|end_of_sentence|>", "<|IMAGE_START|>",
+           "<|IMAGE_PLACEHOLDER|>", "<|IMAGE_END|>", "<|VIDEO_START|>", "<|VIDEO_PLACEHOLDER|>", "<|VIDEO_END|>",
+           "<think>", "</think>"]  # fmt: skip
+"""Qwen's special tokens, then GLM-4.xV's, InternVL's, LLaVA's and ERNIE's: one tokenizer serves every family."""
 TOKEN_IDS = {
     "qwen": {"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
              "vision_start_token_id": "<|vision_start|>", "vision_end_token_id": "<|vision_end|>"},
@@ -116,6 +130,9 @@ TOKEN_IDS = {
             "video_end_token_id": "<|end_of_video|>"},
     "internvl": {"image_token_id": "<IMG_CONTEXT>"},
     "llava": {"image_token_id": "<image>", "video_token_id": "<video>"},
+    "ernie": {"image_token_id": "<|IMAGE_PLACEHOLDER|>", "video_token_id": "<|VIDEO_PLACEHOLDER|>",
+              "image_start_token_id": "<|IMAGE_START|>", "image_end_token_id": "<|IMAGE_END|>",
+              "video_start_token_id": "<|VIDEO_START|>", "video_end_token_id": "<|VIDEO_END|>"},
 }  # fmt: skip
 """Family markup → the config's token-id fields and the tokens they name."""
 
@@ -171,17 +188,23 @@ def qwen2_vl_7b_config():
     return Qwen2VLConfig(text_config=QWEN2_VL_7B_TEXT, vision_config=QWEN2_VL_7B_VISION)
 
 
+TINY_PIXELS = {"ernie4_5_vl_moe": {"size": {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 1280}}}
+"""Processor settings the tiny checkpoints change to keep prompts short: ERNIE's published
+minimum (299 × 28² pixels) scales every small frame up to about 300 tokens."""
+
+
 def save_tiny_checkpoint(path: Path, family: str, seed: int = 0, template: str | None = None) -> Path:
     """A complete tiny checkpoint dir (config, random weights, tokenizer, preprocessor config)
     saved with save_pretrained, loadable like a hub checkpoint."""
-    return save_checkpoint(path, tiny_config(family), seed=seed, template=template)
+    return save_checkpoint(path, tiny_config(family), seed=seed, template=template, pixels=TINY_PIXELS.get(family))
 
 
-def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, template: str | None = None) -> Path:
+def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, template: str | None = None,
+                    pixels: dict | None = None) -> Path:  # fmt: skip
     """Save `config` (its token ids pointed at the byte-level tokenizer's special tokens), the
     tokenizer (with `template`, default niah's minimal ChatML one in the family's markup), the
-    family's processor configs (PROCESSOR_CONFIGS) and, with `weights`, random weights drawn with
-    `seed`."""
+    family's processor configs (PROCESSOR_CONFIGS, updated by `pixels`) and, with `weights`, random
+    weights drawn with `seed`."""
     import json
 
     import torch
@@ -205,8 +228,15 @@ def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, tem
     else:
         config.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    for name, settings in PROCESSOR_CONFIGS[family].items():
+    for name, published in PROCESSOR_CONFIGS[family].items():
+        settings = {**published, **(pixels or {})}
         (path / name).write_text(json.dumps(settings, indent=2))
+        if settings.get("draw_on_frames"):
+            import shutil
+
+            import matplotlib
+
+            shutil.copyfile(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / FONT_STAND_IN, path / settings["font"])
     return path
 
 
@@ -234,6 +264,11 @@ _INTERNVL = {"preprocessor_config.json": {  # the -hf conversion's (transformers
 _LLAVA = {"video_preprocessor_config.json": {  # the -hf conversion: the video processor of SigLIP-so400m-384
     "video_processor_type": "LlavaOnevisionVideoProcessor", "size": {"height": 384, "width": 384},
     "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}}  # fmt: skip
+_ERNIE = {"video_preprocessor_config.json": {  # Ernie4_5_VLMoeVideoProcessor's defaults (transformers 5.24)
+    "video_processor_type": "Ernie4_5_VLMoeVideoProcessor", "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
+    "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
+    "size": {"shortest_edge": 299 * 28 * 28, "longest_edge": 1196 * 28 * 28}, "draw_on_frames": True,
+    "font": "Roboto-Regular.ttf"}}  # fmt: skip
 PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "qwen2_vl": _QWEN2,
     "qwen2_5_vl": _QWEN2,
@@ -245,6 +280,7 @@ PROCESSOR_CONFIGS: dict[str, dict[str, dict]] = {
     "glm4v_moe": _GLM,
     "internvl": _INTERNVL,
     "llava_onevision": _LLAVA,
+    "ernie4_5_vl_moe": _ERNIE,
 }  # fmt: skip
 """The processor files of the published checkpoints (Qwen2-VL-7B-Instruct, Qwen2.5-VL-7B-Instruct,
 Qwen3-VL-8B-Instruct): file name → the settings niah reads, with the values the hub ships. Qwen3.5
@@ -253,4 +289,8 @@ not reachable here, so Qwen3-VL's values stand in for them. GLM-4.1V / 4.5V: the
 transformers' Glm4vVideoProcessor (the checkpoints' own files were not reachable either).
 InternVL: the -hf conversion's image processor (448-px tiles, ImageNet mean/std); LLaVA-OneVision:
 384-px frames with SigLIP's mean/std 0.5 (its conversion takes the video processor of
-google/siglip-so400m-patch14-384; neither file was reachable here to check)."""
+google/siglip-so400m-patch14-384; neither file was reachable here to check). ERNIE-4.5-VL: its
+video processor's class defaults, with the font its conversion ships (Roboto-Regular.ttf); the
+tiny checkpoints carry matplotlib's DejaVu Sans under that name (FONT_STAND_IN)."""
+FONT_STAND_IN = "DejaVuSans.ttf"
+"""The font file (from matplotlib's own data) tiny ERNIE checkpoints draw frame times with."""

@@ -28,6 +28,7 @@ import os
 import secrets
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,21 @@ def _encode_pooled(model, frames: list[np.ndarray], settings: PixelSettings, dee
     return [{"embeds": e} for e in out.pooler_output[0, :-1].chunk(len(frames))]
 
 
-ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled}
+def _encode_merged(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
+                   ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """ERNIE-4.5-VL: each frame (its time already drawn) as a video of two copies, grid (2, h, w),
+    through the model's own get_video_features (vision tower per frame, then the resampler that
+    merges two frames into one set of tokens)."""
+    one = replace(settings, temporal_patch_size=1)
+    patches, grids = zip(*(patchify(f, one) for f in frames), strict=True)
+    param = next(model.model.vision_tower.parameters())
+    pixels = torch.cat([torch.cat([p, p]) for p in patches]).to(param.device, param.dtype)
+    grid = torch.tensor([[2, g[1], g[2]] for g in grids], device=param.device)
+    out = model.model.get_video_features(pixel_values_videos=pixels, video_grid_thw=grid)
+    return [{"embeds": e} for e in out.pooler_output]
+
+
+ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled, "ernie": _encode_merged}
 """Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
 hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
 

@@ -39,13 +39,17 @@ PROCESSORS = {
     "glm4v_moe": "transformers.models.glm4v.processing_glm4v:Glm4vProcessor",  # transformers' auto mapping
     "internvl": "transformers.models.internvl.processing_internvl:InternVLProcessor",
     "llava_onevision": "transformers.models.llava_onevision.processing_llava_onevision:LlavaOnevisionProcessor",
+    "ernie4_5_vl_moe": "transformers.models.ernie4_5_vl_moe.processing_ernie4_5_vl_moe:Ernie4_5_VLMoeProcessor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
     "glm": ("<|image|>", "<|video|>", "<|begin_of_image|>", "<|end_of_image|>"),
     "internvl": ("<IMG_CONTEXT>", "<video>", "<img>", "</img>"),
     "llava": ("<image>", "<video>", None, None),
+    "ernie": ("<|IMAGE_PLACEHOLDER|>", "<|VIDEO_PLACEHOLDER|>", "<|VIDEO_START|>", "<|VIDEO_END|>"),
 }
+RAW_FRAMES_PER_UNIT = {"ernie4_5_vl_moe": 2}
+"""Families whose video grid counts raw frames, two of which merge into one niah frame's tokens."""
 
 
 def _processor_class(family: str):
@@ -75,7 +79,7 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
         if hasattr(cls, method):
             setattr(proc, method, lambda *a, _m=method, **k: getattr(cls, _m)(proc, *a, **k))
     inputs = {
-        "video_grid_thw": torch.tensor([[frames, 2 * grid[0], 2 * grid[1]]]),  # patches: 2×2 merged per token
+        "video_grid_thw": torch.tensor([[frames * RAW_FRAMES_PER_UNIT.get(family, 1), 2 * grid[0], 2 * grid[1]]]),
         "video_metadata": [VideoMetadata(total_num_frames=2 * frames, fps=fps,
                                          frames_indices=[i for i in range(frames) for _ in range(2)])],
         "pixel_values_videos": [torch.zeros(frames, 3, 1, 1)],  # InternVL counts its frames here

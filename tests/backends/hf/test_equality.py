@@ -3,11 +3,13 @@ against a full recompute."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from niah.backends.hf import HFBackend
-from niah.backends.hf.pixels import normalised, patchify
+from niah.backends.hf.pixels import draw_time, normalised, patchify
 from niah.data.dataset import Dataset
 from niah.sweep.plan import make_plan
 from niah.sweep.tasks import TASKS
@@ -33,6 +35,19 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
     elif backend.ck.family.vision == "pooled":  # LLaVA-OneVision: one video of N frames
         video = torch.stack([normalised(by_key[ref.key], backend.ck.pixels) for ref in refs])[None]
         kwargs = dict(input_ids=torch.tensor([ids]), pixel_values_videos=video)
+    elif backend.ck.family.vision == "ernie":  # each frame twice (one merged unit), its time drawn on it
+        one = replace(backend.ck.pixels, temporal_patch_size=1)
+        fps = dataset.options["fps"]
+        patches = [patchify(draw_time(by_key[ref.key], i / fps, backend.font), one) for i, ref in enumerate(refs)]
+        grid = patches[0][1]
+        markers = (config.video_start_token_id, config.video_end_token_id)
+        kwargs = dict(
+            input_ids=torch.tensor([ids]),
+            mm_token_type_ids=torch.tensor([types]),
+            moe_mm_token_type_ids=torch.tensor([[2 if i in markers else t for i, t in zip(ids, types, strict=True)]]),
+            pixel_values_videos=torch.cat([torch.cat([p, p]) for p, _ in patches]),
+            video_grid_thw=torch.tensor([[2 * len(refs), grid[1], grid[2]]]),
+        )
     else:
         patches = [patchify(by_key[ref.key], backend.ck.pixels) for ref in refs]
         grid = patches[0][1]
@@ -98,7 +113,7 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "glm4v",
-                                    "glm4v_moe", "internvl", "llava_onevision"])  # fmt: skip
+                                    "glm4v_moe", "internvl", "llava_onevision", "ernie4_5_vl_moe"])  # fmt: skip
 def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, tiny_checkpoints, grid_dataset,
                                                                tmp_path):  # fmt: skip
     from niah.rope import resolve_variant

@@ -35,7 +35,7 @@ def prompt(keys: list[str], n: int = 40):
         rows.append(torch.randn(n, 32, generator=g))
     embeds = torch.cat(rows)[None]
     positions = torch.arange(embeds.shape[1]).expand(3, -1).double()
-    return segments, positions, lambda a, b: (embeds[:, a:b], None, None)
+    return segments, positions, lambda a, b: (embeds[:, a:b], {})
 
 
 def fresh(model, keys: list[str]) -> torch.Tensor:
