@@ -11,6 +11,7 @@ tokens, every argmax must match — the LongVA rule).
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -308,10 +309,11 @@ class HFBackend(Backend):
     def vision_fingerprint(self, dataset: Dataset) -> str:
         """The vision cache's folder name: checkpoint, resolved dtype, the weights' identity (random
         weights differ by seed and by the device drawn on: torch's CPU and CUDA generators differ),
-        pixel settings and the dataset."""
+        pixel settings, the bytes of the font frame times are drawn with (ERNIE-4.5-VL) and the dataset."""
         device = torch.device(self.options["device"] or default_device()).type
         weights = f"random:{self.seed}:{device}" if self.options["random_weights"] else weights_identity(self.ck.ref)
-        return vision.fingerprint(self.ck.ref, self.dtype, weights, self.ck.pixels, dataset.manifest_hash)
+        font = hashlib.sha256(Path(self.font).read_bytes()).hexdigest() if self.font else None
+        return vision.fingerprint(self.ck.ref, self.dtype, weights, self.ck.pixels, font, dataset.manifest_hash)
 
     def set_prefix_reuse(self, reuse: bool) -> None:
         """Turn prefix reuse on or off, keeping the loaded model; the KV cache starts empty."""

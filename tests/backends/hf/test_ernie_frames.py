@@ -89,3 +89,16 @@ def test_a_missing_font_is_one_line_exit_2(tiny_checkpoints, short_dataset, tmp_
                                     "--device", "cpu", "-q"])  # fmt: skip
     assert res.exit_code == 2 and "draws each frame's time with a font (Roboto-Regular.ttf)" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_another_font_gets_another_vision_cache(tiny_checkpoints, short_dataset, tmp_path):
+    """The drawn times are in the cached embeddings: a font replaced under the same name must not
+    reuse them."""
+    import shutil
+
+    ckpt = shutil.copytree(tiny_checkpoints["ernie4_5_vl_moe"], tmp_path / "ernie")
+    ds = Dataset(short_dataset)
+    before = HFBackend(str(ckpt), device="cpu").vision_fingerprint(ds)
+    font = ckpt / "Roboto-Regular.ttf"
+    font.write_bytes(font.read_bytes() + b"\0")
+    assert HFBackend(str(ckpt), device="cpu").vision_fingerprint(ds) != before
