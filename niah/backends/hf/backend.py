@@ -326,10 +326,8 @@ class HFBackend(Backend):
         """Encode every frame the samples need that is not cached yet (haystack decoded in order);
         returns how many frames were encoded."""
         deep = self.ck.family.deepstack
-        timed = self.ck.family.timed_frames
-        batches = self._timed_batches(dataset, samples) if timed else self._batches(dataset, samples)
         count = 0
-        for frames in batches:  # out of memory here fails only the samples that need a frame not encoded
+        for frames in self._missing_frames(dataset, samples):  # out of memory fails only the samples needing a frame
             try:
                 count += vision.encode_into(self.vision_cache, self.model, frames, self.ck.pixels, deep,
                                             self.ck.family.vision)  # fmt: skip
@@ -339,40 +337,33 @@ class HFBackend(Backend):
             free_memory()  # after the except block: the failed tensors are released
         return count
 
-    def _batches(self, dataset: Dataset, samples: Sequence[Sample]) -> list[Iterator[tuple[str, np.ndarray]]]:
-        """(key, pixels) of the frames not cached yet: the haystack decoded in order, then the inserted images."""
-        needed_h = max((s.cell.length for s in samples), default=0)
-        missing = [i for i in range(needed_h) if f"h{i}" not in self.vision_cache]
-        inserted = {r for s in samples for r in s.frames(dataset) if r.kind != "haystack"}
-        return [((f"h{i}", f) for i, f in enumerate(dataset.haystack_frames(missing[-1] + 1))) if missing else iter(()),
-                ((r.key, dataset.image(r)) for r in sorted(inserted, key=lambda r: r.key))]  # fmt: skip
-
-    def _timed_batches(self, dataset: Dataset, samples: Sequence[Sample]) -> list[Iterator[tuple[str, np.ndarray]]]:
-        """As `_batches` for a family that draws each frame's time into its pixels: every (frame,
-        index in the video) the samples use, drawn at index / fps (a haystack frame is needed at as
-        many indices as insertions before it vary, a few per frame)."""
-        fps = dataset.options["fps"]
+    def _missing_frames(self, dataset: Dataset, samples: Sequence[Sample]) -> list[Iterator[tuple[str, np.ndarray]]]:
+        """(cache key, pixels) of every frame the samples use that is not cached yet: the haystack
+        decoded in order, then the inserted images. A family that draws each frame's time into
+        its pixels (ERNIE-4.5-VL) keys a frame by the index it is shown at too (`frame_key`) and gets
+        it drawn at index / fps: a haystack frame is then needed at as many indices as the
+        insertions before it vary, a few per frame."""
+        fps, timed = dataset.options["fps"], self.ck.family.timed_frames
         uses: dict[str, tuple[FrameRef, int]] = {}
         for sample in samples:
             for i, ref in enumerate(sample.frames(dataset)):
-                key = frame_key(ref, i, True)
+                key = frame_key(ref, i, timed)
                 if key not in self.vision_cache:
                     uses[key] = (ref, i)
-        at: dict[int, list[int]] = {}  # haystack frame → the indices it is shown at
-        for ref, i in uses.values():
+        at: dict[int, list[tuple[str, int]]] = {}  # haystack frame → (key, index shown at)
+        for key, (ref, i) in uses.items():
             if ref.kind == "haystack":
-                at.setdefault(ref.index, []).append(i)
-        font = self.font
+                at.setdefault(ref.index, []).append((key, i))
 
         def haystack() -> Iterator[tuple[str, np.ndarray]]:
             if not at:
                 return
             for j, frame in enumerate(dataset.haystack_frames(max(at) + 1)):
-                for i in sorted(at.get(j, ())):
-                    yield f"h{j}@{i}", draw_time(frame, i / fps, font)
+                for key, i in sorted(at.get(j, ())):
+                    yield key, draw_time(frame, i / fps, self.font)
 
         inserted = sorted((key, ref, i) for key, (ref, i) in uses.items() if ref.kind != "haystack")
-        return [haystack(), ((key, draw_time(dataset.image(ref), i / fps, font)) for key, ref, i in inserted)]
+        return [haystack(), ((key, draw_time(dataset.image(ref), i / fps, self.font)) for key, ref, i in inserted)]
 
     def _embedder(self, segments: list[Segment]):
         lm = self.model.model.language_model
@@ -388,28 +379,33 @@ class HFBackend(Backend):
         config = self.ck.config
         markers = {getattr(config, name, None) for name in ("video_start_token_id", "video_end_token_id")}
 
+        def token_types(seg: Segment, lo: int, hi: int) -> torch.Tensor:
+            """2 for video tokens and the video's start/end markers (ERNIE's vision experts), else 0."""
+            if seg.frame is not None:
+                return torch.full((hi - lo,), 2, dtype=torch.long)
+            return torch.tensor([2 if i in markers else 0 for i in seg.ids[lo:hi]] if seg.vector is None else [0])
+
         def embed(start: int, stop: int) -> tuple[torch.Tensor, dict[str, Any]]:
             parts, mask, deeps, types = [], [], [], []
             for seg, off in zip(segments, offsets, strict=True):
                 a, b = max(start, off), min(stop, off + seg.n)
                 if a >= b:
                     continue
+                if routes:
+                    types.append(token_types(seg, a - off, b - off))
                 if seg.vector is not None:  # a learned vector of the model, e.g. LLaVA-OneVision's image_newline
                     parts.append(getattr(self.model.model, seg.vector)[None].to(device, dtype))
                     mask.append(torch.zeros(1, dtype=torch.bool))
-                    types.append(torch.zeros(1, dtype=torch.long))
                 elif seg.frame is None:
                     ids = torch.tensor(seg.ids[a - off : b - off], device=device)
                     parts.append(lm.embed_tokens(ids))
                     mask.append(torch.zeros(b - a, dtype=torch.bool))
-                    types.append(torch.tensor([2 if i in markers else 0 for i in seg.ids[a - off : b - off]]))
                 else:
                     if seg.frame not in self.vision_cache:
                         raise SampleFailed(f"frame {seg.frame} was not encoded (out of memory while encoding "
                                            "frames); rerun to retry")  # fmt: skip
                     parts.append(self.vision_cache.get(seg.frame)[a - off : b - off].to(device, dtype))
                     mask.append(torch.ones(b - a, dtype=torch.bool))
-                    types.append(torch.full((b - a,), 2, dtype=torch.long))
                     if deep:
                         deeps.append(self.vision_cache.get(seg.frame + "#deep")[:, a - off : b - off])
             embeds = torch.cat(parts)[None]
