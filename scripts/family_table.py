@@ -1,14 +1,18 @@
-"""The per-family table of README's "Real models" section, from niah's own registries.
+"""The two tables of README's "Real models" section, from niah's own registries and docs/data.
 
-    python scripts/family_table.py            # prints the Markdown table
+    python scripts/family_table.py            # prints both Markdown tables
 
 For each hf family: transformers' class, the native variant (niah rope list), how its text model
 rotates and attends (full or hybrid linear attention; both from transformers' default config of
 the family, not a particular checkpoint's), how a video is
 laid out, and the vision tokens per frame at LongVA's 448×252 frames and over its longest
 haystack (3000 frames), computed from the published processor settings niah reads
-(niah.backends.hf.tiny.PROCESSOR_CONFIGS). The KV cache of a given checkpoint at a given length
-is printed by `niah run ... --dry-run` from the checkpoint's own config.
+(niah.backends.hf.tiny.PROCESSOR_CONFIGS).
+
+Then, per public checkpoint (docs/data/public_checkpoints.json, each row naming the public copy of
+its config it was read from), the longest LongVA prompt in tokens (docs/data/longva_prompts.json,
+made by scripts/longva_prompts.py) and the bf16 KV cache at that length. The KV cache of any other
+checkpoint at any length is printed by `niah run ... --dry-run` from the checkpoint's own config.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,6 +32,8 @@ from niah.backends.hf.prompt import VIDEO_MARKUPS  # noqa: E402
 from niah.backends.hf.tiny import PROCESSOR_CONFIGS  # noqa: E402
 from niah.model_families import FAMILIES  # noqa: E402
 
+PROMPTS = ROOT / "docs" / "data" / "longva_prompts.json"  # scripts/longva_prompts.py
+CHECKPOINTS = ROOT / "docs" / "data" / "public_checkpoints.json"  # each row with the public copy it was read from
 LONGVA_FRAME = (252, 448)  # height, width: haystacks/base.json
 LONGVA_LONGEST = 3000  # frames
 
@@ -62,27 +69,58 @@ def attention(family: str) -> str:
     return f"hybrid: {share:.0%} full, the rest linear (Gated DeltaNet)"
 
 
-def table() -> str:
+def frame_grid(name: str) -> tuple[int, int]:
+    """(rows, columns) of vision tokens of one 448×252 frame under the family's published processor settings."""
     from transformers import AutoConfig
 
+    with tempfile.TemporaryDirectory() as tmp:
+        for file, settings in PROCESSOR_CONFIGS[name].items():
+            (Path(tmp) / file).write_text(json.dumps(settings))
+        return tokens_per_frame(*LONGVA_FRAME, load_pixel_settings(tmp, FAMILIES[name], AutoConfig.for_model(name)))
+
+
+def table() -> str:
     rows = ["| family | transformers class | native variant | rotates | attention | video | tokens per frame at "
             "448×252 | vision tokens at 3000 frames |", "|---|---|---|---|---|---|---|---|"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, family in FAMILIES.items():
-            folder = Path(tmp) / name
-            folder.mkdir()
-            for file, settings in PROCESSOR_CONFIGS[name].items():
-                (folder / file).write_text(json.dumps(settings))
-            pixels = load_pixel_settings(str(folder), family, AutoConfig.for_model(name))
-            h, w = tokens_per_frame(*LONGVA_FRAME, pixels)
-            markup = VIDEO_MARKUPS[family.markup]
-            video = markup.summary if family.frame_runs else "one run"
-            video += f", then the learned {markup.trailer} vector" if markup.trailer else ""
-            video += ", each frame's time drawn into its pixels" if family.timed_frames else ""
-            rows.append(f"| {family.title} | `{family.model_class}` | `{family.native_variant}` | {rotation(name)} | "
-                        f"{attention(name)} | {video} | {h}×{w} = {h * w} | {LONGVA_LONGEST * h * w:,} |")
+    for name, family in FAMILIES.items():
+        h, w = frame_grid(name)
+        markup = VIDEO_MARKUPS[family.markup]
+        video = markup.summary if family.frame_runs else "one run"
+        video += f", then the learned {markup.trailer} vector" if markup.trailer else ""
+        video += ", each frame's time drawn into its pixels" if family.timed_frames else ""
+        rows.append(f"| {family.title} | `{family.model_class}` | `{family.native_variant}` | {rotation(name)} | "
+                    f"{attention(name)} | {video} | {h}×{w} = {h * w} | {LONGVA_LONGEST * h * w:,} |")
+    return "\n".join(rows)
+
+
+def text_shape(row: dict) -> SimpleNamespace:
+    """A text config with what `kv_cache_bytes` reads, from a row of docs/data/public_checkpoints.json."""
+    layers, interval = row["num_hidden_layers"], row.get("full_attention_interval", 1)
+    kinds = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(layers)]
+    return SimpleNamespace(num_hidden_layers=layers, num_attention_heads=row["num_attention_heads"],
+                           num_key_value_heads=row["num_key_value_heads"], head_dim=row["head_dim"],
+                           layer_types=kinds)  # fmt: skip
+
+
+def kv_table() -> str:
+    """README's table of the longest LongVA prompt (docs/data/longva_prompts.json) and its bf16 KV cache for each
+    public checkpoint (docs/data/public_checkpoints.json), through the function `niah run --dry-run` uses."""
+    from niah.backends.hf.backend import GiB, kv_cache_bytes
+
+    prompts = json.loads(PROMPTS.read_text())["families"]
+    rows = ["| checkpoint | KV layers × KV heads × head_dim | KV cache per token (bf16) | longest LongVA prompt "
+            "(tokens) | its KV cache (bf16) |", "|---|---|---|---|---|"]
+    for row in json.loads(CHECKPOINTS.read_text())["checkpoints"]:
+        prompt = prompts[row["family"]]
+        shape = text_shape(row)
+        full = shape.layer_types.count("full_attention")
+        approx = "≈ " if prompt["text_tokenizer"] == "estimate" else ""
+        per_token = kv_cache_bytes(shape, 1, "bfloat16")
+        rows.append(f"| {row['checkpoint']} | {full} × {row['num_key_value_heads']} × {row['head_dim']} | "
+                    f"{per_token / 1024:g} KiB | {approx}{prompt['tokens']:,} | "
+                    f"{approx}{kv_cache_bytes(shape, prompt['tokens'], 'bfloat16') / GiB:.1f} GiB |")
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
-    print(table())
+    print(table() + "\n\n" + kv_table())

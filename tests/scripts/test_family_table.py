@@ -1,10 +1,13 @@
-"""README's per-family table is the one scripts/family_table.py makes from niah's registries."""
+"""README's per-family tables are the ones scripts/family_table.py makes from niah's registries and the
+recorded data (docs/data), and that data agrees with niah's code."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
+from niah.backends.hf.prompt import VIDEO_MARKUPS
 from niah.model_families import FAMILIES
 
 ROOT = Path(__file__).parents[2]
@@ -18,3 +21,62 @@ def test_readme_holds_the_table_the_script_makes():
     assert table in (ROOT / "README.md").read_text()
     assert len(table.splitlines()) == 2 + len(FAMILIES)
     assert "| Qwen2-VL | `Qwen2VLForConditionalGeneration` | `m-rope` |" in table and "9×16 = 144 | 432,000 |" in table
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_holds_the_kv_table_the_script_makes():
+    module = _script("family_table")
+    table = module.kv_table()
+    assert table in (ROOT / "README.md").read_text()
+    checkpoints = json.loads(module.CHECKPOINTS.read_text())["checkpoints"]
+    assert len(table.splitlines()) == 2 + len(checkpoints)
+    assert {row["family"] for row in checkpoints} == set(FAMILIES)  # every family has a public size listed
+    # Qwen2-VL-7B: 2 × 28 layers × 4 KV heads × 128 × 2 bytes = 56 KiB a token
+    assert "| Qwen/Qwen2-VL-7B-Instruct | 28 × 4 × 128 | 56 KiB |" in table
+
+
+def test_qwen3_5_rows_count_only_their_full_attention_layers():
+    module = _script("family_table")
+    rows = {r["checkpoint"]: r for r in json.loads(module.CHECKPOINTS.read_text())["checkpoints"]}
+    kinds = module.text_shape(rows["Qwen/Qwen3.5-27B"]).layer_types
+    assert kinds.count("full_attention") == 16 and kinds[3] == "full_attention" and kinds[0] == "linear_attention"
+    assert module.text_shape(rows["Qwen/Qwen2-VL-7B-Instruct"]).layer_types == ["full_attention"] * 28
+
+
+def test_recorded_longva_prompts_match_the_current_frame_sizes():
+    """docs/data/longva_prompts.json was made by scripts/longva_prompts.py (it needs Qwen's BPE file); a change
+    to a family's processor settings or markup that would change its vision tokens makes it stale."""
+    module = _script("family_table")
+    prompts = json.loads(module.PROMPTS.read_text())["families"]
+    assert set(prompts) == set(FAMILIES)
+    for name, family in FAMILIES.items():
+        h, w = module.frame_grid(name)
+        trailer = 1 if VIDEO_MARKUPS[family.markup].trailer else 0
+        row = prompts[name]
+        assert row["frames"] > module.LONGVA_LONGEST, name  # the haystack, the needle and its look-alikes
+        assert row["vision_tokens"] == row["frames"] * h * w + trailer, name
+        assert row["tokens"] == row["vision_tokens"] + row["text_tokens"], name
+
+
+def test_longva_prompts_counts_what_the_dry_run_counts(small_dataset, tmp_path):
+    """The script's split of the longest prompt into vision and text tokens, on a small dataset and a weightless
+    checkpoint with the byte-level tokenizer: the total is the dry run's longest sample."""
+    from transformers import AutoConfig
+
+    from niah.backends.hf.tiny import save_checkpoint
+    from niah.sweep.engine import RunConfig, dry_run, prepare
+
+    folder = save_checkpoint(tmp_path / "q", AutoConfig.for_model("qwen2_vl"), weights=False)
+    counted = _script("longva_prompts").longest_prompt(small_dataset, folder, "qwen2_vl")
+    config = RunConfig(str(small_dataset), model=f"hf:{folder}", variants=["m-rope"])
+    assert f"{counted['tokens']:,} in the longest sample" in dry_run(config, tmp_path / "run")
+    p = prepare(config)
+    h, w = p.backend.grid(p.dataset)
+    assert counted["vision_tokens"] == counted["frames"] * h * w
+    assert counted["text_tokens"] > 0

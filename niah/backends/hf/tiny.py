@@ -150,15 +150,18 @@ def chat_template(markup: str = "qwen") -> str:
     )
 
 
-def tiny_tokenizer():
-    """A byte-level tokenizer (256 byte tokens, no merges) with every family's special tokens."""
+def tiny_tokenizer(base=None):
+    """A tokenizer with every family's special tokens: over `base` (a tokenizers.Tokenizer, e.g. a
+    real BPE) or, by default, byte-level (256 byte tokens, no merges)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
+    tok = base
+    if tok is None:
+        alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+        tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     fast.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
     fast.chat_template = chat_template()
@@ -200,9 +203,10 @@ def save_tiny_checkpoint(path: Path, family: str, seed: int = 0, template: str |
 
 
 def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, template: str | None = None,
-                    pixels: dict | None = None) -> Path:  # fmt: skip
-    """Save `config` (its token ids pointed at the byte-level tokenizer's special tokens), the
-    tokenizer (with `template`, default niah's minimal ChatML one in the family's markup), the
+                    pixels: dict | None = None, tokenizer=None) -> Path:  # fmt: skip
+    """Save `config` (its token ids pointed at the tokenizer's special tokens), the tokenizer
+    (`tiny_tokenizer()` unless given; with `template`, default niah's minimal ChatML one in the
+    family's markup), the
     family's processor configs (PROCESSOR_CONFIGS, updated by `pixels`) and, with `weights`, random
     weights drawn with `seed`."""
     import json
@@ -214,7 +218,7 @@ def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, tem
 
     family = config.model_type
     markup = FAMILIES[family].markup
-    tokenizer = tiny_tokenizer()
+    tokenizer = tokenizer or tiny_tokenizer()
     tokenizer.chat_template = template or chat_template(markup)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
     for field, token in TOKEN_IDS[markup].items():
