@@ -11,11 +11,14 @@ there is one) and asks niah's own planner (the code behind `niah run --dry-run`)
 prompt with the family's native variant. The longest prompt's segments are split into vision tokens
 (frames and learned vectors) and text tokens.
 
-The text is tokenized with Qwen's byte-level BPE (the qwen.tiktoken file that dashscope ships: the
-151,643 merges Qwen2's tokenizer also has, and Qwen's pre-tokenizer, which splits every digit), the
-real tokenizer of Qwen2-VL, Qwen2.5-VL, Qwen3-VL, InternVL3 (Qwen2.5 LLM) and LLaVA-OneVision (Qwen2
-LLM). Qwen3.5, GLM-4.xV and ERNIE-4.5-VL ship other vocabularies: their text counts are estimates
-with this BPE (the JSON says which). No model hub is reachable here, so no other tokenizer could be used.
+The text is tokenized with Qwen's byte-level BPE (the qwen.tiktoken file that dashscope ships, with
+Qwen's pre-tokenizer, which splits every digit), the real tokenizer of Qwen2-VL, Qwen2.5-VL, Qwen3-VL,
+InternVL3 (Qwen2.5 LLM) and LLaVA-OneVision (Qwen2 LLM): its 151,643 tokens end where Qwen2's added
+tokens begin (<|endoftext|> = 151643), and its first tokens after the bytes (ids 256-260: ĠĠ, ĠĠĠĠ,
+in, Ġt, 8 × Ġ) are the first merges in the GGUF metadata of Ollama's qwen2 and Qwen2.5-VL
+conversions. Qwen3.5, GLM-4.xV and ERNIE-4.5-VL ship other vocabularies: their text counts are
+estimates with this BPE (the JSON says which). No model hub is reachable here, so no other
+tokenizer could be used.
 """
 
 from __future__ import annotations
