@@ -90,7 +90,8 @@ def main() -> None:
             print(family, rows[family], flush=True)
     record = {
         "what": f"the longest prompt of the longva preset at {LENGTH} frames (every depth, needle and task), "
-                "native variant, frames at the preset's 448x252 as niah shows them by default",
+                "native variant, each frame at the size the family's processor gives one 448x252 frame "
+                "(niah's default)",
         "made_by": "python scripts/longva_prompts.py --bpe qwen.tiktoken",
         "bpe": {"file": args.bpe.name, "sha256": sha256(args.bpe), "from": "the dashscope wheel on PyPI, "
                 "dashscope/resources/qwen.tiktoken"},
