@@ -3,22 +3,16 @@ session runs, checked before that session spends device time on it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).parents[2] / "scripts" / "bench_hf.py"
+from script_loader import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_hf", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_hf"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    module = load_script("bench_hf")
     yield module
     del sys.modules["bench_hf"]
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).parents[2] / "scripts" / "bench_train.py"
+from script_loader import load_script
 
 
 def test_bench_train_prints_speed_per_variant(capsys):
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench_train")
     module.main(["--variants", "vanilla,m-rope", "--steps", "2", "--warmup", "1", "--threads", "1"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split()[:3] == ["variant", "samples/s", "tokens/s"] and len(lines) == 3
@@ -24,9 +19,7 @@ def test_bench_train_prints_speed_per_variant(capsys):
 def test_time_to_95_reads_the_first_full_length_log_line_at_the_target(tmp_path, capsys):
     import json
 
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench_train")
     for name, accuracies in (("a-s0", [0.97, 0.5, 0.96, 0.99]), ("b-s0", [0.9, 0.9, 0.9, 0.9])):
         folder = tmp_path / name
         folder.mkdir()

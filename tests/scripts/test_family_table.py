@@ -3,9 +3,10 @@ recorded data (docs/data), and that data agrees with niah's code."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from script_loader import load_script
 
 from niah.backends.hf.prompt import VIDEO_MARKUPS
 from niah.model_families import FAMILIES
@@ -14,24 +15,14 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_readme_holds_the_table_the_script_makes():
-    spec = importlib.util.spec_from_file_location("family_table", ROOT / "scripts" / "family_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    table = module.table()
+    table = load_script("family_table").table()
     assert table in (ROOT / "README.md").read_text()
     assert len(table.splitlines()) == 2 + len(FAMILIES)
     assert "| Qwen2-VL | `Qwen2VLForConditionalGeneration` | `m-rope` |" in table and "9×16 = 144 | 432,000 |" in table
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_readme_holds_the_kv_table_the_script_makes():
-    module = _script("family_table")
+    module = load_script("family_table")
     table = module.kv_table()
     assert table in (ROOT / "README.md").read_text()
     checkpoints = json.loads(module.CHECKPOINTS.read_text())["checkpoints"]
@@ -42,7 +33,7 @@ def test_readme_holds_the_kv_table_the_script_makes():
 
 
 def test_qwen3_5_rows_count_only_their_full_attention_layers():
-    module = _script("family_table")
+    module = load_script("family_table")
     rows = {r["checkpoint"]: r for r in json.loads(module.CHECKPOINTS.read_text())["checkpoints"]}
     kinds = module.text_shape(rows["Qwen/Qwen3.5-27B"]).layer_types
     assert kinds.count("full_attention") == 16 and kinds[3] == "full_attention" and kinds[0] == "linear_attention"
@@ -52,7 +43,7 @@ def test_qwen3_5_rows_count_only_their_full_attention_layers():
 def test_recorded_longva_prompts_match_the_current_frame_sizes():
     """docs/data/longva_prompts.json was made by scripts/longva_prompts.py (it needs Qwen's BPE file); a change
     to a family's processor settings or markup that would change its vision tokens makes it stale."""
-    module = _script("family_table")
+    module = load_script("family_table")
     prompts = json.loads(module.PROMPTS.read_text())["families"]
     assert set(prompts) == set(FAMILIES)
     for name, family in FAMILIES.items():
@@ -73,7 +64,7 @@ def test_longva_prompts_counts_what_the_dry_run_counts(small_dataset, tmp_path):
     from niah.sweep.engine import RunConfig, dry_run, prepare
 
     folder = save_checkpoint(tmp_path / "q", AutoConfig.for_model("qwen2_vl"), weights=False)
-    counted = _script("longva_prompts").longest_prompt(small_dataset, folder, "qwen2_vl")
+    counted = load_script("longva_prompts").longest_prompt(small_dataset, folder, "qwen2_vl")
     config = RunConfig(str(small_dataset), model=f"hf:{folder}", variants=["m-rope"])
     assert f"{counted['tokens']:,} in the longest sample" in dry_run(config, tmp_path / "run")
     p = prepare(config)
