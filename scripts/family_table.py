@@ -21,7 +21,6 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -93,19 +92,22 @@ def table() -> str:
     return "\n".join(rows)
 
 
-def text_shape(row: dict) -> SimpleNamespace:
-    """A text config with what `kv_cache_bytes` reads, from a row of docs/data/public_checkpoints.json."""
-    layers, interval = row["num_hidden_layers"], row.get("full_attention_interval", 1)
-    kinds = ["full_attention" if (i + 1) % interval == 0 else "linear_attention" for i in range(layers)]
-    return SimpleNamespace(num_hidden_layers=layers, num_attention_heads=row["num_attention_heads"],
-                           num_key_value_heads=row["num_key_value_heads"], head_dim=row["head_dim"],
-                           layer_types=kinds)  # fmt: skip
+SHAPE_KEYS = ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "full_attention_interval")
+
+
+def text_shape(row: dict):
+    """The family's text config (transformers' class, which derives Qwen3.5's layer types from its
+    full_attention_interval) with a row of docs/data/public_checkpoints.json."""
+    from transformers import AutoConfig
+
+    text = {key: row[key] for key in SHAPE_KEYS if key in row}
+    return AutoConfig.for_model(row["family"], text_config=text).get_text_config()
 
 
 def kv_table() -> str:
     """README's table of the longest LongVA prompt (docs/data/longva_prompts.json) and its bf16 KV cache for each
     public checkpoint (docs/data/public_checkpoints.json), through the function `niah run --dry-run` uses."""
-    from niah.backends.hf.backend import GiB, kv_cache_bytes
+    from niah.backends.hf.backend import GiB, full_attention_layers, kv_cache_bytes
 
     prompts = json.loads(PROMPTS.read_text())["families"]
     rows = ["| checkpoint | KV layers × KV heads × head_dim | KV cache per token (bf16) | longest LongVA prompt "
@@ -113,7 +115,7 @@ def kv_table() -> str:
     for row in json.loads(CHECKPOINTS.read_text())["checkpoints"]:
         prompt = prompts[row["family"]]
         shape = text_shape(row)
-        full = shape.layer_types.count("full_attention")
+        full = full_attention_layers(shape)
         approx = "≈ " if prompt["text_tokenizer"] == "estimate" else ""
         per_token = kv_cache_bytes(shape, 1, "bfloat16")
         rows.append(f"| {row['checkpoint']} | {full} × {row['num_key_value_heads']} × {row['head_dim']} | "

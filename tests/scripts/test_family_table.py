@@ -8,6 +8,7 @@ from pathlib import Path
 
 from script_loader import load_script
 
+from niah.backends.hf.backend import full_attention_layers
 from niah.backends.hf.prompt import VIDEO_MARKUPS
 from niah.model_families import FAMILIES
 
@@ -35,9 +36,11 @@ def test_readme_holds_the_kv_table_the_script_makes():
 def test_qwen3_5_rows_count_only_their_full_attention_layers():
     module = load_script("family_table")
     rows = {r["checkpoint"]: r for r in json.loads(module.CHECKPOINTS.read_text())["checkpoints"]}
-    kinds = module.text_shape(rows["Qwen/Qwen3.5-27B"]).layer_types
-    assert kinds.count("full_attention") == 16 and kinds[3] == "full_attention" and kinds[0] == "linear_attention"
-    assert module.text_shape(rows["Qwen/Qwen2-VL-7B-Instruct"]).layer_types == ["full_attention"] * 28
+    qwen3_5 = module.text_shape(rows["Qwen/Qwen3.5-27B"])
+    assert full_attention_layers(qwen3_5) == 16 and qwen3_5.num_hidden_layers == 64
+    assert qwen3_5.layer_types[3] == "full_attention" and qwen3_5.layer_types[0] == "linear_attention"
+    for name in ("Qwen/Qwen2-VL-7B-Instruct", "baidu/ERNIE-4.5-VL-28B-A3B-PT"):  # with and without layer_types
+        assert full_attention_layers(module.text_shape(rows[name])) == rows[name]["num_hidden_layers"]
 
 
 def test_recorded_longva_prompts_match_the_current_frame_sizes():

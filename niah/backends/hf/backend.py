@@ -87,12 +87,17 @@ GiB = 2**30
 BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
-def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
-    """Bytes of the KV cache of `tokens` tokens: keys and values of every full-attention layer
-    (all layers but Qwen3.5's linear-attention ones, whose state does not grow with the prompt)."""
-    _, kv = _widths(text_config)
+def full_attention_layers(text_config) -> int:
+    """Layers that keep keys and values: all but Qwen3.5's linear-attention ones (their state does
+    not grow with the prompt)."""
     kinds = getattr(text_config, "layer_types", None) or ["full_attention"] * text_config.num_hidden_layers
-    return 2 * sum(k == "full_attention" for k in kinds) * kv * tokens * BYTES[dtype]
+    return sum(k == "full_attention" for k in kinds)
+
+
+def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
+    """Bytes of the KV cache of `tokens` tokens: keys and values of every full-attention layer."""
+    _, kv = _widths(text_config)
+    return 2 * full_attention_layers(text_config) * kv * tokens * BYTES[dtype]
 
 
 def count_params(ck: Checkpoint) -> int:
