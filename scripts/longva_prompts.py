@@ -24,7 +24,6 @@ tokenizer could be used.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from niah.data.dataset import sha256_file  # noqa: E402
 from niah.model_families import FAMILIES  # noqa: E402
 
 OUT = ROOT / "docs" / "data" / "longva_prompts.json"
@@ -44,10 +44,6 @@ QWEN_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
 QWEN_BPE_FAMILIES = {"qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "internvl", "llava_onevision"}
 """Families whose own tokenizer has exactly Qwen2's BPE; the rest get an estimate of their text tokens."""
 LENGTH = 3000  # frames: LongVA's longest haystack
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def longest_prompt(dataset: Path, folder: Path, family: str) -> dict:
@@ -84,8 +80,8 @@ def main() -> None:
             template = fixture.read_text() if fixture.is_file() else None
             folder = save_checkpoint(Path(tmp) / family, AutoConfig.for_model(family), weights=False,
                                      template=template, tokenizer=tiny_tokenizer(bpe))  # fmt: skip
-            rows[family] = {**longest_prompt(dataset, folder, family),
-                            "template": f"{fixture.name} sha256 {sha256(fixture)}" if template else "niah's minimal",
+            source = f"{fixture.name} sha256 {sha256_file(fixture)}" if template else "niah's minimal"
+            rows[family] = {**longest_prompt(dataset, folder, family), "template": source,
                             "text_tokenizer": "exact" if family in QWEN_BPE_FAMILIES else "estimate"}  # fmt: skip
             print(family, rows[family], flush=True)
     record = {
@@ -93,7 +89,7 @@ def main() -> None:
                 "native variant, each frame at the size the family's processor gives one 448x252 frame "
                 "(niah's default)",
         "made_by": "python scripts/longva_prompts.py --bpe qwen.tiktoken",
-        "bpe": {"file": args.bpe.name, "sha256": sha256(args.bpe), "from": "the dashscope wheel on PyPI, "
+        "bpe": {"file": args.bpe.name, "sha256": sha256_file(args.bpe), "from": "the dashscope wheel on PyPI, "
                 "dashscope/resources/qwen.tiktoken"},
         "families": rows,
     }  # fmt: skip

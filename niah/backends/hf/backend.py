@@ -11,7 +11,6 @@ tokens, every argmax must match — the LongVA rule).
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -51,7 +50,7 @@ from niah.backends.hf.runner import (
     free_memory,
     shared_tokens,
 )
-from niah.data.dataset import Dataset, FrameRef
+from niah.data.dataset import Dataset, FrameRef, sha256_file
 from niah.data.needles import LETTERS
 from niah.errors import NiahError, NiahWarning, unknown
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, resolve_variant
@@ -317,7 +316,7 @@ class HFBackend(Backend):
         pixel settings, the bytes of the font frame times are drawn with (ERNIE-4.5-VL) and the dataset."""
         device = torch.device(self.options["device"] or default_device()).type
         weights = f"random:{self.seed}:{device}" if self.options["random_weights"] else weights_identity(self.ck.ref)
-        font = hashlib.sha256(Path(self.font).read_bytes()).hexdigest() if self.font else None
+        font = sha256_file(Path(self.font)) if self.font else None
         return vision.fingerprint(self.ck.ref, self.dtype, weights, self.ck.pixels, font, dataset.manifest_hash)
 
     def set_prefix_reuse(self, reuse: bool) -> None:
