@@ -113,10 +113,17 @@ def test_dataset_dirs_follow_the_umask(tmp_path):
 def test_a_period_too_long_for_the_haystacks_is_warned_about(tmp_path):
     res = run("generate", "--out", tmp_path / "a", *FAST, "--distractor-period", "200")
     assert res.exit_code == 0
-    assert "warning: 16 of 16 cells (lengths 8, 16 frames) hold fewer than 2 distractors" in res.output
+    assert "warning: 16 of 16 cells (lengths 8, 16 frames) hold fewer than 2 look-alikes" in res.output
     assert "period of at most 2 frames" in res.output
     ok = run("generate", "--out", tmp_path / "b", *FAST, "--distractor-period", "2")
     assert ok.exit_code == 0 and "warning" not in ok.output
+
+
+def test_a_family_left_out_by_too_few_needles_is_warned_about(tmp_path):
+    res = run("generate", "--out", tmp_path / "a", *FAST, "--families", "colour,shape,count", "--needles-per-cell", "2")
+    assert res.exit_code == 0 and "warning: no needle of count: 2 needles cycle over 3 families" in res.output
+    ok = run("generate", "--out", tmp_path / "b", *FAST, "--families", "colour,shape,count", "--needles-per-cell", "3")
+    assert ok.exit_code == 0 and "no needle of" not in ok.output
 
 
 def test_built_in_needle_options_are_refused_beside_a_needle_file(tmp_path):

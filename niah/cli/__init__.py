@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("niah.cli.demo:demo", "Dataset, tiny trained models, heatmaps: the loop in ~10 s."),
     "generate": ("niah.cli.generate:generate", "Make a V-NIAH / V-NIAH-D dataset dir."),
     "inspect": ("niah.cli.generate:inspect", "Summarise a dataset dir; questions, contact sheets."),
+    "audit": ("niah.cli.audit:audit", "Check that no blind rule (text, frequency, frame) beats chance."),
     "run": ("niah.cli.run:run", "Sweep a model over cells × RoPE variants × tasks."),
     "plot": ("niah.cli.plot:plot", "Heatmaps, grids, difference maps, tables of runs."),
     "report": ("niah.cli.report:report", "One offline HTML file to browse runs sample by sample."),

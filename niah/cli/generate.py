@@ -5,11 +5,14 @@ from __future__ import annotations
 import click
 from tqdm import tqdm
 
+from niah.cli.audit import audit_with_bar
+from niah.data.audit import verdict
 from niah.data.dataset import Dataset
 from niah.data.families import DISTRACTOR_KINDS, FAMILIES
 from niah.data.generate import generate as generate_dataset
 from niah.data.generate import resolve_config
-from niah.data.inspect import contact_sheet, distractor_warning, find_cell, questions, summary
+from niah.data.grid import DISTRACTOR_MODES
+from niah.data.inspect import contact_sheet, distractor_warning, family_warning, find_cell, questions, summary
 from niah.data.inspect import needles_sheet as needles_sheet_png
 from niah.data.needle_files import ready_sets
 from niah.data.presets import describe, preset_names
@@ -61,17 +64,20 @@ class _Bars:
     help="Your own needles, or a ready set's name (needles/: " + ", ".join(sorted(ready_sets())) + "): niah JSONL "
     "(image, find + ask or question, options, answer, distractors with lures), LongVA's or VideoRoPE's JSON.",
 )
-@click.option("--distractor-period", type=int, help="V-NIAH-D: a distractor every N frames (default 200).")
+@click.option("--distractor-period", type=int, help="V-NIAH-D: look-alikes N frames apart (default 200).")
 @click.option(
     "--distractor-mode",
-    type=click.Choice(["periodic", "single"]),
-    help="periodic (VideoRoPE's description) or single (VideoRoPE's code: one, period frames away).",
+    type=click.Choice(list(DISTRACTOR_MODES)),
+    help="periodic: look-alikes at needle ± k·period on both sides (default); grid: at period, 2·period, ... "
+    "whatever the depth; single: VideoRoPE's released code (one, period frames before or after the needle, "
+    "none where neither fits).",
 )
 @click.option(
     "--distractor-kind",
     type=click.Choice(DISTRACTOR_KINDS),
-    help="Built-in needles: near (same scene, key colour changed: hardest; default) or scene (another scene "
-    "without the key object, VideoRoPE's kind). Both show a wrong option, the lure.",
+    help="Built-in needles: near (same scene, another key shape or colour: hardest; default) or scene (another "
+    "scene without the key object, VideoRoPE's kind). Each shows a wrong option (a lure) or, as a decoy, the "
+    "answer, so option frequencies give nothing away.",
 )
 @click.option("--width", type=int, help="Frame width in pixels (default 448).")
 @click.option("--height", type=int, help="Frame height in pixels (default 252).")
@@ -100,8 +106,10 @@ def generate(out, preset, video, frames_dir, force, quiet, **options) -> None:
         bars.close()
     dataset = Dataset(path)
     click.echo(summary(dataset))
-    if warning := distractor_warning(dataset):
-        click.echo(warning, err=True)
+    for warning in (distractor_warning(dataset), family_warning(dataset)):
+        if warning:
+            click.echo(warning, err=True)
+    click.echo(f"{verdict(audit_with_bar(dataset, quiet))} (details: niah audit {path})")
 
 
 @click.command()
@@ -127,6 +135,7 @@ def inspect(dataset: str, sheet: str | None, cell_id: str | None, needles_sheet:
     click.echo(questions(ds))
     if sheet:
         cell = find_cell(ds, cell_id)
-        click.echo(f"sheet        {contact_sheet(ds, cell, sheet)} (cell {cell.id}: needle green, distractors red)")
+        written = contact_sheet(ds, cell, sheet)
+        click.echo(f"sheet        {written} (cell {cell.id}: needle green, lures red, decoys amber)")
     if needles_sheet:
-        click.echo(f"needles      {needles_sheet_png(ds, needles_sheet)} (each needle beside its distractors)")
+        click.echo(f"needles      {needles_sheet_png(ds, needles_sheet)} (each needle beside its look-alikes)")

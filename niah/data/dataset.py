@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -37,7 +37,8 @@ CELLS = "cells.jsonl"
 
 @dataclass(frozen=True)
 class FrameRef:
-    """One frame of a cell: haystack frame `index`, or a needle / distractor image of `needle`."""
+    """One frame of a cell: haystack frame `index`, or a needle / look-alike image of `needle`
+    (kind "distractor" for every look-alike, decoys included: the cell's insertion says which)."""
 
     KINDS = ("haystack", "needle", "distractor")
 
@@ -55,13 +56,16 @@ class FrameRef:
 
 @dataclass(frozen=True)
 class DistractorRecord:
-    """A distractor as stored: its image file, the option index it shows (`lure`, None when not
-    known), its kind (near, scene, user) and whether it satisfies the find clause (None: not known)."""
+    """A look-alike as stored: its image file, the option index it shows (`lure`, None when not
+    known; the answer for a `decoy`), its kind (near, scene, user) and whether it satisfies the
+    find clause (None: not known)."""
 
     image: str
     lure: int | None
     kind: str = "user"
     satisfies_find: bool | None = None
+    decoy: bool = False
+    key: str | None = None  # the key object it shows, "colour shape"; None: not known
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class NeedleRecord:
     key_box: list[int] | None
     value_box: list[int] | None
     distractors: list[DistractorRecord]
+    key: str | None = None  # what the find clause names, "colour shape"; None: not known
 
     @classmethod
     def from_json(cls, d: dict) -> NeedleRecord:
@@ -90,6 +95,15 @@ class NeedleRecord:
     def lures(self) -> list[int | None]:
         return [d.lure for d in self.distractors]
 
+    def reordered(self, order: tuple[int, ...]) -> NeedleRecord:
+        """This needle with its options shown in `order` (order[k]: the option shown k-th), the
+        answer and every look-alike's option renumbered to match; itself for an empty order."""
+        if not order or list(order) == list(range(len(self.options))):
+            return self
+        where = {j: k for k, j in enumerate(order)}
+        looks = [replace(d, lure=None if d.lure is None else where[d.lure]) for d in self.distractors]
+        return replace(self, options=[self.options[j] for j in order], answer=where[self.answer], distractors=looks)
+
 
 def cell_sequence(cell: Cell) -> list[FrameRef]:
     """A cell's frames in order: haystack frames 0..L−1 with the insertions in place."""
@@ -98,7 +112,8 @@ def cell_sequence(cell: Cell) -> list[FrameRef]:
     nxt = next(slots, None)
     for k in range(cell.length + 1):
         while nxt is not None and nxt.slot == k:
-            refs.append(FrameRef(nxt.kind, nxt.image if nxt.kind == "distractor" else 0, cell.needle))
+            refs.append(FrameRef("needle", 0, cell.needle) if nxt.kind == "needle"
+                        else FrameRef("distractor", nxt.image, cell.needle))  # a decoy is a look-alike image too
             nxt = next(slots, None)
         if k < cell.length:
             refs.append(FrameRef("haystack", k))
@@ -150,6 +165,10 @@ class Dataset:
     def frame_size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return self.options["width"], self.options["height"]
+
+    def needle(self, cell: Cell) -> NeedleRecord:
+        """The cell's needle with its options in the cell's order (what a sample is asked)."""
+        return self.needles[cell.needle].reordered(cell.order)
 
     def sequence(self, cell: Cell) -> list[FrameRef]:
         """The cell's frames in order: haystack frames 0..L−1 with the insertions in place."""

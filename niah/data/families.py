@@ -3,18 +3,19 @@
 Every built-in needle shows a **key object** — a shape the synthetic haystack never draws (star,
 triangle, cross, diamond) in a named colour — and a **value** beside it. The question is a find
 clause naming the key ("Find the frame with a red star.") and an ask clause reading the value
-("What colour is the square beside it?"). Each distractor fails the find clause and shows a
-**lure**, one of the wrong options (the design of VideoRoPE's own needle set, arXiv 2502.05173):
+("What colour is the square beside it?"). Each look-alike fails the find clause — its key has
+another shape, another colour or both — and shows a value (the design of VideoRoPE's own needle
+set, arXiv 2502.05173): a **lure** (a wrong option a fooled model gives) or, for a **decoy**, the
+answer itself, so that no option value, key shape or key colour is shown more or less often by the
+look-alike frames than by the needle (see `lookalike_design`):
 
-- ``near``:  the same background and layout, the key's colour changed (a blue star), the value
-  showing the lure — the hardest look-alike;
-- ``scene``: another background with no key object, a circle in the key's colour where the key
-  was (a related scene), the value showing the lure.
+- ``near``:  the same background and layout as the needle, another key — the hardest look-alike;
+- ``scene``: another background (a related scene without the key object), another key.
 
 A family is one registration: its ask clause, how it draws 4 options, how it draws a value, and
 whether a model without OCR can perceive it (niah train's tiny models read colour, shape, count
 and position, not digits or words). The `position` family has no value object: its answer is the
-part of the frame the key is in, so its distractors move the key (near) or the decoy (scene).
+part of the frame the key is in, so a look-alike shows its value by where its key is.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from niah.data.draw import COLOURS, KEY_SHAPES, VALUE_SHAPES, Drawn, draw_dots, draw_shape, draw_sign, sign_width
+from niah.data.synthetic import FOCUS_BLUR, camera_blur
 from niah.errors import unknown
 
 KEY_COLOURS = ("red", "green", "blue", "yellow", "purple", "orange")
@@ -71,6 +73,7 @@ class NeedleFamily:
     value: ValueDrawer | None
     perceivable: bool
     value_width: Callable[[list[str], float], float] = lambda options, r: 2 * r
+    clashes: Callable[[Key, str], bool] = lambda key, option: False  # a pairing no image may show
 
 
 FAMILIES: dict[str, NeedleFamily] = {}
@@ -107,6 +110,7 @@ register_family(NeedleFamily(
     lambda rng, key: _pick(rng, [c for c in COLOURS if c != key.colour]),
     lambda image, centre, r, option: draw_shape(image, "square", centre, r, option),
     perceivable=True,
+    clashes=lambda key, option: option == key.colour,  # never a square in its own key's colour, needle or not
 ))  # fmt: skip
 register_family(NeedleFamily(
     "shape", "Which shape is drawn beside it?",
@@ -142,11 +146,17 @@ register_family(NeedleFamily(
 ))  # fmt: skip
 
 
+LOOKALIKES = 15  # look-alike images per needle: the 4 × 4 key grid less the needle's own key
+
+
 @dataclass
 class Rendered:
-    """A needle as drawn: the needle image and its distractors, each with what its renderer drew.
+    """A needle as drawn: the needle image and its look-alikes, each with what its renderer drew.
 
-    `lures[j]` is the option index distractor j shows (never `answer`)."""
+    `shows[j]` is the option index look-alike j shows: a lure (a wrong option) or, for a *decoy*,
+    the answer. Look-alikes come in rounds of 4 frames (round 0 is the needle and 3 lures): each
+    round shows every option value, every key shape and every key colour once, so any prefix of
+    the list, with the needle, shows each of them equally often (±1)."""
 
     key: Key
     options: list[str]
@@ -155,22 +165,70 @@ class Rendered:
     drawn: list[Drawn]
     distractors: list[np.ndarray]
     distractor_drawn: list[list[Drawn]]
-    lures: list[int]
+    shows: list[int]
     kind: str
+
+    @property
+    def lures(self) -> list[int]:
+        """The option each look-alike shows (the answer for a decoy)."""
+        return self.shows
+
+
+def lookalike_design(
+    rng: np.random.Generator,
+    key: Key,
+    answer: int,
+    count: int = LOOKALIKES,
+    forbidden: Callable[[Key, int], bool] = lambda key, value: False,
+) -> list[tuple[Key, int]]:
+    """The (key, option index) of `count` look-alikes of the needle whose key is `key`.
+
+    Four key shapes S0..S3 (S0 the needle's) and four key colours C0..C3 (C0 the needle's) form
+    rounds r = 0..3 of the keys (S_i, C_(i+r) mod 4), i = 0..3: each round holds every shape and
+    every colour once, and (S0, C0) — the only key that satisfies the find clause — appears only in
+    round 0, as the needle. Values: round 0 gives its 3 look-alikes the 3 wrong options; each later
+    round one permutation of all 4 options, so the answer's value is also shown by *decoys* (a key
+    that fails the find clause beside the answer's value). `forbidden(key, value)` rejects a
+    pairing (the colour family: a square in its own key's colour); values are redrawn until none
+    is."""
+    shapes = [key.shape, *(KEY_SHAPES[i] for i in rng.permutation(len(KEY_SHAPES)) if KEY_SHAPES[i] != key.shape)]
+    others = [KEY_COLOURS[i] for i in rng.permutation(len(KEY_COLOURS)) if KEY_COLOURS[i] != key.colour]
+    colours = [key.colour, *others[:3]]
+    wrong = [j for j in range(4) if j != answer]
+    rounds: list[list[tuple[Key, int]]] = []
+    for r in range(4):
+        keys = [Key(shapes[i], colours[(i + r) % 4]) for i in range(4)]
+        if r == 0:
+            keys = keys[1:]
+        for _ in range(1000):
+            values = [wrong[i] for i in rng.permutation(3)] if r == 0 else [int(v) for v in rng.permutation(4)]
+            if not any(forbidden(k, v) for k, v in zip(keys, values, strict=True)):
+                break
+        else:
+            raise ValueError(f"no value order avoids the forbidden pairings for key {key}")
+        rounds.append(list(zip(keys, values, strict=True)))
+    design = [pair for rnd in rounds for pair in rnd]
+    return design[:count]
 
 
 def render(family: NeedleFamily, rng: np.random.Generator, answer: int, kind: str,
-           background: Callable[[int], np.ndarray], width: int, height: int) -> Rendered:  # fmt: skip
-    """Draw one needle of `family` with its answer at option index `answer` and 3 distractors of
-    `kind`. `background(j)` gives the (height, width, 3) background: j = 0 for the needle (and the
-    near distractors), j = 1, 2, 3 for the scene distractors."""
+           background: Callable[[int], np.ndarray], width: int, height: int,
+           count: int = LOOKALIKES, blur: np.ndarray | None = None) -> Rendered:  # fmt: skip
+    """Draw one needle of `family` with its answer at option index `answer` and `count` (at most
+    15) look-alikes of `kind` laid out by `lookalike_design`. `background(j)` gives the (height,
+    width, 3) background: j = 0 for the needle (and the near look-alikes), j = 1 + i for scene
+    look-alike i. `blur[j]` is image j's camera blur in pixels (default: drawn from `rng` in
+    FOCUS_BLUR); a near look-alike gets the needle's.
+
+    The key, options, layout and look-alike design are drawn from `rng` before anything that
+    depends on `kind`, so the same generator state gives the same needle for both kinds."""
     if kind not in DISTRACTOR_KINDS:
         raise unknown("distractor kind", kind, DISTRACTOR_KINDS)
+    if not 0 <= count <= LOOKALIKES:
+        raise ValueError(f"a needle has at most {LOOKALIKES} look-alikes, asked for {count}")
     key = Key(KEY_SHAPES[rng.integers(len(KEY_SHAPES))], KEY_COLOURS[rng.integers(len(KEY_COLOURS))])
     options = family.options(rng, key)
     options = [options[i] for i in rng.permutation(len(options))]
-    lures = [int(j) for j in rng.permutation([j for j in range(len(options)) if j != answer])]
-    near_colours = [KEY_COLOURS[i] for i in rng.permutation(len(KEY_COLOURS)) if KEY_COLOURS[i] != key.colour]
     r = KEY_RADIUS * height
     if family.value is None:
         jitter = rng.uniform(-0.06, 0.06, 2)
@@ -186,21 +244,22 @@ def render(family: NeedleFamily, rng: np.random.Generator, answer: int, kind: st
         key_x, value_x = (x0 + r, x0 + 2 * r + gap + half) if right else (x0 + span - r, x0 + half)
         key_at = {o: (key_x, y) for o in options}
         value_at = (value_x, y)
+    design = lookalike_design(rng, key, answer, count, lambda k, v: family.clashes(k, options[v]))
+    if blur is None:
+        blur = rng.uniform(*FOCUS_BLUR, 1 + count)  # each image's camera blur (px), as haystack frames get
 
-    def draw(j: int, shape: str, colour: str, option: int) -> tuple[np.ndarray, list[Drawn]]:
-        image = background(j).copy()
-        drawn = [draw_shape(image, shape, key_at[options[option]], r, colour)]
+    def draw(j: int, look: Key, option: int) -> tuple[np.ndarray, list[Drawn]]:
+        """Image j (0: the needle, 1 + i: look-alike i) with the key `look` beside option `option`."""
+        image = (background(0) if kind == "near" else background(j)).copy()
+        drawn = [draw_shape(image, look.shape, key_at[options[option]], r, look.colour)]
         if family.value is not None:
             drawn.append(family.value(image, value_at, r, options[option]))
-        return image, drawn
+        return camera_blur(image, blur[0 if kind == "near" else j]), drawn  # a near look-alike: the needle's blur
 
-    image, drawn = draw(0, key.shape, key.colour, answer)
+    image, drawn = draw(0, key, answer)
     distractors, distractor_drawn = [], []
-    for j, lure in enumerate(lures):
-        if kind == "near":
-            d_image, d_drawn = draw(0, key.shape, near_colours[j], lure)
-        else:
-            d_image, d_drawn = draw(j + 1, "circle", key.colour, lure)
+    for j, (look, shown) in enumerate(design):
+        d_image, d_drawn = draw(1 + j, look, shown)
         distractors.append(d_image)
         distractor_drawn.append(d_drawn)
-    return Rendered(key, options, answer, image, drawn, distractors, distractor_drawn, lures, kind)
+    return Rendered(key, options, answer, image, drawn, distractors, distractor_drawn, [v for _, v in design], kind)

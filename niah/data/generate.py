@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, Dataset, sha256_file
 from niah.data.families import DISTRACTOR_KINDS
-from niah.data.grid import DISTRACTOR_MODES, check_grid, make_cell, parse_int_list
+from niah.data.grid import DISTRACTOR_MODES, Cell, cell_rng, check_grid, make_cell, option_order, parse_int_list
 from niah.data.needle_files import load_needle_file, write_needle_set
-from niah.data.needles import builtin_needles
+from niah.data.needles import Needle, builtin_needles
 from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
 from niah.data.video_io import Mp4Writer, write_mp4
@@ -101,7 +101,7 @@ def check_config(c: GenerateConfig) -> None:
     if c.needles < 1 and not c.needle_file:
         raise NiahError("needles per cell must be at least 1")
     if c.distractor_mode not in DISTRACTOR_MODES:
-        raise NiahError(f"unknown distractor mode '{c.distractor_mode}': choose {' or '.join(DISTRACTOR_MODES)}")
+        raise unknown("distractor mode", c.distractor_mode, DISTRACTOR_MODES)
     if c.distractor_kind not in DISTRACTOR_KINDS:
         raise unknown("distractor kind", c.distractor_kind, DISTRACTOR_KINDS)
     if c.distractor_period < 1:
@@ -130,6 +130,21 @@ def prefetch(items: Iterator[T], depth: int = 16) -> Iterator[T]:
         yield item
 
 
+def grid_cells(c: GenerateConfig, needles: list[Needle]) -> list[Cell]:
+    """Every (length, depth, needle) cell of the grid. Needle i's k-th cell (lengths outer, depths
+    inner) shows its answer as option (i + k) mod options, so every answer letter is used equally
+    often (±1) by each needle and so by the dataset; the other options' order is drawn per cell."""
+    cells = []
+    for a, length in enumerate(c.lengths):
+        for b, depth in enumerate(c.depths):
+            for i, n in enumerate(needles):
+                rng = cell_rng(c.seed, length, depth, i)
+                order = option_order(n.answer, len(n.options), (i + a * len(c.depths) + b) % len(n.options), rng)
+                cells.append(make_cell(length, depth, n.id, n.answer, [d.lure for d in n.distractors],
+                                       c.distractor_period, c.distractor_mode, rng, order))  # fmt: skip
+    return cells
+
+
 def _materialize(tmp: Path, progress: Progress | None) -> None:
     dataset = Dataset(tmp)
     out = tmp / "cells"
@@ -137,7 +152,7 @@ def _materialize(tmp: Path, progress: Progress | None) -> None:
     questions = []
     for i, cell in enumerate(dataset.cells):
         write_mp4(out / f"{cell.id}.mp4", (px for _, px in dataset.frames(cell)), dataset.options["fps"])
-        n = dataset.needles[cell.needle]
+        n = dataset.needle(cell)
         questions.append(
             dict(
                 cell=cell.id,
@@ -149,6 +164,7 @@ def _materialize(tmp: Path, progress: Progress | None) -> None:
                 distractor_indices=cell.as_json()["distractor_indices"],
                 distractor_lures=[n.options[i.answer] if i.answer >= 0 else None
                                   for i in cell.insertions if i.kind == "distractor"],
+                decoy_indices=cell.as_json()["decoy_indices"],
             )
         )
         if progress:
@@ -239,13 +255,7 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
             if progress and (writer.count % 50 == 0 or writer.count == count):
                 progress("haystack", writer.count, count)
     write_needle_set(tmp / NEEDLES_DIR, needles)
-    cells = [
-        make_cell(length, depth, n.id, n.answer, [d.lure for d in n.distractors], c.distractor_period,
-                  c.distractor_mode)
-        for length in c.lengths
-        for depth in c.depths
-        for n in needles
-    ]
+    cells = grid_cells(c, needles)
     (tmp / CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in cells))
     if c.materialize:
         (tmp / MANIFEST).write_text(json.dumps({"options": c.as_json()}))  # lets Dataset open the dir

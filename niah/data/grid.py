@@ -4,12 +4,24 @@ Units: a length L counts haystack frames; a depth is a percentage 0–100; an in
 means "inserted before haystack frame k" (k = L appends after the last frame), so insertions add
 frames and never replace one.
 
-- needle: slot round(depth · L / 100) (Python's round: halves to even);
-- V-NIAH-D distractors, `periodic` mode: slots period, 2·period, … up to L − 1, skipping the
-  needle's slot, each with one of the needle's distractor images in turn (VideoRoPE's
-  description: similar images at regular intervals);
-- `single` mode (VideoRoPE's released code): one distractor `period` frames after the needle, or
-  before it when that falls outside the haystack.
+- needle: slot q = round(depth · L / 100) (Python's round: halves to even);
+- V-NIAH-D look-alikes (`DISTRACTOR_MODES`, period P in frames):
+  - `periodic` (default): slots q ± k·P, k = 1, 2, ..., both sides as far as the haystack goes
+    (0..L): a look-alike exactly one period from the needle at every depth, as VideoRoPE derives
+    its period from the wavelength of M-RoPE's temporal band;
+  - `grid`: the absolute grid P, 2P, ... up to L − 1 (niah ≤ 0.x's periodic mode), skipping q;
+  - `single`: VideoRoPE's released rule (Wiselnn570/VideoRoPE@7712ca3,
+    vision_niah_d/eval_vision_niah_interrupt.py lines 430–441, with its cycle = P): none where
+    q − P ≤ 0 and q + P ≥ L; after the needle (slot q + P) where q < P; before it (slot q − P)
+    where q + P ≥ L; otherwise before or after with probability 1/2 each, drawn from the cell's
+    seeded generator (the slot records the side).
+
+Look-alike images are used round by round (see niah.data.families.lookalike_design): the nearest
+slots take round 0 (the 3 lures), the next ones round 1, ...; the order within a round is drawn
+per cell, so every option value, key shape and key colour is shown equally often (±1) by the
+needle and its look-alikes together, and which look-alikes of a partial round a cell shows is
+random. A look-alike that shows the answer is a *decoy* (kind "decoy"): it fails the find clause,
+so a model that retrieves it is right by luck, and it never counts as a lure.
 
 In the cell's frame sequence an inserted frame goes before the haystack frame of its slot; the
 sequence index of each insertion is recorded so tools can find it without recomputing.
@@ -17,11 +29,15 @@ sequence index of each insertion is recorded so tools can find it without recomp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from niah.errors import NiahError
+import numpy as np
 
-DISTRACTOR_MODES = ("periodic", "single")
+from niah.errors import NiahError, unknown
+
+LOOKALIKE_KINDS = ("distractor", "decoy")  # insertion kinds of look-alikes: shows a lure / shows the answer
+FIRST_ROUND = 3  # look-alikes in round 0 (the needle is its 4th frame); later rounds hold 4
 
 
 def parse_int_list(text: str, what: str) -> list[int]:
@@ -58,22 +74,27 @@ def check_grid(lengths: list[int], depths: list[int]) -> None:
 class Insertion:
     """An inserted frame: `slot` (before haystack frame slot), its `index` in the cell sequence."""
 
-    kind: str  # "needle" or "distractor"
+    kind: str  # "needle", "distractor" (a look-alike showing a lure) or "decoy" (a look-alike showing the answer)
     slot: int
     index: int
-    image: int  # 0 for the needle; the distractor's number for a distractor
-    answer: int  # option index this image answers (-1: a distractor whose lure is not known)
+    image: int  # 0 for the needle; the look-alike's number for a distractor or decoy
+    answer: int  # option index this image shows (-1: a distractor whose lure is not known)
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One (length, depth, needle) sample of the grid with its insertions, in sequence order."""
+    """One (length, depth, needle) sample of the grid with its insertions, in sequence order.
+
+    `order[k]` is the needle's option shown as the k-th option (letter) in this cell, so answer
+    letters are balanced over a dataset's cells; the insertions' `answer` fields count in this
+    order. Empty: the needle's own order (datasets made before cells had one)."""
 
     id: str
     length: int
     depth: int
     needle: str
     insertions: tuple[Insertion, ...]
+    order: tuple[int, ...] = ()
 
     @property
     def needle_index(self) -> int:
@@ -87,11 +108,21 @@ class Cell:
         d = asdict(self)
         d["needle_index"] = self.needle_index
         d["distractor_indices"] = [i.index for i in self.insertions if i.kind == "distractor"]
+        d["decoy_indices"] = [i.index for i in self.insertions if i.kind == "decoy"]
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> Cell:
-        return cls(d["id"], d["length"], d["depth"], d["needle"], tuple(Insertion(**i) for i in d["insertions"]))
+        return cls(d["id"], d["length"], d["depth"], d["needle"], tuple(Insertion(**i) for i in d["insertions"]),
+                   tuple(d.get("order", ())))  # fmt: skip
+
+
+def option_order(answer: int, options: int, position: int, rng: np.random.Generator) -> tuple[int, ...]:
+    """An order of `options` options that shows option `answer` at `position` (0 = A) and the
+    others in an order drawn from `rng`."""
+    others = [j for j in range(options) if j != answer]
+    others = [others[int(k)] for k in rng.permutation(len(others))]
+    return tuple(others[:position] + [answer] + others[position:])
 
 
 def needle_slot(length: int, depth: int) -> int:
@@ -99,33 +130,79 @@ def needle_slot(length: int, depth: int) -> int:
     return round(depth * length / 100)
 
 
-def distractor_slots(length: int, slot: int, period: int, mode: str) -> list[int]:
-    """Slots of the distractors of a cell (see the module docstring)."""
+SlotRule = Callable[[int, int, int, np.random.Generator], list[int]]
+"""rule(length L, needle slot q, period P, cell generator) → look-alike slots, nearest first."""
+
+
+def _periodic(length: int, slot: int, period: int, rng: np.random.Generator) -> list[int]:
+    reach = max(slot, length - slot) // period
+    return [k for step in range(1, reach + 1) for k in (slot - step * period, slot + step * period) if 0 <= k <= length]
+
+
+def _grid(length: int, slot: int, period: int, rng: np.random.Generator) -> list[int]:
+    return sorted((k for k in range(period, length, period) if k != slot), key=lambda k: (abs(k - slot), k))
+
+
+def _single(length: int, slot: int, period: int, rng: np.random.Generator) -> list[int]:
+    before = bool(rng.random() < 0.5)  # drawn in every cell, so cells do not shift each other's draws
+    if slot - period <= 0 and slot + period >= length:
+        return []
+    if slot < period:
+        return [slot + period]
+    if slot + period >= length:
+        return [slot - period]
+    return [slot - period] if before else [slot + period]
+
+
+DISTRACTOR_MODES: dict[str, SlotRule] = {"periodic": _periodic, "grid": _grid, "single": _single}
+
+
+def distractor_slots(length: int, slot: int, period: int, mode: str, rng: np.random.Generator) -> list[int]:
+    """Slots of a cell's look-alikes, nearest first (see the module docstring)."""
     if period < 1:
         raise NiahError(f"distractor period must be at least 1 frame, got {period}")
-    if mode == "periodic":
-        return [k for k in range(period, length, period) if k != slot]
-    if mode == "single":
-        after, before = slot + period, slot - period
-        if after <= length:
-            return [after]
-        return [before] if before >= 0 else [length if slot < length else 0]
-    raise NiahError(f"unknown distractor mode '{mode}': choose {' or '.join(DISTRACTOR_MODES)}")
+    if mode not in DISTRACTOR_MODES:
+        raise unknown("distractor mode", mode, DISTRACTOR_MODES)
+    return DISTRACTOR_MODES[mode](length, slot, period, rng)
 
 
-def make_cell(
-    length: int, depth: int, needle_id: str, answer: int, lures: list[int | None], period: int, mode: str
-) -> Cell:
+def lookalike_order(count: int, images: int, rng: np.random.Generator) -> list[int]:
+    """Which of a needle's `images` look-alike images fill `count` slots, nearest slot first:
+    rounds of the list in turn (the first FIRST_ROUND, then blocks of 4), each shuffled. After
+    the whole list it goes on with the full rounds only (round 0 is the needle's and it is not
+    repeated), so every later pass stays balanced too; a list that is one round (a user's three
+    lures) is repeated as it is."""
+    bounds = [0, *range(min(FIRST_ROUND, images), images, 4), images]
+    rounds = [list(range(lo, hi)) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    order: list[int] = []
+    while len(order) < count:
+        for members in rounds if not order or len(rounds) == 1 else rounds[1:]:
+            order += [members[int(j)] for j in rng.permutation(len(members))]
+    return order[:count]
+
+
+def make_cell(length: int, depth: int, needle_id: str, answer: int, shows: list[int | None], period: int,
+              mode: str, rng: np.random.Generator, order: tuple[int, ...] = ()) -> Cell:  # fmt: skip
     """The cell for one (length, depth, needle), insertions sorted into sequence order.
 
-    `lures[j]` is the option index distractor image j shows (None: not known); the distractors
-    are placed in turn, image 0, 1, ..., 0, 1, ..."""
+    `answer` and `shows[j]` (the option look-alike image j shows; None: not known) are indices
+    into the needle's options; an image that shows `answer` is inserted as a decoy. `order` is the
+    cell's option order (see Cell; empty: the needle's own), in which insertions record what they
+    show. `rng` is the cell's own seeded generator (the order within rounds, single mode's side)."""
+    shown_as = order.index if order else (lambda j: j)
     slot = needle_slot(length, depth)
-    raw = [("needle", slot, 0, answer)]
-    if lures:
-        for j, k in enumerate(distractor_slots(length, slot, period, mode)):
-            n = j % len(lures)
-            raw.append(("distractor", k, n, -1 if lures[n] is None else lures[n]))
+    raw = [("needle", slot, 0, shown_as(answer))]
+    if shows:
+        slots = distractor_slots(length, slot, period, mode, rng)
+        for k, image in zip(slots, lookalike_order(len(slots), len(shows), rng), strict=True):
+            shown = shows[image]
+            kind = "decoy" if shown == answer else "distractor"
+            raw.append((kind, k, image, -1 if shown is None else shown_as(shown)))
     raw.sort(key=lambda r: (r[1], r[0] != "needle"))
-    insertions = tuple(Insertion(kind, k, k + order, image, ans) for order, (kind, k, image, ans) in enumerate(raw))
-    return Cell(f"L{length}-d{depth}-{needle_id}", length, depth, needle_id, insertions)
+    insertions = tuple(Insertion(kind, k, k + n, image, ans) for n, (kind, k, image, ans) in enumerate(raw))
+    return Cell(f"L{length}-d{depth}-{needle_id}", length, depth, needle_id, insertions, tuple(order))
+
+
+def cell_rng(seed: int, length: int, depth: int, needle: int) -> np.random.Generator:
+    """The seeded generator of one cell of a dataset (`needle`: the needle's position in the set)."""
+    return np.random.default_rng([seed, 5381, length, depth, needle])

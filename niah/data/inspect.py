@@ -8,13 +8,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from niah.data.dataset import Dataset, FrameRef
-from niah.data.grid import Cell
+from niah.data.dataset import Dataset, DistractorRecord, FrameRef, NeedleRecord
+from niah.data.families import FAMILIES
+from niah.data.grid import LOOKALIKE_KINDS, Cell
 from niah.data.images import write_png
 from niah.data.needles import LETTERS
 from niah.errors import NiahError, unknown
 
-OUTLINE = {"needle": (40, 200, 60), "distractor": (230, 60, 40)}  # RGB: needle green, distractor red
+OUTLINE = {"needle": (40, 200, 60), "distractor": (230, 60, 40), "decoy": (240, 170, 20)}  # RGB: green, red, amber
+PANEL_COLUMNS = 8  # images per row of a needle panel (a built-in needle has 16)
 
 
 def summary(ds: Dataset) -> str:
@@ -31,8 +33,10 @@ def summary(ds: Dataset) -> str:
         f"depths       {len(ds.depths)}: {', '.join(map(str, ds.depths))} %",
         f"needles      {len(ds.needles)}: " + ", ".join(f"{k} {v}" for k, v in sorted(families.items())),
         f"cells        {len(ds.cells)} (length × depth × needle)",
-        f"distractors  {o['distractor_mode']} every {o['distractor_period']} frames: "
-        f"{per_kind['distractor']} in all, {per_kind['distractor'] / max(1, len(ds.cells)):.1f} per cell",
+        f"look-alikes  {o['distractor_mode']}, period {o['distractor_period']} frames: "
+        f"{per_kind['distractor'] + per_kind['decoy']} in all, "
+        f"{(per_kind['distractor'] + per_kind['decoy']) / max(1, len(ds.cells)):.1f} per cell "
+        f"({per_kind['distractor']} show a lure, {per_kind['decoy']} are decoys showing the answer)",
     ]
     if (ds.path / "cells").is_dir():
         lines.append("materialised cells/ (one MP4 per cell + questions.jsonl)")
@@ -44,27 +48,49 @@ def distractor_warning(ds: Dataset) -> str | None:
     to it there), naming the lengths and what to do; None when every cell has two or more."""
     if not any(n.distractors for n in ds.needles.values()):
         return None
-    few = [c for c in ds.cells if sum(i.kind == "distractor" for i in c.insertions) < 2]
+    few = [c for c in ds.cells if sum(i.kind in LOOKALIKE_KINDS for i in c.insertions) < 2]
     if not few:
         return None
     lengths = sorted({c.length for c in few})
     return (f"warning: {len(few)} of {len(ds.cells)} cells (lengths {', '.join(map(str, lengths))} frames) hold fewer "
-            f"than 2 distractors with --distractor-period {ds.options['distractor_period']} "
+            f"than 2 look-alikes with --distractor-period {ds.options['distractor_period']} "
             f"({ds.options['distractor_mode']}): V-NIAH-D is V-NIAH or close to it there; "
             f"use a period of at most {max(1, min(lengths) // 3)} frames")  # fmt: skip
 
 
+def family_warning(ds: Dataset) -> str | None:
+    """One line when built-in needles cycle over more families than there are needles, so some
+    family never appears; None otherwise (or for the user's own needles)."""
+    if ds.options.get("needle_file"):
+        return None
+    asked = ds.options.get("families") or list(FAMILIES)
+    missing = [f for f in asked if f not in {n.family for n in ds.needles.values()}]
+    if not missing:
+        return None
+    return (f"warning: no needle of {', '.join(missing)}: {len(ds.needles)} needles cycle over {len(asked)} families; "
+            f"pass --needles-per-cell {len(asked)} (or a multiple) to cover every family, or --families to choose")
+
+
 def questions(ds: Dataset) -> str:
-    """Every needle's question, options (the answer marked *), and its distractors' lures."""
+    """Every needle's question, options (the answer marked *), and what each look-alike shows."""
     lines = []
     for n in ds.needles.values():
         lines.append(f"{n.id}  [{n.family}]  {n.question}")
-        marked = (f"{'*' if i == n.answer else ' '}{LETTERS[i]}. {o}" for i, o in enumerate(n.options))
-        lines.append("    " + "   ".join(marked))
+        if len(n.options) <= 1:
+            lines.append(f"    open question, answer: {n.options[n.answer]}")
+        else:
+            marked = (f"{'*' if i == n.answer else ' '}{LETTERS[i]}. {o}" for i, o in enumerate(n.options))
+            lines.append("    " + "   ".join(marked))
         for j, d in enumerate(n.distractors):
-            lure = "unknown" if d.lure is None else f"{LETTERS[d.lure]}. {n.options[d.lure]}"
-            lines.append(f"    distractor {j} ({d.kind}): lure {lure}; {_find_text(d.satisfies_find)}")
+            lines.append(f"    look-alike {j} ({d.kind}{', ' + d.key if d.key else ''}): {_shows(n, d)}; "
+                         f"{_find_text(d.satisfies_find)}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _shows(n: NeedleRecord, d: DistractorRecord) -> str:
+    if d.lure is None:
+        return "lure unknown"
+    return f"{'decoy, shows the answer' if d.decoy else 'lure'} {LETTERS[d.lure]}. {n.options[d.lure]}"
 
 
 def _find_text(satisfies: bool | None) -> str:
@@ -73,23 +99,28 @@ def _find_text(satisfies: bool | None) -> str:
 
 
 def needle_panel(ds: Dataset, needle_id: str, width: int) -> np.ndarray:
-    """One row: the needle and each distractor, captioned with the answer, lure and find check."""
+    """The needle and each look-alike, PANEL_COLUMNS a row, captioned with the answer, the option
+    shown (lure or decoy) and the find check; outlined green (needle), red (lure), amber (decoy)."""
     n = ds.needles[needle_id]
-    images = [(ds.image(FrameRef("needle", 0, n.id)), f"needle: {LETTERS[n.answer]}. {n.options[n.answer]}", True)]
+    images = [(ds.image(FrameRef("needle", 0, n.id)), f"needle: {LETTERS[n.answer]}. {n.options[n.answer]}", "needle")]
     for j, d in enumerate(n.distractors):
-        lure = "?" if d.lure is None else f"{LETTERS[d.lure]}. {n.options[d.lure]}"
-        finds = {None: "find ?", True: "FINDS", False: "find: no"}[d.satisfies_find]
-        images.append((ds.image(FrameRef("distractor", j, n.id)), f"d{j} {d.kind}: lure {lure} | {finds}", False))
-    tw = max(64, width // max(1, len(images)))
+        shown = "?" if d.lure is None else f"{LETTERS[d.lure]}. {n.options[d.lure]}"
+        finds = {None: "find ?", True: "FINDS", False: "no find"}[d.satisfies_find]
+        role = "decoy" if d.decoy else "distractor"
+        images.append((ds.image(FrameRef("distractor", j, n.id)), f"{j} {'decoy' if d.decoy else 'lure'} {shown} | "
+                       f"{finds}", role))  # fmt: skip
+    columns = min(PANEL_COLUMNS, len(images))
+    tw = max(64, width // columns)
     tiles = []
-    for px, caption, is_needle in images:
+    for px, caption, role in images:
         th = int(round(tw * px.shape[0] / px.shape[1]))
         tile = cv2.resize(px, (tw, th), interpolation=cv2.INTER_AREA)
-        cv2.rectangle(tile, (0, 0), (tw - 1, th - 1), OUTLINE["needle" if is_needle else "distractor"], 3)
+        cv2.rectangle(tile, (0, 0), (tw - 1, th - 1), OUTLINE[role], 3)
         bar = np.full((18, tw, 3), 255, np.uint8)
-        cv2.putText(bar, caption, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(bar, caption, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(np.concatenate([tile, bar], axis=0))
-    row = np.concatenate(tiles, axis=1)
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
+    row = np.concatenate([np.concatenate(tiles[r : r + columns], axis=1) for r in range(0, len(tiles), columns)])
     title = np.full((20, row.shape[1], 3), 255, np.uint8)
     cv2.putText(title, n.question[: row.shape[1] // 6], (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
                 cv2.LINE_AA)  # fmt: skip
@@ -124,8 +155,8 @@ def find_cell(ds: Dataset, cell_id: str | None) -> Cell:
 
 
 def contact_sheet(ds: Dataset, cell: Cell, out: str | Path, columns: int = 16, max_frames: int = 320) -> Path:
-    """A PNG: the needle beside its distractors (captioned), then the cell's frames in order as
-    thumbnails, needle outlined green, distractors red.
+    """A PNG: the needle beside its look-alikes (captioned), then the cell's frames in order as
+    thumbnails, needle outlined green, look-alikes showing a lure red, decoys amber.
 
     Cells longer than `max_frames` show every k-th haystack frame but always every insertion;
     a short cell gets as many columns as it has frames, not a long strip.
@@ -133,6 +164,7 @@ def contact_sheet(ds: Dataset, cell: Cell, out: str | Path, columns: int = 16, m
     if Path(out).suffix.lower() != ".png":
         raise NiahError(f"sheet '{out}' must be a .png file")
     refs = ds.sequence(cell)
+    roles = {i.index: i.kind for i in cell.insertions}
     step = max(1, len(refs) // max_frames)
     thumbs = []
     tw = 112
@@ -141,8 +173,8 @@ def contact_sheet(ds: Dataset, cell: Cell, out: str | Path, columns: int = 16, m
             continue
         th = int(round(tw * px.shape[0] / px.shape[1]))
         t = cv2.resize(px, (tw, th), interpolation=cv2.INTER_AREA)
-        if ref.kind in OUTLINE:
-            cv2.rectangle(t, (0, 0), (tw - 1, th - 1), OUTLINE[ref.kind], 4)
+        if i in roles:
+            cv2.rectangle(t, (0, 0), (tw - 1, th - 1), OUTLINE[roles[i]], 4)
         cv2.putText(t, str(i), (3, th - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
         thumbs.append(t)
     columns = min(columns, max(4, int(np.ceil(np.sqrt(len(thumbs) * 2)))))

@@ -16,8 +16,9 @@ From a prompt, the option lines are taken as options, instruction lines ("Answer
 "Please provide ...") are dropped (niah adds its own), and a question that opens with "Find ..."
 is split into its find clause (the first sentence) and its ask clause. Relative image paths are
 relative to the file (or its images/ folder, VideoRoPE's layout). A distractor whose lure is the
-needle's answer is refused: a model that retrieved it would be right, so the question could not
-tell the needle from it.
+needle's answer is refused unless it is marked ``"decoy": true`` (a look-alike that fails the find
+clause and shows the answer's value, as built-in needles have, so option frequencies give nothing
+away).
 """
 
 from __future__ import annotations
@@ -141,8 +142,10 @@ def _needle(where: str, rec: dict[str, Any], base: Path, n: int, width: int, hei
     answer = _option_index(rec["answer"], options, where, "answer")
     distractors = _distractors(where, rec, options, answer, base, width, height)
     key_box, value_box = (tuple(rec[k]) if rec.get(k) else None for k in ("key_box", "value_box"))
+    key = None if rec.get("key") is None else str(rec["key"])
+    image_px = read_image(_image_path(base, image), width, height)
     return Needle(str(rec.get("id", f"user{n:03d}")), str(rec.get("family", "user")), find, ask, options, answer,
-                  read_image(_image_path(base, image), width, height), distractors, key_box, value_box)  # fmt: skip
+                  image_px, distractors, key_box, value_box, key)  # fmt: skip
 
 
 def _distractors(where: str, rec: dict[str, Any], options: list[str], answer: int, base: Path, width: int,
@@ -161,11 +164,19 @@ def _distractors(where: str, rec: dict[str, Any], options: list[str], answer: in
             lure = _option_index(lure, options, where, f"distractor {j}'s lure")
         else:
             lure = None
-        if lure == answer:
-            raise NiahError(f"{where}: distractor {j}'s lure '{options[lure]}' is the needle's answer, so the question "
-                            "cannot tell the needle from it: give it a wrong option as its lure")  # fmt: skip
+        decoy = spec.get("decoy") is True
+        if (lure == answer) != decoy:
+            if decoy:
+                raise NiahError(f"{where}: distractor {j} is marked a decoy but shows "
+                                f"{'no known option' if lure is None else repr(options[lure])}, not the answer: "
+                                "a decoy shows the answer's value")  # fmt: skip
+            raise NiahError(f"{where}: distractor {j}'s lure '{options[lure]}' is the needle's answer: give it a "
+                            'wrong option as its lure, or mark it "decoy": true if it fails the find clause on '
+                            "purpose")  # fmt: skip
         image = read_image(_image_path(base, str(spec["image"])), width, height, "distractor image")
-        out.append(Distractor(image, lure, str(spec.get("kind", "user")), spec.get("satisfies_find")))
+        key = spec.get("key")
+        out.append(Distractor(image, lure, str(spec.get("kind", "user")), spec.get("satisfies_find"), decoy,
+                              None if key is None else str(key)))
     return out
 
 
@@ -188,8 +199,10 @@ def needle_record(n: Needle) -> dict[str, Any]:
         "id": n.id, "family": n.family, "find": n.find, "ask": n.ask, "question": n.question,
         "options": n.options, "answer": n.answer, "image": f"{n.id}.png",
         "key_box": list(n.key_box) if n.key_box else None, "value_box": list(n.value_box) if n.value_box else None,
+        "key": n.key,
         "distractors": [
-            {"image": f"{n.id}.d{j}.png", "lure": d.lure, "kind": d.kind, "satisfies_find": d.satisfies_find}
+            {"image": f"{n.id}.d{j}.png", "lure": d.lure, "kind": d.kind, "satisfies_find": d.satisfies_find,
+             "decoy": d.decoy, "key": d.key}
             for j, d in enumerate(n.distractors)
         ],
     }  # fmt: skip

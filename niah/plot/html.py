@@ -83,7 +83,7 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
         cell = cells.get(s.get("cell"))
         if cell is None or cell.id in info:
             continue
-        needle = ds.needles[cell.needle]
+        needle = ds.needle(cell)  # its options in the cell's order
         # the needle sits before haystack frame `slot`
         slot = next(i.slot for i in cell.insertions if i.kind == "needle")
         before, after = (slot - 1 if slot > 0 else None), (slot if slot < cell.length else None)

@@ -65,4 +65,4 @@ def make_plan(dataset: Dataset, tasks: Sequence[Task], variants: Sequence[RopeVa
     cells.sort(key=lambda c: (c.length, c.needle, c.depth))
     if limit is not None:
         cells = cells[:limit]
-    return [Sample(t, v, c, dataset.needles[c.needle]) for v in variants for t in tasks for c in cells]
+    return [Sample(t, v, c, dataset.needle(c)) for v in variants for t in tasks for c in cells]

@@ -7,7 +7,7 @@ built-in families (both distractor kinds) on pool frames — a pool of needles w
 numpy.random.default_rng([seed space, 2, b]) (the first vision steps, which train the frame
 encoder alone on needle images: [seed space, 3, b]): a length from `lengths` (frames), and per sample a
 needle, a task (half V-NIAH, half V-NIAH-D), a depth, a distractor period (at least one
-distractor in V-NIAH-D) and a run of consecutive haystack frames. Cells are built by
+look-alike in V-NIAH-D once the haystack has 2 frames) and a run of consecutive haystack frames. Cells are built by
 niah.data.grid.make_cell, as datasets are.
 
 Seeds: a dataset's seed is below 2**32 (niah generate refuses more), and the stream's haystack
@@ -31,6 +31,7 @@ from niah.rope import RopeVariant
 from niah.train.model import TinyConfig, Tokenizer, frame_features, key_classes, layout, rotary
 
 TRAIN_SEED_BASE = 2**32  # datasets' seeds lie below: the training stream never meets them
+TRAIN_LOOKALIKES = 7  # per needle: round 0 (3 lures) and round 1 (4): enough for 4-12 frames at period >= 2
 
 
 @dataclass
@@ -52,10 +53,11 @@ def build_pool(config: TinyConfig, seed: int, haystack_frames: int = 1200) -> Po
 
 @dataclass
 class TrainNeedle:
-    """A freshly drawn needle: features (4, gh·gw, F) of the needle and its 3 distractors,
-    question ids, option ids (answer vocabulary), answer index, lures, and the frame heads'
-    labels of the 4 images: `keys` (key_classes index of the key object drawn, 0 for none) and
-    `values` (answer-vocabulary id of the option shown)."""
+    """A freshly drawn needle: features (1 + TRAIN_LOOKALIKES, gh·gw, F) of the needle and its
+    look-alikes, question ids, option ids (answer vocabulary), answer index, the option each
+    look-alike shows (`lures`; the answer for a decoy), and the frame heads' labels of those
+    images: `keys` (key_classes index of the key object drawn, 0 for none) and `values`
+    (answer-vocabulary id of the option shown)."""
 
     features: np.ndarray
     question: list[int]
@@ -71,9 +73,10 @@ def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.G
     seen once cannot be memorised: its answer must be read through the question)."""
     family = FAMILIES[config.families[int(rng.integers(len(config.families)))]]
     kind = DISTRACTOR_KINDS[int(rng.integers(len(DISTRACTOR_KINDS)))]
-    backgrounds = rng.integers(len(pool.frames), size=4)
+    backgrounds = rng.integers(len(pool.frames), size=1 + TRAIN_LOOKALIKES)
     height, width = pool.frames.shape[1:3]
-    r = render(family, rng, int(rng.integers(4)), kind, lambda j: pool.frames[backgrounds[j]], width, height)
+    r = render(family, rng, int(rng.integers(4)), kind, lambda j: pool.frames[backgrounds[j]], width, height,
+               count=TRAIN_LOOKALIKES)
     question = Needle("", family.name, r.key.find, family.ask, r.options, r.answer, r.image).question
     options = tok.options(r.options)
     if options is None:
@@ -154,19 +157,17 @@ class Stream:
             needle = draw_needle(self.config, self.tokenizer, self.pool, rng)
             depth = int(rng.integers(0, 101))
             lures: list[int | None] = []
-            if rng.random() < 0.5:  # V-NIAH-D: periodic distractors, at least one
+            if rng.random() < 0.5:  # V-NIAH-D: look-alikes at needle ± k·period
                 lures = list(needle.lures)
-            period = int(rng.integers(2, max(3, length // 2 + 1)))
-            cell = make_cell(length, depth, "n", needle.answer, lures, period, "periodic")
-            if lures and not any(i.kind == "distractor" for i in cell.insertions):  # period too long: one
-                cell = make_cell(length, depth, "n", needle.answer, lures, max(1, length // 2), "single")
+            period = int(rng.integers(2, max(3, length // 2 + 1)))  # at least one look-alike from 2 frames up
+            cell = make_cell(length, depth, "n", needle.answer, lures, period, "periodic", rng)
             start = int(rng.integers(0, len(self.pool.features) - length))
             samples.append(self._sample(cell, needle, start))
         return collate(samples, self.tokenizer.prefix(), self.config.features)
 
     def frames_at(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The vision steps' batch `step`: `batch` fresh needles' 4 images each, as (features
-        (4·batch, gh·gw, F), key labels (4·batch,), value labels (4·batch,))."""
+        """The vision steps' batch `step`: `batch` fresh needles' n = 1 + TRAIN_LOOKALIKES images each,
+        as (features (n·batch, gh·gw, F), key labels (n·batch,), value labels (n·batch,))."""
         rng = np.random.default_rng([TRAIN_SEED_BASE + self.seed, 3, step])
         needles = [draw_needle(self.config, self.tokenizer, self.pool, rng) for _ in range(self.batch)]
         features = torch.from_numpy(np.concatenate([n.features for n in needles]))

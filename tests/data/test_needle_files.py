@@ -10,8 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from niah.backends.hf.prompt import question_text
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
+from niah.data.inspect import questions
 from niah.data.needle_files import load_needle_file, parse_prompt, ready_sets
 from niah.errors import NiahError
 
@@ -69,6 +71,35 @@ def test_longva_and_niah_fields_with_lures(tmp_path):
     assert c.answer == 1 and [d.lure for d in c.distractors] == [0]
 
 
+def test_an_open_question_is_asked_and_shown_as_longva_does(tmp_path):
+    _draw(tmp_path / "pills.png", "200mg")
+    rec = {"path": "pills.png", "prompt": "\nFind the frame with the image of Selenium tablets. How many mg does each "
+           "tablet contain?\nAnswer the question using a single word or phrase.", "answer": "200"}  # LongVA's record
+    (tmp_path / "open.json").write_text(json.dumps([rec]))
+    (pills,) = load_needle_file(tmp_path / "open.json", 112, 56)
+    asked = question_text(pills.question, pills.options)
+    assert asked == ("Find the frame with the image of Selenium tablets. How many mg does each tablet contain?\n"
+                     "Answer the question using a single word or phrase.")  # LongVA's prompt, its leading newline aside
+    ds = Dataset(generate(tmp_path / "d", resolve_config("demo", needle_file=str(tmp_path / "open.json"), lengths="6",
+                                                          depths="50", width=112, height=56)))  # fmt: skip
+    shown = questions(ds)
+    assert "open question, answer: 200" in shown and "A. 200" not in shown
+
+
+def test_a_decoy_is_read_from_its_flag_and_a_false_one_refused(tmp_path):
+    _draw(tmp_path / "n.png", "n")
+    rec = {"image": "n.png", "question": "Q?", "options": ["a", "b", "c", "d"], "answer": "c",
+           "distractors": [{"image": "n.png", "lure": "c", "decoy": True, "key": "blue star"}, {"image": "n.png",
+                                                                                              "lure": "a"}]}
+    (tmp_path / "n.jsonl").write_text(json.dumps(rec))
+    (needle,) = load_needle_file(tmp_path / "n.jsonl", 64, 48)
+    assert [(d.lure, d.decoy, d.key) for d in needle.distractors] == [(2, True, "blue star"), (0, False, None)]
+    rec["distractors"][1]["decoy"] = True  # shows a lure, not the answer
+    (tmp_path / "n.jsonl").write_text(json.dumps(rec))
+    with pytest.raises(NiahError, match="marked a decoy but shows 'a'"):
+        load_needle_file(tmp_path / "n.jsonl", 64, 48)
+
+
 @pytest.mark.parametrize("lure,why", [("c", "is the needle's answer"), ("z", "neither one of the options"),
                                       (7, "outside the 4 options")])  # fmt: skip
 def test_a_bad_lure_is_refused_with_why(tmp_path, lure, why):
@@ -112,8 +143,10 @@ def test_more_than_four_options_run_end_to_end(tmp_path):
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stderr
     records = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
-    assert {r["answer"] for r in records} == {"F"} and len(records) == 2
-    assert all(r["prediction"] in "EF-" for r in records)
+    (cell,) = [json.loads(x) for x in (data / "cells.jsonl").read_text().splitlines()]
+    six, five = ("ABCDEF"[cell["order"].index(j)] for j in (5, 4))  # letters in the cell's option order
+    assert sorted(cell["order"]) == list(range(6)) and {r["answer"] for r in records} == {six} and len(records) == 2
+    assert all(r["prediction"] in (six, five, "-") for r in records)
 
 
 def test_ready_needle_sets_ship_and_load():
@@ -121,6 +154,7 @@ def test_ready_needle_sets_ship_and_load():
     assert {"builtin", "videorope-example"} <= set(sets)
     needles = load_needle_file("builtin", 112, 56)
     assert {n.family for n in needles} >= {"colour", "shape", "count", "position", "number", "word"}
-    assert all(d.lure is not None and d.lure != n.answer for n in needles for d in n.distractors)
+    assert all(len(n.distractors) == 15 and n.key for n in needles)  # the built-in design, keys recorded
+    assert all(d.lure is not None and (d.lure == n.answer) == d.decoy and d.key for n in needles for d in n.distractors)
     example = load_needle_file("videorope-example", 112, 56)
     assert all(n.find.startswith("Find") and len(n.distractors) == 1 for n in example)

@@ -55,15 +55,14 @@ def test_cli_run_writes_one_line_per_sample_and_a_summary(small_dataset, tmp_pat
 
 def test_lure_rate_is_recorded_summarised_tabled_and_plotted(small_dataset, tmp_path):
     assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla,videorope", "-q").exit_code == 0
-    records = (small_dataset / "needles/needles.jsonl").read_text().splitlines()
-    needles = {json.loads(x)["id"]: json.loads(x) for x in records}
+    cells = [json.loads(x) for x in (small_dataset / "cells.jsonl").read_text().splitlines()]
+    shown = {c["id"]: {"ABCD"[i["answer"]] for i in c["insertions"] if i["kind"] == "distractor"} for c in cells}
     recs = lines(tmp_path / "r")
     for r in recs:
         if r["task"] == "v-niah":
             assert r["lured"] is None
-        else:  # lured: the prediction is the letter of a lure its distractors show (from the needle file)
-            lures = {"ABCD"[d["lure"]] for d in needles[r["needle"]]["distractors"]}
-            assert r["lured"] == (r["prediction"] in lures) and not (r["lured"] and r["correct"])
+        else:  # lured: the prediction is the letter (in the cell's order) of a lure its distractors show (cells.jsonl)
+            assert r["lured"] == (r["prediction"] in shown[r["cell"]]) and not (r["lured"] and r["correct"])
     distract = [r for r in recs if r["task"] == "v-niah-d"]
     assert any(r["lured"] for r in distract)  # the probe is fooled by some look-alikes, so the rate can be tested
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())

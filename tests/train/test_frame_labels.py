@@ -7,7 +7,7 @@ import pytest
 
 from niah.data.families import FAMILIES, render
 from niah.rope import resolve_variant
-from niah.train.data import IGNORE, Stream, build_pool, draw_needle
+from niah.train.data import IGNORE, TRAIN_LOOKALIKES, Stream, build_pool, draw_needle
 from niah.train.model import TinyConfig, Tokenizer, key_classes
 
 
@@ -27,20 +27,21 @@ def test_key_and_value_labels_follow_the_renderer(stream):
         again = np.random.default_rng(i)
         family = FAMILIES[stream.config.families[int(again.integers(len(stream.config.families)))]]
         kind = ("near", "scene")[int(again.integers(2))]
-        backgrounds = again.integers(len(stream.pool.frames), size=4)
+        backgrounds = again.integers(len(stream.pool.frames), size=1 + TRAIN_LOOKALIKES)
         r = render(family, again, int(again.integers(4)), kind,
-                   lambda j, b=backgrounds: stream.pool.frames[b[j]], 224, 112)  # fmt: skip
+                   lambda j, b=backgrounds: stream.pool.frames[b[j]], 224, 112, count=TRAIN_LOOKALIKES)  # fmt: skip
         assert classes[needle.keys[0]] == f"{r.key.colour} {r.key.shape}"  # the needle shows the key
-        for j in range(len(r.distractor_drawn)):
+        assert len(r.distractor_drawn) == TRAIN_LOOKALIKES == len(needle.keys) - 1
+        for j, drawn in enumerate(r.distractor_drawn):
             shown = classes[needle.keys[1 + j]]
-            assert shown != classes[needle.keys[0]]  # no distractor shows the key
-            assert (shown == "none") == (kind == "scene")  # near: the key recoloured; scene: no key shape
-        assert needle.values == [tok.answers[r.options[r.answer]], *(tok.answers[r.options[lure]] for lure in r.lures)]
+            assert shown != classes[needle.keys[0]]  # no look-alike shows the key
+            assert shown == f"{drawn[0].colour} {drawn[0].kind}"  # another key: its shape or colour changed
+        assert needle.values == [tok.answers[r.options[v]] for v in [r.answer, *r.shows]]
 
 
 def test_vision_batches_and_haystack_frames(stream):
     features, keys, values = stream.frames_at(0)
-    assert features.shape[0] == keys.shape[0] == values.shape[0] == 4 * stream.batch
+    assert features.shape[0] == keys.shape[0] == values.shape[0] == (1 + TRAIN_LOOKALIKES) * stream.batch
     batch = stream.batch_at(0)
     haystack = batch.frame_values == IGNORE  # frames that are not a needle or a distractor
     assert haystack.any() and (batch.frame_keys[haystack] == 0).all()  # the haystack never shows a key

@@ -28,6 +28,7 @@ from niah.errors import NiahError
 from niah.rope import Layout, TextRun, VisionRun
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
+OPEN_INSTRUCTION = "Answer the question using a single word or phrase."  # LongVA's open questions (dataset.json)
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,10 @@ VIDEO_MARKUPS: dict[str, VideoMarkup] = {
 
 
 def question_text(question: str, options: list[str]) -> str:
-    """The question with lettered options (LongVA / Video-MME style); open questions as they are."""
+    """The question with lettered options (LongVA / Video-MME style); an open question (one option:
+    its answer) with LongVA's single-word instruction, as LongVA's evaluation asks it."""
     if len(options) <= 1:
-        return question
+        return f"{question}\n{OPEN_INSTRUCTION}"
     lines = [question, *(f"{LETTERS[i]}. {o}" for i, o in enumerate(options)), INSTRUCTION]
     return "\n".join(lines)
 

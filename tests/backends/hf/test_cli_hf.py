@@ -182,7 +182,9 @@ def test_dry_run_counts_the_prefill_tokens_left_after_prefix_reuse(tiny_checkpoi
         prompts = int(re.search(r"tokens +([\d,]+) in all", res.output).group(1).replace(",", ""))
         counts[bool(extra)] = (computed, prompts, "prefix reuse" in res.output)
     assert counts[True] == (counts[True][1], counts[True][1], False)  # naive: every prompt token
-    assert counts[False][0] < 0.6 * counts[False][1] and counts[False][2] and counts[False][1] == counts[True][1]
+    # look-alikes sit at needle ± k·period, so cells of one needle and length share the haystack only up to
+    # their first look-alike: about 30 % of the demo's prompt tokens are reused
+    assert counts[False][0] < 0.8 * counts[False][1] and counts[False][2] and counts[False][1] == counts[True][1]
     assert not (tmp_path / "o").exists()
 
 
