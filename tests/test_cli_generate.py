@@ -131,3 +131,11 @@ def test_built_in_needle_options_are_refused_beside_a_needle_file(tmp_path):
     assert res.exit_code == 2 and "distractor_kind shape built-in needles only" in res.output
     assert not (tmp_path / "out").exists()
     assert run("generate", "--out", tmp_path / "ok", *FAST, "--needles", "builtin").exit_code == 0
+
+
+def test_single_mode_warns_only_about_cells_without_a_look_alike(tmp_path):
+    res = run("generate", "--out", tmp_path / "a", *FAST, "--distractor-mode", "single", "--distractor-period", "6",
+              "--depths", "0,50,100")
+    assert res.exit_code == 0, res.output
+    # 8 frames: depth 50 (slot 4) fits neither 4 - 6 nor 4 + 6; 16 frames: every depth fits one side
+    assert "warning: 2 of 12 cells (lengths 8 frames) hold no look-alike: VideoRoPE's released rule" in res.output

@@ -4,12 +4,16 @@ request, and a rerun reusing what exists."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from niah.backends.tiny import shipped_models, trained_variants
 from niah.cli import main
 from niah.rope import VARIANTS, resolve_variant
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_demo_runs_the_shipped_tiny_models_and_rerun_reuses_everything(tmp_path):
@@ -24,6 +28,13 @@ def test_demo_runs_the_shipped_tiny_models_and_rerun_reuses_everything(tmp_path)
     assert {r["task"] for r in records} == {"v-niah", "v-niah-d"}
     config = json.loads((out / "run" / "run.json").read_text())["config"]
     assert config["backend"]["models"] == str(shipped_models()["demo"].resolve())
+    pinned = (ROOT / "figures" / "demo_summary.md").read_text()
+    moved = "the demo's table moved: rerun scripts/make_figures.sh and update README"
+    assert (out / "figures" / "summary.md").read_text() == pinned, moved
+    readme = (ROOT / "README.md").read_text()
+    for row in pinned.splitlines()[2:]:  # README's console block shows the same numbers
+        model, variant, *numbers = (c.strip() for c in row.strip("|").split("|"))
+        assert re.search(rf"{model} +{re.escape(variant)} +" + " +".join(map(re.escape, numbers)), readme), row
     lines = len(records)
     mtime = (out / "data" / "haystack.mp4").stat().st_mtime_ns
     res = CliRunner().invoke(main, ["demo", "--out", str(out), "-q"])

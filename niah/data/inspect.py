@@ -44,14 +44,20 @@ def summary(ds: Dataset) -> str:
 
 
 def distractor_warning(ds: Dataset) -> str | None:
-    """One line when some cells hold fewer than two distractors (V-NIAH-D is then V-NIAH or close
-    to it there), naming the lengths and what to do; None when every cell has two or more."""
+    """One line when some cells hold fewer than two look-alikes (V-NIAH-D is then V-NIAH or close
+    to it there; single mode: when some hold none), naming the lengths and what to do; None when
+    every cell has enough."""
     if not any(n.distractors for n in ds.needles.values()):
         return None
-    few = [c for c in ds.cells if sum(i.kind in LOOKALIKE_KINDS for i in c.insertions) < 2]
+    single = ds.options["distractor_mode"] == "single"
+    few = [c for c in ds.cells if sum(i.kind in LOOKALIKE_KINDS for i in c.insertions) < (1 if single else 2)]
     if not few:
         return None
     lengths = sorted({c.length for c in few})
+    if single:
+        return (f"warning: {len(few)} of {len(ds.cells)} cells (lengths {', '.join(map(str, lengths))} frames) hold no "
+                f"look-alike: VideoRoPE's released rule inserts none where neither needle ± "
+                f"{ds.options['distractor_period']} frames fits; their V-NIAH-D equals V-NIAH")  # fmt: skip
     return (f"warning: {len(few)} of {len(ds.cells)} cells (lengths {', '.join(map(str, lengths))} frames) hold fewer "
             f"than 2 look-alikes with --distractor-period {ds.options['distractor_period']} "
             f"({ds.options['distractor_mode']}): V-NIAH-D is V-NIAH or close to it there; "

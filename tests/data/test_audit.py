@@ -118,3 +118,13 @@ def test_presets_and_a_240_needle_dataset_pass_the_strict_audit(tmp_path, kind):
                if r.beats_chance]  # fmt: skip
         assert not bad, (name, kind, bad)
         assert {r.rule for r in rows} >= {"freq:fewest", "freq:most", "freq:rarest-colour", "text:answer-letter"}
+
+
+def test_a_users_needles_without_records_are_audited_with_what_they_say(tmp_path):
+    """VideoRoPE's own format does not say which option a distractor shows, nor what it shows in
+    the key's place: the rules that need those records are reported as not applicable."""
+    config = resolve_config("demo", needle_file="videorope-example", width=112, height=56, lengths="16,32")
+    result = CliRunner().invoke(main, ["audit", str(generate(tmp_path / "d", config)), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "not applicable here: freq:fewest, freq:most, freq:rarest-colour, freq:rarest-shape" in result.output
+    assert "text:answer-letter" in result.output and "frame:sharpest" in result.output
