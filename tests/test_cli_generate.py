@@ -139,3 +139,9 @@ def test_single_mode_warns_only_about_cells_without_a_look_alike(tmp_path):
     assert res.exit_code == 0, res.output
     # 8 frames: depth 50 (slot 4) fits neither 4 - 6 nor 4 + 6; 16 frames: every depth fits one side
     assert "warning: 2 of 12 cells (lengths 8 frames) hold no look-alike: VideoRoPE's released rule" in res.output
+
+
+def test_a_non_finite_fps_is_refused_in_one_line(tmp_path):
+    for fps in ("nan", "inf"):
+        res = run("generate", "--out", tmp_path / "out", *FAST, "--fps", fps)
+        assert_clean_failure(res, tmp_path, "fps must be a positive number")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -96,8 +97,8 @@ def check_config(c: GenerateConfig) -> None:
         raise NiahError(f"frame size {c.width}x{c.height}: width and height must be even and at least 28 pixels")
     if not 0 <= c.seed < MAX_SEED:
         raise NiahError(f"seed {c.seed} is outside 0 to 2**32 - 1 (larger seeds are niah train's own)")
-    if c.fps <= 0:
-        raise NiahError(f"fps must be positive, got {c.fps}")
+    if not (math.isfinite(c.fps) and c.fps > 0):
+        raise NiahError(f"fps must be a positive number, got {c.fps}")
     if c.needles < 1 and not c.needle_file:
         raise NiahError("needles per cell must be at least 1")
     if c.distractor_mode not in DISTRACTOR_MODES:

@@ -6,6 +6,7 @@ A list value is written in brackets, as upstream's keyword arguments take it:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,9 +72,12 @@ def convert(label: str, key: str, raw: str, default: Any, choices: tuple[str, ..
     if isinstance(default, tuple):
         return _convert_list(label, key, raw, default)
     try:
-        return type(default)(raw)
+        value = type(default)(raw)
     except ValueError:
         raise NiahError(f"option {key}='{raw}' of {label} must be a {type(default).__name__}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NiahError(f"option {key}='{raw}' of {label} must be a finite number")
+    return value
 
 
 def _convert_list(label: str, key: str, raw: str, default: tuple) -> tuple:
@@ -83,7 +87,10 @@ def _convert_list(label: str, key: str, raw: str, default: tuple) -> tuple:
     if items is None or len(items) != len(default):
         raise NiahError(f"option {key}='{raw}' of {label} must be a list of {len(default)} numbers, e.g. {example}")
     try:
-        return tuple(type(default[0])(v.strip()) for v in items)
+        values = tuple(type(default[0])(v.strip()) for v in items)
     except ValueError:
         raise NiahError(f"option {key}='{raw}' of {label} must be a list of {type(default[0]).__name__}s, "
                         f"e.g. {example}") from None  # fmt: skip
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise NiahError(f"option {key}='{raw}' of {label} must be a list of finite numbers, e.g. {example}")
+    return values

@@ -8,6 +8,7 @@ shard when none is given.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,8 +114,21 @@ def shard_from_env() -> Shard:
     return Shard(int(os.environ.get("RANK", "0")) + 1, world) if world > 1 else Shard()
 
 
+def non_finite(scores: Any, where: str = "") -> list[str]:
+    """The names of the NaN or infinite numbers in `scores` (nested dicts and lists), e.g. ['needle_mass']."""
+    if isinstance(scores, dict):
+        return [name for k, v in scores.items() for name in non_finite(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(scores, list | tuple):
+        return [name for i, v in enumerate(scores) for name in non_finite(v, f"{where}[{i}]")]
+    return [where] if isinstance(scores, float) and not math.isfinite(scores) else []
+
+
 def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str, Any]:
-    """The results.jsonl line of a result."""
+    """The results.jsonl line of a result. A result with a NaN or infinite score is recorded as
+    failed, naming the scores (never counted, retried on resume)."""
+    if bad := non_finite(result.scores):
+        result.error = f"non-finite score {', '.join(bad)}: the model or variant gave NaN or inf"
+        result.scores, result.correct = {}, False
     s = result.sample
     frames = s.frames(dataset)
     lures = lure_letters(s.cell, s.task)

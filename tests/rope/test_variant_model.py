@@ -109,3 +109,10 @@ def test_circle_settings_act_exactly_when_the_circle_does():
     for spec in ("circlerope:radius=4", "circlerope:alpha=0.2", "circlerope:method=no_circle"):
         with pytest.raises(NiahError, match="changes nothing while the circle is off"):
             resolve_variant(spec)
+
+
+@pytest.mark.parametrize("spec", ["videorope:delta=nan", "videorope:delta=inf", "hope:delta=-inf",
+                                  "m-rope-time:tokens_per_second=nan", "mmrope:position_scale=[4,nan,8]"])
+def test_non_finite_variant_options_are_refused(spec):
+    with pytest.raises(NiahError, match="finite"):
+        resolve_variant(spec)

@@ -179,6 +179,37 @@ def test_failed_samples_are_recorded_and_retried_on_resume(small_dataset, tmp_pa
     assert len(recs) == 18 and all(r["status"] == "ok" for r in recs)
 
 
+class NaNScores(Backend):
+    """A backend whose scores are NaN for depth-0 samples (as a variant with delta=nan gave)."""
+
+    name = "nan"
+
+    def run(self, samples: Sequence, dataset) -> Iterator[SampleResult]:
+        for s in samples:
+            bad = s.cell.depth == 0
+            yield SampleResult(s, prediction="A", answer="A", correct=True,
+                               scores={"mass": float("nan") if bad else 0.5, "by_option": {"A": float("inf")}
+                                       if bad else {"A": 0.1}})  # fmt: skip
+
+
+def test_a_nan_score_fails_its_sample_loudly_and_never_counts(small_dataset, tmp_path):
+    BACKENDS["nan"] = lambda arg, seed, options: NaNScores()
+    try:
+        config = RunConfig(str(small_dataset), model="nan", variants=["m-rope"], tasks=["v-niah"])
+        assert run_sweep(config, tmp_path / "r", quiet=True) is None  # incomplete: the NaN samples failed
+    finally:
+        BACKENDS.pop("nan")
+    def strict(constant: str) -> None:
+        raise ValueError(f"{constant} in results.jsonl")
+
+    lines_ = (tmp_path / "r" / "results.jsonl").read_text().splitlines()
+    records = [json.loads(x, parse_constant=strict) for x in lines_]  # every line is strict JSON
+    bad = [r for r in records if r["depth"] == 0]
+    assert bad and all(r["status"] == "failed" and not r["correct"] for r in bad)
+    assert all("non-finite score mass, by_option.A" in r["error"] for r in bad)
+    assert all(r["status"] == "ok" for r in records if r["depth"] != 0)
+
+
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(small_dataset, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
