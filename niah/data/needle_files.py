@@ -37,6 +37,7 @@ OPTION_LINE = re.compile(r"^\s*([A-Z])[.)]\s+(.+?)\s*$")
 INSTRUCTION_LINE = re.compile(r"^\s*(answer|please|respond|reply)\b", re.IGNORECASE)
 FIND_CLAUSE = re.compile(r"^(find\b.*?[.?!])\s+(.+)$", re.IGNORECASE | re.DOTALL)
 NEEDLE_SET_FILE = "needles.jsonl"
+SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # a needle id names its image files
 
 
 def ready_sets() -> dict[str, Path]:
@@ -143,9 +144,13 @@ def _needle(where: str, rec: dict[str, Any], base: Path, n: int, width: int, hei
     distractors = _distractors(where, rec, options, answer, base, width, height)
     key_box, value_box = (tuple(rec[k]) if rec.get(k) else None for k in ("key_box", "value_box"))
     key = None if rec.get("key") is None else str(rec["key"])
+    needle_id = str(rec.get("id", f"user{n:03d}"))
+    if not SAFE_ID.fullmatch(needle_id):
+        raise NiahError(f"{where}: needle id {needle_id[:60]!r} cannot name a file: use 1-100 letters, digits, '.', "
+                        "'_' or '-', not starting with '.' (ids name the needle's images in the dataset)")  # fmt: skip
     image_px = read_image(_image_path(base, image), width, height)
-    return Needle(str(rec.get("id", f"user{n:03d}")), str(rec.get("family", "user")), find, ask, options, answer,
-                  image_px, distractors, key_box, value_box, key)  # fmt: skip
+    return Needle(needle_id, str(rec.get("family", "user")), find, ask, options, answer, image_px, distractors,
+                  key_box, value_box, key)  # fmt: skip
 
 
 def _distractors(where: str, rec: dict[str, Any], options: list[str], answer: int, base: Path, width: int,

@@ -9,8 +9,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from niah.backends.hf.prompt import question_text
+from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
 from niah.data.inspect import questions
@@ -158,3 +160,15 @@ def test_ready_needle_sets_ship_and_load():
     assert all(d.lure is not None and (d.lure == n.answer) == d.decoy and d.key for n in needles for d in n.distractors)
     example = load_needle_file("videorope-example", 112, 56)
     assert all(n.find.startswith("Find") and len(n.distractors) == 1 for n in example)
+
+
+@pytest.mark.parametrize("needle_id", ["../../../x", "a/b", "nul\x00here", "x" * 300, ".hidden", ""])
+def test_a_needle_id_that_cannot_name_a_file_is_refused(tmp_path, needle_id):
+    _draw(tmp_path / "n.png", "n")
+    (tmp_path / "n.jsonl").write_text(json.dumps({"id": needle_id, "image": "n.png", "question": "Q?",
+                                                  "options": ["a", "b"], "answer": "a"}))  # fmt: skip
+    out = tmp_path / "deep" / "er" / "data"
+    res = CliRunner().invoke(main, ["generate", "--preset", "demo", "--needles", str(tmp_path / "n.jsonl"),
+                                    "--lengths", "4", "--depths", "50", "--out", str(out), "-q"])  # fmt: skip
+    assert res.exit_code == 2 and "cannot name a file" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.rglob("x.png")) and not list(tmp_path.rglob("*.d0.png"))
