@@ -6,6 +6,7 @@ Figures and tables are derived from results.jsonl alone, never by re-running a m
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from niah.errors import NiahError
-from niah.sweep.store import RUN, ResultsStore
+from niah.errors import NiahError, NiahWarning
+from niah.sweep.store import RUN, ResultsStore, damage_note
 
 
 def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -28,11 +29,14 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
     for path in expand_run_dirs(paths):
         if not (path / RUN).is_file():
             raise NiahError(f"'{path}' is not a niah run dir (no {RUN}): make one with niah run")
-        config = json.loads((path / RUN).read_text())["config"]
+        config = read_run_config(path)
         if config.get("dataset_manifest_sha256"):
             datasets[config["dataset_manifest_sha256"]] = config["dataset"]
         order += [v for v in config["variants"] if v not in order]
-        ok = [r for r in ResultsStore(path).all_results().values() if r["status"] == "ok"]
+        store = ResultsStore(path)
+        ok = [r for r in store.all_results().values() if r["status"] == "ok"]
+        for file, lines in store.damaged.items():
+            warnings.warn(NiahWarning(damage_note(file, lines)), stacklevel=2)
         if not ok:
             raise NiahError(f"run dir '{path}' has no finished samples yet: run niah run first")
         records += ok
@@ -40,6 +44,18 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
         raise NiahError(f"the runs use {len(datasets)} different datasets ({', '.join(sorted(datasets.values()))}): "
                         "plot runs of one dataset together")  # fmt: skip
     return records, order
+
+
+def read_run_config(path: Path) -> dict[str, Any]:
+    """The config of run dir `path` from its run.json; a damaged run.json is one NiahError."""
+    try:
+        config = json.loads((path / RUN).read_text())["config"]
+        if not isinstance(config, dict) or not isinstance(config.get("variants"), list):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise NiahError(f"'{path / RUN}' is corrupt: rerun the niah run that made it, or move the run dir "
+                        "away") from None  # fmt: skip
+    return config
 
 
 def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:

@@ -1,7 +1,8 @@
 """The results store of a run dir: run.json, append-only results JSONL, summary.json.
 
 - One JSON object per sample, one line each, written with a single write and flushed, so a
-  kill at any moment loses at most the sample in flight; a torn last line is dropped on load.
+  kill at any moment loses at most the sample in flight; a torn or damaged line is reported
+  (its line number), skipped, and its sample run again on resume.
 - Resume: samples whose latest line is "ok" are done; failed ones are run again, and the file
   is compacted to one line per sample before appending.
 - Shards write `results.I-of-N.jsonl`; when the union of all result files covers the whole plan,
@@ -11,11 +12,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from niah.errors import NiahError, disk_hint
+from niah.errors import NiahError, NiahWarning, disk_hint
 from niah.files import atomic_write, exclusive_lock
 from niah.versions import versions
 
@@ -24,17 +26,37 @@ RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 
 
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """The complete lines of one results file (a torn trailing line is skipped)."""
+RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "key": str, "status": str, "task": str, "variant": str, "model": str, "length": int, "depth": (int, float)}
+"""What a results line must hold to be read: every reader (resume, plot, report) relies on these."""
+
+
+def read_results(path: Path, damaged: list[int] | None = None) -> list[dict[str, Any]]:
+    """The records of one results file. A line that is not a JSON object holding RECORD_FIELDS
+    (torn by a kill, invalid UTF-8, `{}`, `null`) is skipped, its 1-based number appended to
+    `damaged`: its sample counts as not run, so a resume runs it again."""
     if not path.is_file():
         return []
     records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        if not raw.strip():
             continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        if isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in RECORD_FIELDS.items()):
+            records.append(record)
+        elif damaged is not None:
+            damaged.append(n)
     return records
+
+
+def damage_note(path: Path, lines: list[int]) -> str:
+    """'ignored 2 damaged lines in PATH (lines 3, 7)'."""
+    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+    plural = "s" if len(lines) > 1 else ""
+    return f"ignored {len(lines)} damaged line{plural} in {path} (line{plural} {shown})"
 
 
 def latest_by_key(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -66,7 +88,9 @@ def run_dir_config(root: Path, config: dict[str, Any], force: bool = False) -> t
         return config, False
     try:
         old = json.loads(run.read_text()).get("config", {})
-    except (ValueError, AttributeError):
+        if not isinstance(old, dict):
+            raise TypeError
+    except (ValueError, AttributeError, TypeError):
         raise NiahError(f"'{run}' is corrupt: move the run dir away or use another --out") from None
     if "imported" in old:
         raise NiahError(f"'{root}' holds imported results (niah import): use another --out")
@@ -113,6 +137,7 @@ class ResultsStore:
         self.path = root / f"results{shard_suffix}.jsonl"
         self._file = None
         self._lock_file = None
+        self.damaged: dict[Path, list[int]] = {}  # results file -> its damaged line numbers, from all_results
 
     @classmethod
     def open(
@@ -157,8 +182,10 @@ class ResultsStore:
     def all_results(self) -> dict[str, dict[str, Any]]:
         """Latest record per key across results.jsonl and every shard file."""
         records: list[dict[str, Any]] = []
+        self.damaged = {}
         for p in sorted(self.root.glob("results*.jsonl")):
-            records += read_results(p)
+            records += read_results(p, self.damaged.setdefault(p, []))
+        self.damaged = {p: lines for p, lines in self.damaged.items() if lines}
         return latest_by_key(records)
 
     def done_keys(self) -> set[str]:
@@ -168,11 +195,12 @@ class ResultsStore:
         """Rewrite this shard's file with one line per key, ok lines only (failed ones rerun)."""
         if not self.path.is_file():
             return
-        text = self.path.read_text()
-        records = read_results(self.path)
+        damaged: list[int] = []
+        records = read_results(self.path, damaged)
         keep = [r for r in latest_by_key(records).values() if r["status"] == "ok"]
-        torn = bool(text) and not text.endswith("\n")
-        if torn or len(keep) != len(records):
+        if damaged:
+            warnings.warn(NiahWarning(f"{damage_note(self.path, damaged)}: their samples run again"), stacklevel=2)
+        if damaged or len(keep) != len(records):
             atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def append(self, record: dict[str, Any]) -> None:

@@ -258,3 +258,35 @@ def test_ctrl_c_keeps_finished_samples_and_exits_130(small_dataset, tmp_path):
     saved = (tmp_path / "r" / "results.jsonl").read_text().splitlines()
     assert len(saved) == 5 and all(json.loads(x)["status"] == "ok" for x in saved)
     assert not (tmp_path / "r" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("bad", [b"{}", b"null", b"\xff\xfe not utf-8", b'{"key": 3}', b"[1, 2]"])
+def test_a_damaged_results_line_is_reported_skipped_and_recomputed(small_dataset, tmp_path, bad):
+    args = ["run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla", "--tasks", "v-niah", "-q"]
+    assert cli(*args).exit_code == 0
+    path = tmp_path / "r" / "results.jsonl"
+    lines_ = path.read_bytes().splitlines()
+    lost = json.loads(lines_[2])["key"]
+    path.write_bytes(b"\n".join([*lines_[:2], bad, *lines_[3:]]) + b"\n")  # line 3 replaced by damage
+    for command in (["plot", tmp_path / "r", "--out", tmp_path / "f"], ["report", tmp_path / "r", "--out",
+                                                                        tmp_path / "rep.html"]):  # fmt: skip
+        res = cli(*command)
+        assert res.exit_code == 0, res.output
+        assert "ignored 1 damaged line in" in res.output and "(line 3)" in res.output
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    assert "ignored 1 damaged line" in res.output and "run again" in res.output
+    keys = [json.loads(x)["key"] for x in path.read_text().splitlines()]
+    assert sorted(keys) == sorted(set(keys)) and lost in keys and len(keys) == len(lines_)
+
+
+@pytest.mark.parametrize("bad", ["", "null", "[]", '{"config": 3}', "{not json"])
+def test_a_damaged_run_json_is_one_line(small_dataset, tmp_path, bad):
+    args = ["run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla", "--tasks", "v-niah", "-q"]
+    assert cli(*args).exit_code == 0
+    (tmp_path / "r" / "run.json").write_text(bad)
+    for command in (args, ["plot", tmp_path / "r", "--out", tmp_path / "f"],
+                    ["report", tmp_path / "r", "--out", tmp_path / "rep.html"]):  # fmt: skip
+        res = cli(*command)
+        assert res.exit_code == 2 and "run.json" in res.output and "corrupt" in res.output, (command, res.output)
+        assert len(res.output.strip().splitlines()) == 1
