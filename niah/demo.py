@@ -19,7 +19,7 @@ DEMO_VARIANTS = ["vanilla", "m-rope", "videorope"] + [
 """Every registered variant the probe can run (not mhrope: a table per KV head), the usual three first."""
 
 
-DEMO_MODEL = "tiny:demo"
+DEMO_MODEL = "tiny:@demo"  # '@': the shipped set, even where a ./demo folder exists
 
 
 def run_demo(out: str | Path, model: str = DEMO_MODEL, variants: list[str] | None = None, quiet: bool = False,

@@ -53,3 +53,18 @@ def test_demo_with_the_probe_runs_every_registered_variant(tmp_path):
     variants = {json.loads(x)["variant"].split(":")[0] for x in lines}
     runnable = {n for n in VARIANTS if not resolve_variant(n).per_head}  # mhrope: one table per KV head
     assert variants == runnable and {"vanilla", "videorope", "hope", "tad", "vrope", "circlerope"} <= variants
+
+
+def test_demo_out_demo_in_a_folder_holding_a_demo_dir_uses_the_shipped_models(tmp_path, monkeypatch):
+    """`tiny:demo` resolved ./demo before the shipped models: `niah demo --out demo` then failed and
+    left demo/data behind. The demo names the shipped set unambiguously (tiny:@demo)."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["demo", "--out", "demo", "-q"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((tmp_path / "demo" / "run" / "run.json").read_text())["config"]
+    assert config["backend"]["models"] == str(shipped_models()["demo"].resolve())
+    (tmp_path / "other" / "demo").mkdir(parents=True)  # an unrelated ./demo folder
+    monkeypatch.chdir(tmp_path / "other")
+    assert CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "again"), "-q"]).exit_code == 0
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "demo" / "data"), "--model", "tiny:@nope", "--out", "r"])
+    assert res.exit_code == 2 and "no shipped tiny models named 'nope'" in res.output

@@ -146,8 +146,15 @@ def shipped_models() -> dict[str, Path]:
 
 
 def models_folder(folder: str) -> str:
-    """A folder as given, or a shipped set's folder by name (`demo`) when no such folder exists here."""
-    if folder and not Path(folder).exists() and folder in (shipped := shipped_models()):
+    """`@NAME`: the shipped set NAME, whatever folders exist here; otherwise a folder as given, or a
+    shipped set's folder by name (`demo`) when no such folder exists here."""
+    shipped = shipped_models()
+    if folder.startswith("@"):
+        if folder[1:] not in shipped:
+            raise NiahError(f"no shipped tiny models named '{folder[1:]}': the shipped sets are "
+                            f"{', '.join('@' + n for n in sorted(shipped))}")  # fmt: skip
+        return str(shipped[folder[1:]])
+    if folder and not Path(folder).exists() and folder in shipped:
         return str(shipped[folder])
     return folder
 
@@ -162,8 +169,8 @@ def trained_variants(arg: str) -> list[str]:
 
 
 def make_tiny_backend(arg: str, seed: int = 0, **options: Any) -> TinyBackend:
-    """`tiny:DIR` or `tiny:DIR,seed=K` (the run's --seed does not pick the model); DIR may name a
-    shipped set (`tiny:demo`) when no such folder exists here."""
+    """`tiny:DIR` or `tiny:DIR,seed=K` (the run's --seed does not pick the model); `tiny:@demo`
+    names a shipped set whatever folders exist here (`tiny:demo` too, when no ./demo exists)."""
     folder, _, rest = arg.partition(",")
     folder = models_folder(folder)
     if not folder:

@@ -20,7 +20,7 @@ from niah.sweep.summary import accuracy_table
     help="Folder for data/, run/ and figures/ (reused when rerun).",
 )
 @click.option("--model", default=DEMO_MODEL, show_default=True,
-              help="tiny:demo (tiny models shipped with niah, one per variant, trained on 4-12 frames), probe (the "
+              help="tiny:@demo (tiny models shipped with niah, one per variant, trained on 4-12 frames), probe (the "
               "CPU attention probe, no weights) or hf:ID_OR_PATH.")  # fmt: skip
 @click.option("--variants", default=None,
               help="Comma-separated RoPE variants (default: those the tiny models were trained with; every "
