@@ -125,7 +125,25 @@ def _image_path(base: Path, name: str) -> Path:
     return path if path.exists() or not (base / "images" / name).exists() else base / "images" / name
 
 
+TEXT_FIELDS = ("image", "path", "question", "prompt", "find", "ask", "id", "family", "key")
+
+
+def _check_types(where: str, rec: dict[str, Any]) -> None:
+    """Fields given with the wrong JSON type are refused: a null find clause would read 'None', a
+    string of options would be split into letters."""
+    for name in TEXT_FIELDS:
+        if name in rec and not isinstance(rec[name], str):
+            raise NiahError(f"{where}: '{name}' must be text, got {json.dumps(rec[name])[:40]}")
+    options = rec.get("options")
+    if options is not None and not isinstance(options, list):
+        raise NiahError(f"{where}: 'options' must be a list of texts, e.g. [\"red\", \"blue\"], got "
+                        f"{json.dumps(options)[:40]}")  # fmt: skip
+    if options is not None and not all(isinstance(o, str | int | float) and not isinstance(o, bool) for o in options):
+        raise NiahError(f"{where}: 'options' must be a list of texts, got {json.dumps(options)[:60]}")
+
+
 def _needle(where: str, rec: dict[str, Any], base: Path, n: int, width: int, height: int) -> Needle:
+    _check_types(where, rec)
     image = rec.get("image") or rec.get("path")
     text = rec.get("question") or rec.get("prompt")
     if not image or not (text or rec.get("ask")) or "answer" not in rec:

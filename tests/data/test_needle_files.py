@@ -172,3 +172,21 @@ def test_a_needle_id_that_cannot_name_a_file_is_refused(tmp_path, needle_id):
                                     "--lengths", "4", "--depths", "50", "--out", str(out), "-q"])  # fmt: skip
     assert res.exit_code == 2 and "cannot name a file" in res.output and len(res.output.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.rglob("x.png")) and not list(tmp_path.rglob("*.d0.png"))
+
+
+@pytest.mark.parametrize("field,value,why", [
+    ("find", None, "'find' must be text"),
+    ("ask", 3, "'ask' must be text"),
+    ("options", "abcd", "'options' must be a list"),
+    ("options", ["a", None], "'options' must be a list of texts"),
+    ("question", ["Q?"], "'question' must be text"),
+])  # fmt: skip
+def test_needle_fields_of_the_wrong_type_are_refused(tmp_path, field, value, why):
+    _draw(tmp_path / "n.png", "n")
+    rec = {"image": "n.png", "find": "Find the frame with a red star.", "ask": "What colour?",
+           "options": ["a", "b", "c", "d"], "answer": "b", field: value}  # fmt: skip
+    if field == "question":
+        rec.pop("ask")
+    (tmp_path / "n.jsonl").write_text(json.dumps(rec))
+    with pytest.raises(NiahError, match=why):
+        load_needle_file(tmp_path / "n.jsonl", 64, 48)
