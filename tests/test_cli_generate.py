@@ -145,3 +145,10 @@ def test_a_non_finite_fps_is_refused_in_one_line(tmp_path):
     for fps in ("nan", "inf"):
         res = run("generate", "--out", tmp_path / "out", *FAST, "--fps", fps)
         assert_clean_failure(res, tmp_path, "fps must be a positive number")
+
+
+def test_an_fps_no_mp4_can_carry_is_refused(tmp_path):
+    res = run("generate", "--out", tmp_path / "out", *FAST, "--fps", "1e-9")  # was written as a 24 fps MP4
+    assert_clean_failure(res, tmp_path, "cannot be an MP4's frame rate")
+    ok = run("generate", "--out", tmp_path / "ok", *FAST, "--fps", "0.5")
+    assert ok.exit_code == 0, ok.output

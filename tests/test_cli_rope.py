@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from niah.cli import main
@@ -144,3 +145,10 @@ def test_plugin_registers_a_variant(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["position_ids"][1][1:4] == [0, 0, 0]
     VARIANTS.pop("my-rope")
+
+
+@pytest.mark.parametrize("base", ["0", "1", "nan", "inf", "-5"])
+def test_rope_plot_refuses_a_base_that_draws_nans(tmp_path, base):
+    res = CliRunner().invoke(main, ["rope", "plot", "m-rope", "--out", str(tmp_path / "f.png"), "--base", base])
+    assert res.exit_code == 2 and "theta must be a finite number above 1" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "f.png").exists()

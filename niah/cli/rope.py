@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
@@ -145,11 +146,19 @@ def _section(text: str) -> list[int]:
     return counts
 
 
+def _base(value: float) -> float:
+    if not (math.isfinite(value) and value > 1):
+        raise NiahError(f"--base {value:g}: RoPE's theta must be a finite number above 1, e.g. 10000 or 1e6")
+    return value
+
+
 @rope.command()
 @click.argument("variants", nargs=-1, required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Figure file: .png, .pdf or .svg.")
-@click.option("--head-dim", default=128, show_default=True)
-@click.option("--base", default=1_000_000.0, show_default=True, help="RoPE theta (Qwen2-VL: 1e6).")
+@click.option("--head-dim", default=128, show_default=True, type=click.IntRange(min=4),
+              help="Attention head dimension (dims per head).")  # fmt: skip
+@click.option("--base", default=1_000_000.0, show_default=True, callback=lambda ctx, param, value: _base(value),
+              help="RoPE theta, a finite number above 1 (Qwen2-VL: 1e6).")  # fmt: skip
 @click.option(
     "--layout",
     default="text:2,video:4x3x3,text:2",

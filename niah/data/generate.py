@@ -27,7 +27,7 @@ from niah.data.needle_files import load_needle_file, write_needle_set
 from niah.data.needles import Needle, builtin_needles
 from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
-from niah.data.video_io import Mp4Writer, write_mp4
+from niah.data.video_io import Mp4Writer, mp4_rate, write_mp4
 from niah.errors import FULL, NiahError, disk_hint, unknown
 from niah.files import umask
 from niah.versions import versions
@@ -99,6 +99,10 @@ def check_config(c: GenerateConfig) -> None:
         raise NiahError(f"seed {c.seed} is outside 0 to 2**32 - 1 (larger seeds are niah train's own)")
     if not (math.isfinite(c.fps) and c.fps > 0):
         raise NiahError(f"fps must be a positive number, got {c.fps}")
+    if abs(float(mp4_rate(c.fps)) - c.fps) > 1e-3 * c.fps:
+        raise NiahError(f"fps {c.fps:g} cannot be an MP4's frame rate (it would be written as {mp4_rate(c.fps)}): "
+                        "use a rate of at least 0.001 frames per second that is a fraction with a denominator up "
+                        "to 1000")  # fmt: skip
     if c.needles < 1 and not c.needle_file:
         raise NiahError("needles per cell must be at least 1")
     if c.distractor_mode not in DISTRACTOR_MODES:

@@ -32,7 +32,7 @@ class Mp4Writer:
             raise NiahError(f"frame size {width}x{height} must have even width and height for H.264")
         self.path = Path(path)
         self._container = av.open(str(self.path), "w", options={"fflags": "+bitexact"})
-        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        self._stream = self._container.add_stream("libx264", rate=mp4_rate(fps))
         self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
         self._stream.options = dict(X264_OPTIONS)
         self.count = 0
@@ -53,6 +53,11 @@ class Mp4Writer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def mp4_rate(fps: float) -> Fraction:
+    """The frame rate an MP4 is written with for `fps` frames per second (denominator at most 1000)."""
+    return Fraction(fps).limit_denominator(1000)
 
 
 def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: float = 1.0) -> int:
