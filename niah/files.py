@@ -7,7 +7,8 @@ of one run, resumed trainings) cannot trip over each other's temporary file.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -34,6 +35,28 @@ def atomic_replace(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step."""
     atomic_replace(path, lambda tmp: tmp.write_text(text))
+
+
+@contextmanager
+def transient_lock(path: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive flock on `path` while the block runs, then remove the file (nothing is
+    left beside a user's output). A lock taken on a file that another holder has just removed is
+    let go and taken again on the new file (its inode is checked), so two processes never both
+    hold it. NiahError(`busy`) when another process holds it."""
+    while True:
+        handle = exclusive_lock(path, busy)
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
 
 
 def exclusive_lock(path: Path, busy: str) -> IO[str]:
