@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from niah.data.grid import LOOKALIKE_KINDS
 from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.plot.heatmaps import ACCURACY_CMAP, short_variant
@@ -88,19 +89,21 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
         slot = next(i.slot for i in cell.insertions if i.kind == "needle")
         before, after = (slot - 1 if slot > 0 else None), (slot if slot < cell.length else None)
         wanted |= {k for k in (before, after) if k is not None}
-        for ref in [FrameRef("needle", 0, cell.needle),
-                    *(FrameRef("distractor", j, cell.needle) for j in range(len(needle.distractors)))]:  # fmt: skip
+        looks = [i for i in cell.insertions if i.kind in LOOKALIKE_KINDS]  # what this cell shows, nearest first
+        for ref in [FrameRef("needle", 0, cell.needle), *(FrameRef("distractor", i.image, cell.needle) for i in looks)]:
             key = f"{ref.kind}:{cell.needle}:{ref.index}"
             if key not in thumbs:
                 thumbs[key] = _jpeg(ds.image(ref))
-        seq = ds.sequence(cell)
+        kinds = {i.index: i.kind for i in cell.insertions}
         info[cell.id] = {
             "needle": cell.needle, "question": needle.question, "options": needle.options, "answer": needle.answer,
-            "lures": needle.lures, "length": cell.length,
+            "lures": sorted({i.answer for i in looks if i.kind == "distractor" and i.answer >= 0}),
+            "length": cell.length,
             "before": None if before is None else f"haystack:{before}",
             "after": None if after is None else f"haystack:{after}",
-            "sequence": "".join("N" if r.kind == "needle" else "D" if r.kind == "distractor" else "." for r in seq),
-            "distractors": [f"distractor:{cell.needle}:{j}" for j in range(len(needle.distractors))],
+            "sequence": "".join(STRIP.get(kinds.get(k, "haystack"), ".") for k in range(cell.num_frames)),
+            "lookalikes": [{"image": f"distractor:{cell.needle}:{i.image}", "shows": i.answer,
+                            "decoy": i.kind == "decoy"} for i in sorted(looks, key=lambda i: abs(i.slot - slot))],
             "image": f"needle:{cell.needle}:0",
         }  # fmt: skip
     if wanted:
@@ -108,6 +111,16 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
             if k in wanted:
                 thumbs[f"haystack:{k}"] = _jpeg(frame)
     return thumbs, info
+
+
+STRIP = {"needle": "N", "distractor": "D", "decoy": "Y"}  # a cell's frames in the drill-down strip
+
+
+def script_json(text: str) -> str:
+    """JSON text safe inside <script type="application/json">: every <, > and & as a JSON unicode
+    escape, so no user text (`</script>`, `<!--<script>`) can end or re-enter the element; JSON.parse
+    reads the same value."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _heatmap_html(name: str, g: Grid, gid: int) -> str:
@@ -170,7 +183,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     page = page.replace("/*SCRIPT*/", (ASSETS / "report.js").read_text())
     page = page.replace("<!--RUNS-->", html.escape(", ".join(str(p) for p in run_dirs)))
     page = page.replace("<!--SUMMARY-->", table + missing).replace("<!--HEATMAPS-->", "".join(sections))
-    page = page.replace("/*DATA*/", data.replace("</", "<\\/"))
+    page = page.replace("/*DATA*/", script_json(data))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, page)

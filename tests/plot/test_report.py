@@ -52,8 +52,10 @@ def test_report_is_self_contained_and_indexes_every_sample(report):
         if s.get("cell"):
             cell = data["cells"][s["cell"]]
             assert data["thumbs"][cell["image"]].startswith("data:image/jpeg;base64,")
-            assert all(data["thumbs"][d] for d in cell["distractors"])
+            assert all(data["thumbs"][d["image"]] for d in cell["lookalikes"])
             assert cell["sequence"].count("N") == 1
+            # the look-alikes listed are the cell's own: as many as its strip marks
+            assert len(cell["lookalikes"]) == cell["sequence"].count("D") + cell["sequence"].count("Y")
     # the depth-0 needle has no frame before it, the depth-100 needle none after
     depth = {s["cell"]: r["depth"] for s in listed for r in results if s.get("key") == r["key"]}
     for cell_id, d in depth.items():
@@ -113,7 +115,7 @@ def test_report_in_a_real_browser_click_a_cell_see_its_samples(report):
             assert ("lured by a distractor" if r["lured"] else "not lured") in text
         assert "Find the frame with" in text
         images = driver.find_elements(By.CSS_SELECTOR, "#list img")
-        assert len(images) >= 2 * 5  # needle, 3 distractors and the frames around it, per sample
+        assert len(images) >= 2 * 5  # the needle, its look-alikes and the frames around it, per sample
         assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
         strips = driver.find_elements(By.CSS_SELECTOR, "#list .strip")
         assert all(len(s.find_elements(By.CSS_SELECTOR, ".N")) == 1 for s in strips)
@@ -124,5 +126,62 @@ def test_report_in_a_real_browser_click_a_cell_see_its_samples(report):
         assert "Published cell (imported)" in driver.find_element(By.ID, "list").text
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
+    finally:
+        driver.quit()
+
+
+HOSTILE = 'Find the frame with <!--<script> a star. </script><img src=x onerror="alert(1)"> & "quotes"?'
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    """A report whose needle text is built to break out of the page, in cells too short for their
+    look-alikes (period 100 in 8 frames)."""
+    import cv2
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("hostile")
+    for name in ("n.png", "d.png"):
+        cv2.imwrite(str(root / name), np.full((56, 112, 3), 90 if name == "n.png" else 160, np.uint8))
+    lines = [{"id": "evil", "image": "n.png", "question": HOSTILE, "options": ["<b>a</b>", "b&c"], "answer": 0,
+              "distractors": [{"image": "d.png", "lure": 1}]},
+             {"id": "lonely", "image": "n.png", "question": "Find the frame. Which?", "options": ["x", "y"],
+              "answer": 1}]  # fmt: skip
+    (root / "n.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
+    data, run = root / "data", root / "run"
+    assert cli("generate", "--preset", "demo", "--needles", root / "n.jsonl", "--lengths", "8", "--depths", "50",
+               "--distractor-period", 100, "--width", 112, "--height", 56, "--out", data, "-q").exit_code == 0
+    assert cli("run", data, "--variants", "vanilla", "--out", run, "-q").exit_code == 0
+    assert cli("report", run, "--out", root / "report.html").exit_code == 0
+    return root / "report.html"
+
+
+def test_user_text_cannot_leave_its_context_in_the_report(hostile_report):
+    text = hostile_report.read_text()
+    inside = re.search(r'<script type="application/json" id="data">(.*?)</script>', text, re.S).group(1)
+    assert "<" not in inside and ">" not in inside  # no tag, comment or script opener in the data element
+    data = json.loads(inside)
+    evil = next(c for c in data["cells"].values() if c["needle"] == "evil")
+    assert evil["question"] == HOSTILE and evil["options"] == ["<b>a</b>", "b&c"]  # read back exactly
+    for cell in data["cells"].values():  # the evil needle has a distractor image, but no cell shows it
+        assert cell["lookalikes"] == [] and "D" not in cell["sequence"]  # so no thumbnail of one either
+
+
+def test_hostile_text_is_shown_as_text_in_a_real_browser(hostile_report):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser()
+    try:
+        driver.get(hostile_report.as_uri())
+        for cell in driver.find_elements(By.CSS_SELECTOR, "td.cell"):
+            cell.click()
+            WebDriverWait(driver, 5).until(seen.presence_of_element_located((By.CSS_SELECTOR, "#list .sample")))
+        text = driver.find_element(By.ID, "list").text
+        assert HOSTILE in driver.page_source or "&lt;!--&lt;script&gt;" in driver.page_source
+        assert "<!--<script> a star." in text  # shown as text, drill-down working
+        assert driver.find_elements(By.CSS_SELECTOR, "#list img[src='x']") == []
+        assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         driver.quit()

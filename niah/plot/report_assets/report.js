@@ -16,7 +16,7 @@ function thumb(id, caption, cls) {
 }
 
 function strip(sequence) {
-  const bar = el("div", { class: "strip", title: "haystack: needle green, distractors red" });
+  const bar = el("div", { class: "strip", title: "haystack: needle green, look-alikes showing a lure red, decoys amber" });
   for (const ch of sequence) bar.append(el("span", { class: ch === "." ? "" : ch }));
   return bar;
 }
@@ -33,21 +33,21 @@ function sampleCard(s) {
     ` · ${s.task} · needle ${s.needle} · predicted ${s.prediction}, answer ${s.answer}${lured}`));
   if (c) {
     const options = c.options.map((o, i) => {
-      const lure = c.lures.indexOf(i) >= 0 ? " (a distractor's lure)" : "";
+      const lure = c.lures.indexOf(i) >= 0 ? " (a look-alike's lure)" : "";
       return `${LETTERS[i]}. ${o}${i === c.answer ? "  ✓" : ""}${lure}`;
     });
     card.append(el("div", { class: "q" }, [c.question, ...options].join("\n")));
     const withDistractors = s.task !== "v-niah";
-    const seq = withDistractors ? c.sequence : c.sequence.replace(/D/g, "");
+    const seq = withDistractors ? c.sequence : c.sequence.replace(/[DY]/g, "");
     card.append(strip(seq));
     const row = el("div", { class: "thumbs" });
     if (c.before) row.append(thumb(c.before, "frame before", "haystack"));
     row.append(thumb(c.image, "needle", "needle"));
     if (c.after) row.append(thumb(c.after, "frame after", "haystack"));
-    if (withDistractors) c.distractors.forEach((d, j) => {
-      const lure = c.lures[j];
-      row.append(thumb(d, `distractor ${j + 1}` + (lure === null || lure === undefined ? "" : ` (lure ${LETTERS[lure]})`),
-        "distractor"));
+    if (withDistractors) c.lookalikes.forEach((d, j) => {
+      const shows = d.shows >= 0 ? ` ${LETTERS[d.shows]}` : "";
+      row.append(thumb(d.image, `look-alike ${j + 1}: ` + (d.decoy ? `decoy${shows}` : `lure${shows}`),
+        d.decoy ? "decoy" : "distractor"));
     });
     card.append(row);
   }
