@@ -94,7 +94,7 @@ def run_dir_config(root: Path, config: dict[str, Any], force: bool = False) -> t
         raise NiahError(f"'{run}' is corrupt: move the run dir away or use another --out") from None
     if "imported" in old:
         raise NiahError(f"'{root}' holds imported results (niah import): use another --out")
-    diff = config_diff({k: old.get(k) for k in IDENTITY}, {k: config.get(k) for k in IDENTITY})
+    diff = config_diff(identity(old, config), identity(config, old))
     if diff and not force:
         raise NiahError(f"run dir '{root}' was made with another config ({'; '.join(diff)}): its samples would "
                         "change; use another --out, or --force to discard its results")  # fmt: skip
@@ -109,6 +109,20 @@ def run_dir_config(root: Path, config: dict[str, Any], force: bool = False) -> t
     a, b = old.get("limit"), config.get("limit")
     grown["limit"] = None if a is None or b is None else max(a, b)
     return grown, False
+
+
+def identity(config: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """The IDENTITY part of `config`, as compared with `other`'s: a backend that names its models'
+    `weights` (name → sha256) is recognised by them, not by the folder they sit in (`models`),
+    and only by the weights both configs name (a grown run adds models of new variants)."""
+    out = {k: config.get(k) for k in IDENTITY}
+    mine, theirs = config.get("backend"), other.get("backend")
+    if (isinstance(mine, dict) and isinstance(theirs, dict) and isinstance(mine.get("weights"), dict)
+            and isinstance(theirs.get("weights"), dict)):  # fmt: skip
+        shared = set(mine["weights"]) & set(theirs["weights"])
+        out["backend"] = {k: v for k, v in mine.items() if k != "models"} | {
+            "weights": {name: mine["weights"][name] for name in sorted(shared)}}
+    return out
 
 
 def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

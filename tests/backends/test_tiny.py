@@ -82,3 +82,25 @@ def test_a_finished_model_runs_while_another_of_its_folder_still_trains(mixed, t
     assert res.exit_code == 0, res.output
     res = cli("run", mixed, "--model", f"tiny:{folder}", "--variants", "m-rope", "--out", tmp_path / "r2", "-q")
     assert res.exit_code == 2 and "is not finished training" in res.output
+
+
+def test_a_copied_models_folder_resumes_its_runs_and_other_weights_are_refused(models, mixed, tmp_path):
+    """Models are recognised by their weights' sha256, as datasets by their manifest: a run made with
+    one folder resumes (and grows) with a byte-identical copy; other weights are refused."""
+    import shutil
+
+    first = shutil.copytree(models, tmp_path / "first")
+    out = tmp_path / "r"
+    assert cli("run", mixed, "--model", f"tiny:{first}", "--variants", "vanilla", "--out", out, "-q").exit_code == 0
+    lines = (out / "results.jsonl").read_text()
+    moved = shutil.move(first, tmp_path / "moved")
+    res = cli("run", mixed, "--model", f"tiny:{moved}", "--variants", "vanilla", "--out", out, "-q")
+    assert res.exit_code == 0, res.output
+    assert (out / "results.jsonl").read_text() == lines  # nothing recomputed
+    res = cli("run", mixed, "--model", f"tiny:{moved}", "--variants", "vanilla,m-rope", "--out", out, "-q")
+    assert res.exit_code == 0, res.output  # grows with a model of another variant
+    other = shutil.copytree(moved, tmp_path / "other")
+    weights = other / "vanilla-s0" / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))
+    res = cli("run", mixed, "--model", f"tiny:{other}", "--variants", "vanilla", "--out", out, "-q")
+    assert res.exit_code == 2 and "weights" in res.output
