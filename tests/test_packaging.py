@@ -43,3 +43,18 @@ def test_the_torch_floor_covers_every_api_niah_uses():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     floor = next(tuple(map(int, re.match(r"torch>=(\d+)\.(\d+)", d).groups())) for d in deps if d.startswith("torch"))
     assert floor >= max(TORCH_APIS.values())
+
+
+def test_run_help_names_every_model_kind():
+    from click.testing import CliRunner
+
+    from niah.cli import main
+
+    text = CliRunner().invoke(main, ["run", "--help"]).output
+    assert all(kind in text for kind in ("probe", "tiny:DIR", "tiny:@demo", "hf:ID_OR_PATH"))
+
+
+def test_no_shipped_file_cites_a_document_users_do_not_have():
+    """The design notes live beside the repository, not in it: a figure is stated with its conditions."""
+    files = [*ROOT.glob("niah/**/*.py"), *ROOT.glob("docs/*.md"), ROOT / "README.md", *ROOT.glob("scripts/*")]
+    assert [str(p.relative_to(ROOT)) for p in files if p.is_file() and "design.md" in p.read_text()] == []

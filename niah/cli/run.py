@@ -63,8 +63,9 @@ def hf_options(f):
     "--model",
     default="probe",
     show_default=True,
-    help="probe[:heads=4,semantic=0.75,...] (CPU, no weights) or hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct): "
-    f"a checkpoint of {', '.join(f.title for f in FAMILIES.values())}.",
+    help="probe[:heads=4,semantic=0.75,...] (CPU, no weights), tiny:DIR[,seed=K] (models niah train wrote to DIR; "
+    "tiny:@demo: the ones shipped with niah) or hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct): a checkpoint of "
+    f"{', '.join(f.title for f in FAMILIES.values())}.",
 )
 @click.option(
     "--variants",

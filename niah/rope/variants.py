@@ -1,6 +1,6 @@
 """The RoPE variant registry: the single source of truth for names, options, papers and equations.
 
-A variant is three independent choices (see design.md):
+A variant is three independent choices:
   1. a placement rule for vision runs (niah.rope.positions.PLACEMENT_RULES), with its options,
      giving N coordinate rows named by `axes` (t, h, w; VRoPE's p0–p3);
   2. a frequency allocation (niah.rope.frequencies.ALLOCATIONS), per pair or per KV head, and

@@ -3,8 +3,9 @@
 A prefill chunk of q tokens on top of a cache of c tokens attends to kv = c + q keys: query i
 sits at position c + i and sees keys 0..c+i. That is SDPA's *lower-right* causal alignment.
 transformers' stock sdpa path cannot say so (its `is_causal` is upper-left), so for q < kv it
-builds a (q, kv) boolean mask and SDPA falls back to a masked kernel (measured 1.3× slower at
-64K tokens on an H100, design.md). `chunked_causal_sdpa` passes
+builds a (q, kv) boolean mask and SDPA falls back to a masked kernel (1.3× slower at 64K tokens,
+measured by niah's developers on one H100 with transformers 5.17 and torch's flash SDPA; not
+reproduced on this project's CPU machines: `scripts/gpu_check.sh bench` measures it). `chunked_causal_sdpa` passes
 `torch.nn.attention.bias.causal_lower_right(q, kv)` instead, which SDPA dispatches to the flash
 kernel on CUDA (grouped-query heads unrepeated); elsewhere torch materialises the same mask.
 
