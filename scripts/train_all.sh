@@ -4,6 +4,7 @@
 #
 #   bash scripts/train_all.sh                                   # every registered variant (but per-head mhrope), seeds 0,1,2
 #   VARIANTS=vanilla,m-rope,videorope SEEDS=0 STEPS=3000 THREADS=1 bash scripts/train_all.sh
+#   NEEDLES=2 ...                                               # a smaller evaluation set (default 8 needles)
 #
 # Writes $WORK/models, $WORK/data, $WORK/runs/L<frames>/s<seed>, $WORK/figures/L<frames> (tables, figures).
 set -euo pipefail
@@ -14,11 +15,12 @@ print(",".join(v for v in V if not r(v).per_head))')}"
 seeds="${SEEDS:-0,1,2}"
 steps="${STEPS:+--steps $STEPS}"  # default: niah train's own
 threads="${THREADS:-2}"
+needles="${NEEDLES:-8}"
 longest=12  # the default training lengths are 4-12 frames
 # shellcheck disable=SC2086 # $steps is empty or two words
 niah train --out "$work/models" --variants "$variants" --seeds "$seeds" $steps --threads "$threads" -q
 lengths="$longest,$((4 * longest)),$((16 * longest))"
-niah generate --preset demo --families colour --needles-per-cell 8 --lengths "$lengths" --depths 0:100:25 \
+niah generate --preset demo --families colour --needles-per-cell "$needles" --lengths "$lengths" --depths 0:100:25 \
   --distractor-period 4 --seed 7 --out "$work/data" -q > /dev/null
 for length in ${lengths//,/ }; do
   runs=()

@@ -15,11 +15,12 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "train_all.sh"
 @pytest.mark.slow
 def test_train_all_prints_a_table_per_length_with_seed_spread(tmp_path):
     env = {**os.environ, "WORK": str(tmp_path / "w"), "VARIANTS": "vanilla,m-rope", "SEEDS": "0,1", "STEPS": "2",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
-    out = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
+           "NEEDLES": "2", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
+    # no time limit: a busy machine makes this slower, never wrong; the work is sized small instead
+    out = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     for length, factor in ((12, 1), (48, 4), (192, 16)):
         assert f"## {length} frames ({factor}x the longest training length)" in out.stdout
-    assert out.stdout.count("(80, 2 seeds)") == 2 * 2 * 3  # variants × tasks × lengths
+    assert out.stdout.count("(20, 2 seeds)") == 2 * 2 * 3  # variants × tasks × lengths; 2 needles × 5 depths × 2 seeds
     assert "v-niah-d lured" in out.stdout
     assert (tmp_path / "w" / "figures" / "L192" / "grid_tiny.png").is_file()

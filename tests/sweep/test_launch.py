@@ -28,11 +28,13 @@ class Slow(Backend):
     def estimate_tokens(self, dataset, sample):
         return 1
     def run(self, samples, dataset):
-        for s in samples:
+        gate = os.environ.get("NIAH_TEST_GATE")
+        for i, s in enumerate(samples):
             crash_on = os.environ.get("NIAH_TEST_CRASH_ON_GPU")
             if crash_on and os.environ.get("CUDA_VISIBLE_DEVICES") == crash_on:
                 raise RuntimeError("simulated crash")
-            time.sleep(float(os.environ.get("NIAH_TEST_PAUSE", "0")))
+            while gate and i >= 2 and not os.path.exists(gate):  # 2 samples, then wait for the test
+                time.sleep(0.01)
             yield SampleResult(s, prediction="A", answer="A", correct=True,
                                scores={"gpu": os.environ.get("CUDA_VISIBLE_DEVICES")})
 
@@ -102,10 +104,13 @@ def test_ctrl_c_stops_every_worker_and_a_rerun_resumes(plugin, small_dataset, tm
     out = tmp_path / "r"
     argv = [sys.executable, "-m", "niah", "--plugin", str(plugin), "run", str(small_dataset), "--out", str(out),
             "--gpus", "2", *ARGS, "-q"]  # fmt: skip
-    env = {**os.environ, "NIAH_TEST_PAUSE": "0.2"}
+    # each worker writes 2 samples, then waits for a file that is never made: the signal always
+    # finds the run unfinished, however busy the machine (the deadline only bounds a broken run)
+    env = {**os.environ, "NIAH_TEST_GATE": str(tmp_path / "never")}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and sum(p.read_text().count("\n") for p in out.glob("results*.jsonl")) < 4:
+    deadline = time.time() + 600
+    while sum(p.read_text().count("\n") for p in out.glob("results*.jsonl")) < 4:
+        assert time.time() < deadline and proc.poll() is None, "the workers never wrote their first samples"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
