@@ -102,24 +102,33 @@ def read_frames(path: str | Path, limit: int | None = None) -> Iterator[np.ndarr
 
 
 def read_timed_frames(path: str | Path, allow_truncated: bool = False) -> Iterator[tuple[float, float, np.ndarray]]:
-    """Decode (start seconds, duration seconds, RGB frame) in presentation order from exact timestamps.
+    """Decode (start seconds, duration seconds, RGB frame) in presentation order from exact timestamps,
+    counted from the stream's first frame (an MPEG-TS or a cut whose clock starts at 101 s starts at 0).
 
     A video whose frames end before the duration its container states (a cut-off download, a
     half-copied file), or whose stream breaks after some frames, is truncated: NiahError when the
-    reader reaches its end, unless `allow_truncated` (then a NiahWarning and the frames it has)."""
+    reader reaches its end, unless `allow_truncated` (then a NiahWarning and the frames it has).
+    A video stored rotated (a phone's display-rotation flag) is refused in one line: read as
+    stored it would be a sideways haystack."""
     container = _open(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     rate = stream.average_rate or stream.guessed_rate or 25
     default_duration = float(1 / rate)
     stated = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
-    end, broken = 0.0, None
+    end, broken, first = 0.0, None, None
     try:
         for frame in container.decode(stream):
             if frame.pts is None:
                 continue
+            if first is None:
+                first = float(frame.pts * stream.time_base)
+                if frame.rotation:
+                    raise NiahError(f"video '{path}' is stored rotated by {frame.rotation:g}° (a display-rotation "
+                                    "flag, as phones write): niah would read it sideways; rotate it first, e.g. "
+                                    "ffmpeg -i IN -c:v libx264 OUT.mp4 (ffmpeg applies the flag)")  # fmt: skip
             duration = float(frame.duration * stream.time_base) if frame.duration else default_duration
-            start = float(frame.pts * stream.time_base)
+            start = float(frame.pts * stream.time_base) - first
             end = max(end, start + duration)
             yield start, duration, frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as err:

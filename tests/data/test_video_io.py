@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
 
 from niah.data.synthetic import SyntheticHaystack
-from niah.data.video_io import read_frames, write_mp4
+from niah.data.video_io import read_frames, sample_at_fps, write_mp4
+from niah.errors import NiahError
 
 
 def test_same_frames_encode_to_the_same_bytes_every_time(tmp_path):
@@ -19,3 +25,40 @@ def test_same_frames_encode_to_the_same_bytes_every_time(tmp_path):
         digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
     assert len(digests) == 1
     assert len(list(read_frames(tmp_path / "0.mp4"))) == len(frames)
+
+
+def _write(path, frames, pts, fmt=None, rotation=0):
+    """An H.264 video whose frame i shows frames[i] at time pts[i] seconds (1 fps time base)."""
+    container = av.open(str(path), "w", format=fmt)
+    stream = container.add_stream("libx264", rate=1)
+    stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+    if rotation:
+        stream.set_display_rotation(rotation)
+    for image, t in zip(frames, pts, strict=True):
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts, frame.time_base = t, Fraction(1, 1)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+
+def test_a_video_whose_clock_starts_late_is_sampled_from_its_first_frame(tmp_path):
+    """An MPEG-TS whose timestamps start at 101 s gave 101 copies of its first frame at 1 fps."""
+    frames = [np.full((32, 64, 3), 30 * i + 10, np.uint8) for i in range(6)]
+    _write(tmp_path / "late.ts", frames, [101 + i for i in range(6)], fmt="mpegts")
+    got = list(sample_at_fps(tmp_path / "late.ts", 1.0))
+    assert len(got) == 6
+    assert [round(float(g.mean())) for g in got] == pytest.approx([float(f.mean()) for f in frames], abs=3)
+
+
+def test_a_video_stored_rotated_is_refused_in_one_line(tmp_path):
+    if not hasattr(av.video.stream.VideoStream, "set_display_rotation"):
+        pytest.skip("this PyAV cannot write a display rotation (PyAV 17+ can); reading it needs 14+")
+    frames = [np.zeros((32, 64, 3), np.uint8)] * 3
+    _write(tmp_path / "phone.mp4", frames, [0, 1, 2], rotation=90)
+    with pytest.raises(NiahError, match="stored rotated by 90"):
+        list(sample_at_fps(tmp_path / "phone.mp4", 1.0))
+    _write(tmp_path / "flat.mp4", frames, [0, 1, 2])
+    assert len(list(sample_at_fps(tmp_path / "flat.mp4", 1.0))) == 3
