@@ -33,6 +33,7 @@ MANIFEST = "manifest.json"
 HAYSTACK = "haystack.mp4"
 NEEDLES_DIR = "needles"
 CELLS = "cells.jsonl"
+REQUIRED_OPTIONS = ("width", "height", "fps", "seed", "distractor_mode", "distractor_period")  # what readers use
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,13 @@ class Dataset:
             raise NiahError(f"'{self.path}' is not a niah dataset (no {MANIFEST}): make one with niah generate")
         try:
             self.manifest = json.loads(manifest.read_text())
+            options = self.manifest["options"]
+            if not isinstance(options, dict) or not all(k in options for k in REQUIRED_OPTIONS):
+                raise KeyError(f"options lack {', '.join(k for k in REQUIRED_OPTIONS if k not in (options or {}))}")
             records = _read_jsonl(self.path / NEEDLES_DIR / "needles.jsonl")
             self.needles = {r["id"]: NeedleRecord.from_json(r) for r in records}
             self.cells = [Cell.from_json(c) for c in _read_jsonl(self.path / CELLS)]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
             raise NiahError(f"dataset '{self.path}' is incomplete or corrupt ({err}): generate it again") from None
 
     @property

@@ -64,7 +64,11 @@ def resolve_needle_file(name_or_path: str) -> Path:
 
 def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:
     """(where, record) for every needle in a JSON array or JSONL file."""
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise NiahError(f"needle file '{path}' is not UTF-8 (byte {err.start}): save it as UTF-8, e.g. "
+                        f"iconv -f latin1 -t utf-8 {path.name} > fixed.jsonl") from None  # fmt: skip
     if not text.strip():
         raise NiahError(f"needle file '{path}' is empty: write one JSON object per line")
     if text.lstrip().startswith("["):
@@ -120,6 +124,16 @@ def _option_index(value: Any, options: list[str], where: str, what: str) -> int:
                     f"A-{LETTERS[len(options) - 1]}")  # fmt: skip
 
 
+def _box(where: str, name: str, value: Any) -> tuple[int, int, int, int]:
+    """A box [x0, y0, x1, y1] in pixels with x0 < x1 and y0 < y1, or a NiahError naming the field."""
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            or not (value[0] < value[2] and value[1] < value[3])):  # fmt: skip
+        raise NiahError(f"{where}: '{name}' must be [x0, y0, x1, y1] in pixels with x0 < x1 and y0 < y1, got "
+                        f"{json.dumps(value)[:40]}")  # fmt: skip
+    return tuple(int(v) for v in value)  # type: ignore[return-value]
+
+
 def _image_path(base: Path, name: str) -> Path:
     path = base / name
     return path if path.exists() or not (base / "images" / name).exists() else base / "images" / name
@@ -160,7 +174,7 @@ def _needle(where: str, rec: dict[str, Any], base: Path, n: int, width: int, hei
         raise NiahError(f"{where}: options {options} repeat one another")
     answer = _option_index(rec["answer"], options, where, "answer")
     distractors = _distractors(where, rec, options, answer, base, width, height)
-    key_box, value_box = (tuple(rec[k]) if rec.get(k) else None for k in ("key_box", "value_box"))
+    key_box, value_box = (_box(where, k, rec[k]) if rec.get(k) else None for k in ("key_box", "value_box"))
     key = None if rec.get("key") is None else str(rec["key"])
     needle_id = str(rec.get("id", f"user{n:03d}"))
     if not SAFE_ID.fullmatch(needle_id):

@@ -190,3 +190,20 @@ def test_needle_fields_of_the_wrong_type_are_refused(tmp_path, field, value, why
     (tmp_path / "n.jsonl").write_text(json.dumps(rec))
     with pytest.raises(NiahError, match=why):
         load_needle_file(tmp_path / "n.jsonl", 64, 48)
+
+
+def test_a_needles_file_that_is_not_utf8_is_one_line(tmp_path):
+    _draw(tmp_path / "n.png", "n")
+    text = json.dumps({"image": "n.png", "question": "Qué?", "options": ["a", "b"], "answer": "a"}, ensure_ascii=False)
+    (tmp_path / "n.jsonl").write_bytes(text.encode("latin-1"))
+    with pytest.raises(NiahError, match="not UTF-8"):
+        load_needle_file(tmp_path / "n.jsonl", 64, 48)
+
+
+@pytest.mark.parametrize("box", [5, [1, 2, 3], ["a", 0, 1, 1], [10, 10, 5, 20]])
+def test_a_bad_box_is_one_line(tmp_path, box):
+    _draw(tmp_path / "n.png", "n")
+    (tmp_path / "n.jsonl").write_text(json.dumps({"image": "n.png", "question": "Q?", "options": ["a", "b"],
+                                                  "answer": "a", "key_box": box}))  # fmt: skip
+    with pytest.raises(NiahError, match="key_box"):
+        load_needle_file(tmp_path / "n.jsonl", 64, 48)

@@ -290,3 +290,23 @@ def test_a_damaged_run_json_is_one_line(small_dataset, tmp_path, bad):
         res = cli(*command)
         assert res.exit_code == 2 and "run.json" in res.output and "corrupt" in res.output, (command, res.output)
         assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["no options", "options not a dict", "no cells"])
+def test_a_damaged_dataset_is_one_line_and_leaves_no_run_dir(small_dataset, tmp_path, damage):
+    import shutil
+
+    data = shutil.copytree(small_dataset, tmp_path / "data")
+    manifest = json.loads((data / "manifest.json").read_text())
+    if damage == "no cells":
+        (data / "cells.jsonl").unlink()
+    else:
+        manifest["options"] = [] if damage == "options not a dict" else manifest.pop("options") and None
+        if manifest["options"] is None:
+            manifest.pop("options")
+        (data / "manifest.json").write_text(json.dumps(manifest))
+    for command in (["run", data, "--out", tmp_path / "r", "-q"], ["inspect", data], ["audit", data]):
+        res = cli(*command)
+        assert res.exit_code == 2 and "incomplete or corrupt" in res.output, (command, res.output)
+        assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
