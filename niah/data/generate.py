@@ -212,7 +212,7 @@ def generate(out: str | Path, config: GenerateConfig, force: bool = False, progr
     One process at a time per `out`: it holds an flock on the sibling file `.NAME.lock` (removed
     when done; the OS releases the lock even after kill -9); a second is refused in one line.
     """
-    out = Path(out)
+    out = Path(os.path.realpath(out))  # a symlinked --out: the dataset goes where the link points
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

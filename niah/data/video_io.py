@@ -119,16 +119,16 @@ def read_timed_frames(path: str | Path, allow_truncated: bool = False) -> Iterat
     end, broken, first = 0.0, None, None
     try:
         for frame in container.decode(stream):
-            if frame.pts is None:
-                continue
+            # a raw elementary stream (.h264) has no timestamps: its frames follow one another
+            pts = end + (first or 0.0) if frame.pts is None else float(frame.pts * stream.time_base)
             if first is None:
-                first = float(frame.pts * stream.time_base)
+                first = pts
                 if frame.rotation:
                     raise NiahError(f"video '{path}' is stored rotated by {frame.rotation:g}° (a display-rotation "
                                     "flag, as phones write): niah would read it sideways; rotate it first, e.g. "
                                     "ffmpeg -i IN -c:v libx264 OUT.mp4 (ffmpeg applies the flag)")  # fmt: skip
             duration = float(frame.duration * stream.time_base) if frame.duration else default_duration
-            start = float(frame.pts * stream.time_base) - first
+            start = pts - first
             end = max(end, start + duration)
             yield start, duration, frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as err:

@@ -194,3 +194,12 @@ def test_a_second_generate_on_the_same_out_is_refused_while_the_first_holds_it(t
     finally:
         held.close()
     assert (generate(tmp_path / "d", resolve_config("demo", **SMALL)) / "manifest.json").is_file()
+
+
+def test_an_out_that_is_a_symlink_gets_the_dataset_where_it_points(tmp_path):
+    """It crashed after generating (rmtree on a symlink) and wrote nothing."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    generate(tmp_path / "link", resolve_config("demo", **SMALL))
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "real" / "manifest.json").is_file()
+    assert Dataset(tmp_path / "link").cells

@@ -62,3 +62,19 @@ def test_a_video_stored_rotated_is_refused_in_one_line(tmp_path):
         list(sample_at_fps(tmp_path / "phone.mp4", 1.0))
     _write(tmp_path / "flat.mp4", frames, [0, 1, 2])
     assert len(list(sample_at_fps(tmp_path / "flat.mp4", 1.0))) == 3
+
+
+def test_a_raw_h264_stream_without_timestamps_gives_its_frames(tmp_path):
+    """A raw .h264 has no timestamps: it was read as 0 frames."""
+    container = av.open(str(tmp_path / "raw.h264"), "w", format="h264")
+    stream = container.add_stream("libx264", rate=2)
+    stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+    frames = [np.full((32, 64, 3), 40 * i, np.uint8) for i in range(6)]
+    for image in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    got = list(sample_at_fps(tmp_path / "raw.h264", 1.0))  # 6 frames at 2 fps: 3 s, one sample a second
+    assert [round(float(g.mean()) / 40) for g in got] == [0, 2, 4]
