@@ -82,13 +82,22 @@ def _open(path: str | Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise NiahError(f"'{path}' holds no video stream")
+    if not any(not s.disposition & av.stream.Disposition.attached_pic for s in container.streams.video):
+        container.close()
+        raise NiahError(f"'{path}' holds no video stream, only a cover image (an audio file with cover art): "
+                        "give a video")  # fmt: skip
     return container
+
+
+def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The first video stream that is not a cover image (attached picture)."""
+    return next(s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
 
 
 def read_frames(path: str | Path, limit: int | None = None) -> Iterator[np.ndarray]:
     """Decode RGB frames in order, each once; stops after `limit` frames if given."""
     container = _open(path)
-    stream = container.streams.video[0]
+    stream = _video_stream(container)
     stream.thread_type = "AUTO"
     try:
         for i, frame in enumerate(container.decode(stream)):
@@ -111,7 +120,7 @@ def read_timed_frames(path: str | Path, allow_truncated: bool = False) -> Iterat
     A video stored rotated (a phone's display-rotation flag) is refused in one line: read as
     stored it would be a sideways haystack."""
     container = _open(path)
-    stream = container.streams.video[0]
+    stream = _video_stream(container)
     stream.thread_type = "AUTO"
     rate = stream.average_rate or stream.guessed_rate or 25
     default_duration = float(1 / rate)
@@ -151,7 +160,7 @@ def source_rate(path: str | Path) -> float:
     """The video's average frame rate (frames per second)."""
     container = _open(path)
     try:
-        stream = container.streams.video[0]
+        stream = _video_stream(container)
         return float(stream.average_rate or stream.guessed_rate or 25)
     finally:
         container.close()

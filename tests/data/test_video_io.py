@@ -78,3 +78,22 @@ def test_a_raw_h264_stream_without_timestamps_gives_its_frames(tmp_path):
     container.close()
     got = list(sample_at_fps(tmp_path / "raw.h264", 1.0))  # 6 frames at 2 fps: 3 s, one sample a second
     assert [round(float(g.mean()) / 40) for g in got] == [0, 2, 4]
+
+
+def test_an_audio_file_with_cover_art_is_no_video(tmp_path):
+    """An MP3 with cover art was called 'truncated': its only picture is an attached cover."""
+    container = av.open(str(tmp_path / "song.mp3"), "w")
+    audio = container.add_stream("libmp3lame", rate=22050)
+    cover = container.add_stream("png")
+    cover.width, cover.height, cover.pix_fmt = 32, 32, "rgb24"
+    cover.disposition = av.stream.Disposition.attached_pic
+    for packet in [*cover.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")),
+                   *cover.encode()]:  # fmt: skip
+        container.mux(packet)
+    sound = av.AudioFrame.from_ndarray(np.zeros((1, 3 * 22050), np.float32), format="flt", layout="mono")
+    sound.sample_rate = 22050
+    for packet in [*audio.encode(sound), *audio.encode()]:
+        container.mux(packet)
+    container.close()
+    with pytest.raises(NiahError, match="only a cover image"):
+        list(sample_at_fps(tmp_path / "song.mp3", 1.0))
