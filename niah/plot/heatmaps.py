@@ -80,7 +80,7 @@ def heatmap_figure(g: Grid, title: str) -> plt.Figure:
 
 def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: list[str], model: str) -> plt.Figure:
     """Variants as rows × tasks as columns, one shared colour bar (VideoRoPE Figure 7)."""
-    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.7 * len(variants) + 0.3),
+    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.9 * len(variants) + 0.3),
                              squeeze=False, constrained_layout=True)  # fmt: skip
     mesh = None
     for i, v in enumerate(variants):
@@ -90,7 +90,8 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
             if g is None:
                 ax.set_axis_off()
                 continue
-            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}  ({scores_label(g, 2)})")
+            # two lines: one line ran past the axes into the next column and the colour bar
+            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}\n{scores_label(g, 2)}")
             if i < len(variants) - 1:
                 ax.set_xlabel("")
             if j:

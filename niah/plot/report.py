@@ -8,7 +8,7 @@ from pathlib import Path
 
 from niah.errors import NiahError
 from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
-from niah.plot.results import Grid, axes_of, grid, groups, load_runs
+from niah.plot.results import Grid, load_runs, model_grids
 from niah.plot.style import FORMATS, save
 from niah.plot.tables import write_tables
 
@@ -32,8 +32,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise NiahError(f"cannot write to '{out}': {err.strerror}") from None
-    lengths, depths = axes_of(records)
-    grids: dict[tuple[str, str, str], Grid] = {k: grid(rs, lengths, depths) for k, rs in groups(records).items()}
+    grids = model_grids(records)
     written: list[Path] = []
 
     def emit(fig, name: str) -> None:

@@ -119,6 +119,23 @@ class Grid:
         return float(total / self.samples.sum()) if self.samples.sum() else float("nan")
 
 
+def model_grids(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], Grid]:
+    """One grid per (model, variant, task), on the lengths and depths of its model's runs: runs of
+    one model share axes (their figures compare cell by cell), while a model whose grid is another
+    (a paper's imported cells beside a niah run) is drawn on its own, said in a NiahWarning,
+    instead of every figure spanning the union, mostly hatched."""
+    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_model[r["model"]].append(r)
+    axes = {m: axes_of(rs) for m, rs in by_model.items()}
+    if len({(tuple(a), tuple(b)) for a, b in axes.values()}) > 1:
+        spans = "; ".join(f"{m}: {a[0]}-{a[-1]} frames ({len(a)} lengths), depths {b[0]}-{b[-1]} ({len(b)})"
+                          for m, (a, b) in sorted(axes.items()))  # fmt: skip
+        warnings.warn(NiahWarning(f"the models' grids differ ({spans}): each model's figures are drawn on its own "
+                                  "lengths and depths"), stacklevel=2)  # fmt: skip
+    return {k: grid(rs, *axes[k[0]]) for k, rs in groups(records).items()}
+
+
 def axes_of(records: Iterable[dict[str, Any]]) -> tuple[list[int], list[int]]:
     """Every length and depth present, sorted (so all panels of a figure share axes)."""
     records = list(records)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,26 @@ def test_identical_accuracy_lines_are_drawn_once_and_named_together():
     labels = sorted(line.get_label().replace("\n", " ") for line in lines)
     assert labels == ["m-rope · v-niah = vanilla · v-niah", "m-rope · v-niah-d"]
     plt.close(fig)
+
+
+def test_a_run_beside_a_papers_cells_keeps_its_own_grid(small_dataset, tmp_path):
+    """`niah plot RUN references/videorope` put every heatmap on the union of both grids (mostly
+    hatched): each model now keeps its own lengths and depths, and the plot says so."""
+    import warnings
+
+    from niah.plot.results import load_runs, model_grids
+
+    references = Path(__file__).resolve().parents[2] / "references" / "videorope" / "m-rope"
+    assert CliRunner().invoke(main, ["run", str(small_dataset), "--variants", "m-rope", "--out",
+                                     str(tmp_path / "r"), "-q"]).exit_code == 0  # fmt: skip
+    records, _ = load_runs([tmp_path / "r", references])
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        grids = model_grids(records)
+    assert any("each model's figures are drawn on its own lengths and depths" in str(w.message) for w in said)
+    for (model, _, _), g in grids.items():
+        mine = [r for r in records if r["model"] == model]
+        assert g.lengths == sorted({r["length"] for r in mine}) and g.depths == sorted({r["depth"] for r in mine})
+        assert not np.isnan(g.accuracy).all(axis=0).any()  # no length column without a sample
+    res = CliRunner().invoke(main, ["plot", str(tmp_path / "r"), str(references), "--out", str(tmp_path / "f")])
+    assert res.exit_code == 0 and "own lengths and depths" in res.output
