@@ -152,3 +152,22 @@ def test_an_fps_no_mp4_can_carry_is_refused(tmp_path):
     assert_clean_failure(res, tmp_path, "cannot be an MP4's frame rate")
     ok = run("generate", "--out", tmp_path / "ok", *FAST, "--fps", "0.5")
     assert ok.exit_code == 0, ok.output
+
+
+def test_impossible_sizes_are_refused_before_any_work(tmp_path):
+    for args, why in ((["--lengths", "1:100000000:1"], "at most 1,000,000"),
+                      (["--width", "100000", "--height", "100000"], "at most 4096 pixels a side"),
+                      (["--lengths", "1:999999:1", "--depths", "0:100:1"], "cells")):  # fmt: skip
+        res = run("generate", "--out", tmp_path / "out", *FAST, *args)
+        assert_clean_failure(res, tmp_path, why)
+
+
+def test_a_needle_image_too_small_to_show_anything_is_refused(tmp_path):
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "one.png"), np.zeros((1, 1, 3), np.uint8))
+    (tmp_path / "one.jsonl").write_text(json.dumps({"image": "one.png", "question": "Q?", "options": ["a", "b"],
+                                                   "answer": "a"}))  # fmt: skip
+    res = run("generate", "--out", tmp_path / "out", *FAST, "--needles", tmp_path / "one.jsonl")
+    assert_clean_failure(res, tmp_path, "is 1x1 pixels")

@@ -35,6 +35,9 @@ from niah.versions import versions
 T = TypeVar("T")
 BUILTIN_NEEDLE_OPTIONS = {"needles", "families", "distractor_kind"}  # ignored by a needle file: refused with it
 MAX_SEED = 2**32  # dataset seeds lie below; niah train draws its training data from 2**32 up
+MAX_SIDE = 4096  # pixels a frame side: a 4096x4096 RGB frame is 48 MiB
+MAX_FRAMES = 1_000_000  # haystack frames: 278 hours at 1 fps, far past any model's context
+MAX_CELLS = 1_000_000  # lengths x depths x needles
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as frames are written."""
 
@@ -95,6 +98,16 @@ def check_config(c: GenerateConfig) -> None:
                         "to be truncated: drop it")  # fmt: skip
     if c.width < 28 or c.height < 28 or c.width % 2 or c.height % 2:
         raise NiahError(f"frame size {c.width}x{c.height}: width and height must be even and at least 28 pixels")
+    if max(c.width, c.height) > MAX_SIDE:
+        raise NiahError(f"frame size {c.width}x{c.height}: at most {MAX_SIDE} pixels a side (one frame of "
+                        f"{c.width}x{c.height} would take {c.width * c.height * 3 / 2**30:,.1f} GiB)")  # fmt: skip
+    if max(c.lengths) > MAX_FRAMES:
+        raise NiahError(f"haystack length {max(c.lengths):,} frames: at most {MAX_FRAMES:,} (278 hours at 1 fps); "
+                        "check --lengths")  # fmt: skip
+    cells = len(c.lengths) * len(c.depths) * max(1, c.needles)
+    if cells > MAX_CELLS:
+        raise NiahError(f"{cells:,} cells ({len(c.lengths)} lengths x {len(c.depths)} depths x needles): at most "
+                        f"{MAX_CELLS:,}; check --lengths and --depths")  # fmt: skip
     if not 0 <= c.seed < MAX_SEED:
         raise NiahError(f"seed {c.seed} is outside 0 to 2**32 - 1 (larger seeds are niah train's own)")
     if not (math.isfinite(c.fps) and c.fps > 0):

@@ -29,12 +29,18 @@ def fit_frame(img: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
 
 
+MIN_IMAGE_SIDE = 8  # pixels: smaller images carry no content a frame could show
+
+
 def read_image(path: Path, width: int, height: int, what: str = "needle image") -> np.ndarray:
     """An image file as (height, width, 3) uint8 RGB, resized to fill the frame (centre crop)."""
     data = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
     if data is None:
         why = "does not exist" if not path.exists() else "is not a readable image"
         raise NiahError(f"{what} '{path}' {why}: give a PNG or JPEG path")
+    if min(data.shape[:2]) < MIN_IMAGE_SIDE:
+        raise NiahError(f"{what} '{path}' is {data.shape[1]}x{data.shape[0]} pixels: give an image at least "
+                        f"{MIN_IMAGE_SIDE} pixels a side (it is scaled to fill each frame)")  # fmt: skip
     return fit_frame(cv2.cvtColor(data, cv2.COLOR_BGR2RGB), width, height)
 
 

@@ -43,7 +43,10 @@ class Pool:
     features: np.ndarray
 
 
-def build_pool(config: TinyConfig, seed: int, haystack_frames: int = 1200) -> Pool:
+POOL_FRAMES = 1200  # consecutive synthetic frames a training run draws its haystacks from
+
+
+def build_pool(config: TinyConfig, seed: int, haystack_frames: int = POOL_FRAMES) -> Pool:
     """Render and encode the haystack a training run draws from (seconds on 2 cores)."""
     gh, gw = config.grid
     source = SyntheticHaystack(TRAIN_SEED_BASE + seed, gw * config.patch, gh * config.patch)

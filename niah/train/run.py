@@ -9,7 +9,7 @@ from pathlib import Path
 from niah.data.families import get_family
 from niah.errors import NiahError
 from niah.rope import resolve_variant
-from niah.train.data import build_pool
+from niah.train.data import POOL_FRAMES, build_pool
 from niah.train.model import TinyConfig, perceivable_families
 from niah.train.trainer import LOG, TrainOptions, checkpoint_name, train
 
@@ -33,6 +33,9 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
         raise NiahError(f"seeds must be 0 or more, got {min(seeds)}")
     if lengths is not None and min(lengths) < 1:
         raise NiahError(f"training lengths must be at least 1 frame, got {min(lengths)}")
+    if lengths is not None and max(lengths) >= POOL_FRAMES:
+        raise NiahError(f"training lengths must be below {POOL_FRAMES} frames (the training haystack pool), got "
+                        f"{max(lengths)}: train short and evaluate long with niah run")  # fmt: skip
     for name in families or []:
         if not get_family(name).perceivable:
             raise NiahError(f"needle family '{name}' needs reading digits or words, which a tiny model's pooled "

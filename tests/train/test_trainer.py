@@ -218,3 +218,13 @@ def test_a_second_trainer_on_the_same_dir_is_refused_in_one_line(tmp_path):
     assert res.exit_code == 2 and "is being trained by another niah train" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (folder / "config.json").exists()
     assert CliRunner().invoke(main, args).exit_code == 0  # the lock released: it trains
+
+
+def test_training_lengths_past_the_pool_are_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from niah.cli import main
+
+    res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--lengths", "100000", "--steps", "1"])
+    assert res.exit_code == 2 and "training lengths must be below 1200 frames" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
