@@ -27,16 +27,18 @@ def test_same_frames_encode_to_the_same_bytes_every_time(tmp_path):
     assert len(list(read_frames(tmp_path / "0.mp4"))) == len(frames)
 
 
-def _write(path, frames, pts, fmt=None, rotation=0):
-    """An H.264 video whose frame i shows frames[i] at time pts[i] seconds (1 fps time base)."""
+def _write(path, frames, pts, fmt=None, rotation=0, rate=1):
+    """An H.264 video whose frame i shows frames[i] at time pts[i] seconds (1 fps time base; pts
+    None: the encoder's own timing)."""
     container = av.open(str(path), "w", format=fmt)
-    stream = container.add_stream("libx264", rate=1)
+    stream = container.add_stream("libx264", rate=rate)
     stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
     if rotation:
         stream.set_display_rotation(rotation)
-    for image, t in zip(frames, pts, strict=True):
+    for image, t in zip(frames, pts or [None] * len(frames), strict=True):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts, frame.time_base = t, Fraction(1, 1)
+        if t is not None:
+            frame.pts, frame.time_base = t, Fraction(1, 1)
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode():
@@ -66,16 +68,7 @@ def test_a_video_stored_rotated_is_refused_in_one_line(tmp_path):
 
 def test_a_raw_h264_stream_without_timestamps_gives_its_frames(tmp_path):
     """A raw .h264 has no timestamps: it was read as 0 frames."""
-    container = av.open(str(tmp_path / "raw.h264"), "w", format="h264")
-    stream = container.add_stream("libx264", rate=2)
-    stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
-    frames = [np.full((32, 64, 3), 40 * i, np.uint8) for i in range(6)]
-    for image in frames:
-        for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    _write(tmp_path / "raw.h264", [np.full((32, 64, 3), 40 * i, np.uint8) for i in range(6)], None, fmt="h264", rate=2)
     got = list(sample_at_fps(tmp_path / "raw.h264", 1.0))  # 6 frames at 2 fps: 3 s, one sample a second
     assert [round(float(g.mean()) / 40) for g in got] == [0, 2, 4]
 
