@@ -144,7 +144,7 @@ def _grid(length: int, slot: int, period: int, rng: np.random.Generator) -> list
 
 
 def _single(length: int, slot: int, period: int, rng: np.random.Generator) -> list[int]:
-    before = bool(rng.random() < 0.5)  # drawn in every cell, so cells do not shift each other's draws
+    before = bool(rng.random() < 0.5)  # drawn whatever the branch: the cell's later draws never depend on it
     if slot - period <= 0 and slot + period >= length:
         return []
     if slot < period:
