@@ -138,9 +138,12 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _foreign(root: Path) -> bool:
-    """Whether `root` holds anything but the lock files a run dir's other shards create before
-    their run.json (shards of a job array start at once)."""
-    return any(not p.name.startswith((".lock", ".merge.lock")) for p in root.iterdir())
+    """Whether `root` holds anything but what a run dir's other shards create before their run.json
+    is in place (shards of a job array start at once): lock files, and run.json's temporary file
+    while another shard writes it (niah.files.atomic_write names it .run.json.PID.tmp)."""
+    return any(not (p.name.startswith((".lock", ".merge.lock")) or (p.name.startswith(f".{RUN}.")
+                                                                     and p.name.endswith(".tmp")))
+               for p in root.iterdir())  # fmt: skip
 
 
 class ResultsStore:

@@ -310,3 +310,20 @@ def test_a_damaged_dataset_is_one_line_and_leaves_no_run_dir(small_dataset, tmp_
         assert res.exit_code == 2 and "incomplete or corrupt" in res.output, (command, res.output)
         assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_a_shard_starting_while_another_writes_run_json_is_not_refused(small_dataset, tmp_path):
+    """Two ranks starting at once: one found the other's temporary .run.json.PID.tmp and called the
+    run dir foreign (seen once in CI)."""
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / ".lock").touch()
+    (out / ".run.json.12345.tmp").write_text("{")  # another rank, mid-write
+    res = cli("run", small_dataset, "--out", out, "--variants", "vanilla", "--tasks", "v-niah", "-q")
+    assert res.exit_code == 0, res.output
+    (out / "notes.txt").write_text("mine")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    res = cli("run", small_dataset, "--out", other, "-q")
+    assert res.exit_code == 2 and "is not a niah run dir" in res.output  # a user's folder is still refused
