@@ -171,3 +171,15 @@ def test_a_needle_image_too_small_to_show_anything_is_refused(tmp_path):
                                                    "answer": "a"}))  # fmt: skip
     res = run("generate", "--out", tmp_path / "out", *FAST, "--needles", tmp_path / "one.jsonl")
     assert_clean_failure(res, tmp_path, "is 1x1 pixels")
+
+
+def test_a_sheet_and_a_checkpoint_dir_that_cannot_be_written_are_one_line(tmp_path):
+    """Both gave tracebacks (a read-only folder as a non-root user, or a file in the way: same path)."""
+    assert run("generate", "--out", tmp_path / "d", *FAST).exit_code == 0
+    (tmp_path / "afile").write_text("in the way")
+    for args in (["inspect", tmp_path / "d", "--sheet", tmp_path / "afile" / "s.png"],
+                 ["train", "--out", tmp_path / "afile" / "m", "--steps", "1", "-q"]):  # fmt: skip
+        res = run(*args)
+        assert res.exit_code == 2, (args, res.output)  # inspect prints its summary first: the error is one line
+        assert res.output.strip().splitlines()[-1].startswith("error: cannot write")
+        assert sum("cannot write" in line for line in res.output.splitlines()) == 1

@@ -145,8 +145,11 @@ def _write_sheet(out: str | Path, sheet: np.ndarray) -> Path:
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise NiahError(f"sheet '{out}' must be a .png file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(out, sheet)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_png(out, sheet)
+    except OSError as err:
+        raise NiahError(f"cannot write '{out}': {err.strerror}: choose another path") from None
     return out
 
 

@@ -134,7 +134,10 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
     record = json.loads(json.dumps(record))  # tuples as lists, as they read back
     variant = resolve_variant(config.variant)
     variant.require_shared_table("the tiny model")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NiahError(f"cannot write checkpoint dir '{out}': {err.strerror}: choose another --out") from None
     lock = exclusive_lock(out / LOCK, f"checkpoint dir '{out}' is being trained by another niah train: wait for it "
                                       "to finish, or use another --out")  # fmt: skip
     try:
