@@ -168,11 +168,6 @@ class Rendered:
     shows: list[int]
     kind: str
 
-    @property
-    def lures(self) -> list[int]:
-        """The option each look-alike shows (the answer for a decoy)."""
-        return self.shows
-
 
 def lookalike_design(
     rng: np.random.Generator,

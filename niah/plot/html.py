@@ -32,7 +32,7 @@ from niah.files import atomic_write
 from niah.plot.heatmaps import ACCURACY_CMAP, short_variant
 from niah.plot.results import Grid, axes_of, expand_run_dirs, grid, groups, load_runs
 from niah.plot.tables import table_rows
-from niah.sweep.store import RUN
+from niah.sweep.store import read_run_config
 
 THUMB_WIDTH = 112  # pixels
 ASSETS = Path(__file__).with_name("report_assets")
@@ -60,7 +60,7 @@ def _datasets(run_dirs: Sequence[Path]) -> dict[str, Any]:
 
     found: dict[str, Any] = {}
     for run in run_dirs:
-        config = json.loads((run / RUN).read_text())["config"]
+        config = read_run_config(run)
         digest, path = config.get("dataset_manifest_sha256"), config.get("dataset")
         if digest and path and digest not in found:
             try:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from niah.errors import NiahError, NiahWarning
-from niah.sweep.store import RUN, ResultsStore, damage_note
+from niah.sweep.store import RUN, ResultsStore, damage_note, read_run_config
 
 
 def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -44,18 +44,6 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
         raise NiahError(f"the runs use {len(datasets)} different datasets ({', '.join(sorted(datasets.values()))}): "
                         "plot runs of one dataset together")  # fmt: skip
     return records, order
-
-
-def read_run_config(path: Path) -> dict[str, Any]:
-    """The config of run dir `path` from its run.json; a damaged run.json is one NiahError."""
-    try:
-        config = json.loads((path / RUN).read_text())["config"]
-        if not isinstance(config, dict) or not isinstance(config.get("variants"), list):
-            raise TypeError
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise NiahError(f"'{path / RUN}' is corrupt: rerun the niah run that made it, or move the run dir "
-                        "away") from None  # fmt: skip
-    return config
 
 
 def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:

@@ -23,7 +23,7 @@ from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.rope import resolve_variant
 from niah.sweep.plan import Shard, make_plan
-from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, run_dir_config
+from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, read_run_config, run_dir_config
 from niah.sweep.summary import summarize
 from niah.sweep.tasks import get_task, lure_letters
 
@@ -173,7 +173,7 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, forc
 
 def _growth(root: Path, recorded: dict[str, Any]) -> str:
     """'grows: + lengths 16, 24; + variants videorope' or 'same plan'."""
-    old = json.loads((root / RUN).read_text())["config"]
+    old = read_run_config(root)
     added = []
     for key in PLAN_LISTS:
         before, after = old.get(key), recorded.get(key)

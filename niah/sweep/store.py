@@ -75,6 +75,18 @@ PLAN_LISTS = ("variants", "tasks", "lengths", "depths")
 """Run config keys that only select samples (with `limit`): a run dir grows to their union."""
 
 
+def read_run_config(root: Path) -> dict[str, Any]:
+    """The config run dir `root`'s run.json records; a damaged run.json is one NiahError."""
+    try:
+        config = json.loads((root / RUN).read_text())["config"]
+        if not isinstance(config, dict) or not isinstance(config.get("variants"), list):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise NiahError(f"'{root / RUN}' is corrupt: move the run dir away (niah run: or use another "
+                        "--out)") from None  # fmt: skip
+    return config
+
+
 def run_dir_config(root: Path, config: dict[str, Any], force: bool = False) -> tuple[dict[str, Any], bool]:
     """The config run.json will record if `config` runs in run dir `root`, and whether the old
     results must be discarded.
@@ -86,12 +98,7 @@ def run_dir_config(root: Path, config: dict[str, Any], force: bool = False) -> t
     run = root / RUN
     if not run.is_file():
         return config, False
-    try:
-        old = json.loads(run.read_text()).get("config", {})
-        if not isinstance(old, dict):
-            raise TypeError
-    except (ValueError, AttributeError, TypeError):
-        raise NiahError(f"'{run}' is corrupt: move the run dir away or use another --out") from None
+    old = read_run_config(root)
     if "imported" in old:
         raise NiahError(f"'{root}' holds imported results (niah import): use another --out")
     diff = config_diff(identity(old, config), identity(config, old))

@@ -88,8 +88,8 @@ def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.G
     classes = {name: i for i, name in enumerate(key_classes())}
     keys = [next((classes[f"{d.colour} {d.kind}"] for d in drawn if f"{d.colour} {d.kind}" in classes), 0)
             for drawn in [r.drawn, *r.distractor_drawn]]  # fmt: skip
-    values = [options[r.answer], *(options[lure] for lure in r.lures)]
-    return TrainNeedle(features, tok.question(question), options, r.answer, r.lures, keys, values)
+    values = [options[r.answer], *(options[shown] for shown in r.shows)]
+    return TrainNeedle(features, tok.question(question), options, r.answer, r.shows, keys, values)
 
 
 @dataclass
