@@ -140,13 +140,14 @@ def _image_path(base: Path, name: str) -> Path:
 
 
 TEXT_FIELDS = ("image", "path", "question", "prompt", "find", "ask", "id", "family", "key")
+UNKNOWN_AS_NULL = ("key",)  # written as null by niah itself when not known (a user's needle)
 
 
 def _check_types(where: str, rec: dict[str, Any]) -> None:
     """Fields given with the wrong JSON type are refused: a null find clause would read 'None', a
     string of options would be split into letters."""
     for name in TEXT_FIELDS:
-        if name in rec and not isinstance(rec[name], str):
+        if name in rec and not isinstance(rec[name], str) and not (name in UNKNOWN_AS_NULL and rec[name] is None):
             raise NiahError(f"{where}: '{name}' must be text, got {json.dumps(rec[name])[:40]}")
     options = rec.get("options")
     if options is not None and not isinstance(options, list):
@@ -175,14 +176,13 @@ def _needle(where: str, rec: dict[str, Any], base: Path, n: int, width: int, hei
     answer = _option_index(rec["answer"], options, where, "answer")
     distractors = _distractors(where, rec, options, answer, base, width, height)
     key_box, value_box = (_box(where, k, rec[k]) if rec.get(k) else None for k in ("key_box", "value_box"))
-    key = None if rec.get("key") is None else str(rec["key"])
     needle_id = str(rec.get("id", f"user{n:03d}"))
     if not SAFE_ID.fullmatch(needle_id):
         raise NiahError(f"{where}: needle id {needle_id[:60]!r} cannot name a file: use 1-100 letters, digits, '.', "
                         "'_' or '-', not starting with '.' (ids name the needle's images in the dataset)")  # fmt: skip
     image_px = read_image(_image_path(base, image), width, height)
     return Needle(needle_id, str(rec.get("family", "user")), find, ask, options, answer, image_px, distractors,
-                  key_box, value_box, key)  # fmt: skip
+                  key_box, value_box, rec.get("key"))  # fmt: skip
 
 
 def _distractors(where: str, rec: dict[str, Any], options: list[str], answer: int, base: Path, width: int,

@@ -207,3 +207,16 @@ def test_a_bad_box_is_one_line(tmp_path, box):
                                                   "answer": "a", "key_box": box}))  # fmt: skip
     with pytest.raises(NiahError, match="key_box"):
         load_needle_file(tmp_path / "n.jsonl", 64, 48)
+
+
+def test_a_user_needle_set_round_trips_through_a_datasets_needles_file(tmp_path):
+    """A dataset writes "key": null for a user's needle (its key is not known); reading that file
+    back must not call it a wrong type."""
+    _draw(tmp_path / "n.png", "n")
+    (tmp_path / "n.jsonl").write_text(json.dumps({"image": "n.png", "question": "Q?", "options": ["a", "b"],
+                                                  "answer": "a"}))  # fmt: skip
+    small = dict(width=112, height=56, lengths="8", depths="50")
+    first = Dataset(generate(tmp_path / "a", resolve_config("demo", **small, needle_file=str(tmp_path / "n.jsonl"))))
+    own = str(first.path / "needles/needles.jsonl")
+    again = Dataset(generate(tmp_path / "b", resolve_config("demo", **small, needle_file=own)))
+    assert again.needles == first.needles
