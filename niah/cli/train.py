@@ -32,9 +32,9 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
     multiple choice; its attention is rotated by the variant's own positions and frequency
     allocation (niah.rope). Training uses short haystacks; evaluate longer ones with
     niah run DATASET --model tiny:OUT (length extrapolation). Rerunning resumes or skips.
-    Default: the colour family, 3600 steps (about 9 min on 2 cores): 100 % V-NIAH and 66-88 %
-    V-NIAH-D at the training lengths on held-out data (vanilla, m-rope, videorope; docs/train.md,
-    where the intervals say which differences are resolved). Compare variants only within one run.
+    Default: the colour family, 3600 steps (about 9 min on 2 cores): 100 % V-NIAH and 72-89 %
+    V-NIAH-D at the training lengths on fresh held-out data (vanilla, m-rope, videorope; docs/train.md,
+    with intervals: no ranking among them is resolved). Compare variants only within one run.
     Examples:
       niah train --out models                                  # vanilla, m-rope, videorope
       niah train --variants hope,mrope-interleaved --seeds 0,1,2 --out models
