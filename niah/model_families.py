@@ -44,7 +44,7 @@ class Family:
     routes_by_modality: bool = False  # its MoE picks experts by token type (moe_mm_token_type_ids)
 
 
-FAMILIES: dict[str, Family] = {
+MODEL_FAMILIES: dict[str, Family] = {
     "qwen2_vl": Family("qwen2_vl", "Qwen2-VL", "Qwen2VLForConditionalGeneration", "m-rope", frame_runs=False,
                        deepstack=False),
     "qwen2_5_vl": Family("qwen2_5_vl", "Qwen2.5-VL", "Qwen2_5_VLForConditionalGeneration", "m-rope-time",
@@ -73,7 +73,7 @@ FAMILIES: dict[str, Family] = {
 
 
 def family_of(model_type: str, where: str) -> Family:
-    if model_type not in FAMILIES:
-        raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(FAMILIES)} "
-                        f"({', '.join(f.title for f in FAMILIES.values())})")  # fmt: skip
-    return FAMILIES[model_type]
+    if model_type not in MODEL_FAMILIES:
+        raise NiahError(f"model '{where}' is a {model_type}: niah supports {', '.join(MODEL_FAMILIES)} "
+                        f"({', '.join(f.title for f in MODEL_FAMILIES.values())})")  # fmt: skip
+    return MODEL_FAMILIES[model_type]

@@ -52,7 +52,7 @@ from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 STAGES = ("peak", "prefill", "grid", "estimate")
 
@@ -102,14 +102,15 @@ def run_plan(backend: HFBackend, ds: Dataset, plan: list, reuse: bool) -> dict:
 
 
 def compare_answers(a: dict, b: dict) -> dict:
-    """Agreement of two result sets: same predictions, same exact match, largest option log-prob gap."""
+    """Agreement of two result sets: same predictions (the primary metric, exact match), same
+    outcome under every metric, largest option log-prob gap."""
     keys = sorted(a)
     gaps = [
         abs(lp - b[k].scores["option_logprobs"][L]) for k in keys for L, lp in a[k].scores["option_logprobs"].items()
     ]
     return {
         "same_predictions": sum(a[k].prediction == b[k].prediction for k in keys) / len(keys),
-        "same_exact_match": sum(a[k].scores["exact_match"] == b[k].scores["exact_match"] for k in keys) / len(keys),
+        "same_metrics": sum(a[k].outcomes == b[k].outcomes for k in keys) / len(keys),
         "max_logprob_gap": max(gaps, default=0.0),
     }
 
@@ -263,7 +264,8 @@ def grid_slice(backend: HFBackend, ds: Dataset, scale: Scale, cost: tuple[float,
         out[name] = {"seconds": r["seconds"], "tokens": r["tokens"]}
     print(
         f"reuse/naive: {reuse['tokens'] / naive['tokens']:.2f}x tokens, {reuse['seconds'] / naive['seconds']:.2f}x "
-        f"time; same predictions {same['same_predictions']:.0%}, same exact match {same['same_exact_match']:.0%}, "
+        f"time; same predictions {same['same_predictions']:.0%}, "
+        f"same outcome under every metric {same['same_metrics']:.0%}, "
         f"largest option log-prob gap {same['max_logprob_gap']:.2e}"
     )
     return out

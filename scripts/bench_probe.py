@@ -19,7 +19,7 @@ from niah.data.generate import generate, resolve_config
 from niah.data.grid import parse_int_list
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 VARIANTS = ["vanilla", "m-rope", "videorope"]
 

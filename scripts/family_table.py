@@ -29,7 +29,7 @@ from niah.backends.hf.checkpoint import load_pixel_settings  # noqa: E402
 from niah.backends.hf.pixels import tokens_per_frame  # noqa: E402
 from niah.backends.hf.prompt import VIDEO_MARKUPS  # noqa: E402
 from niah.backends.hf.tiny import PROCESSOR_CONFIGS  # noqa: E402
-from niah.model_families import FAMILIES  # noqa: E402
+from niah.model_families import MODEL_FAMILIES  # noqa: E402
 
 PROMPTS = ROOT / "docs" / "data" / "longva_prompts.json"  # scripts/longva_prompts.py
 CHECKPOINTS = ROOT / "docs" / "data" / "public_checkpoints.json"  # each row with the public copy it was read from
@@ -57,7 +57,7 @@ def rotation(family: str) -> str:
     factor = (text.rope_parameters or {}).get("partial_rotary_factor", getattr(text, "partial_rotary_factor", 1.0))
     factor = PUBLISHED_PARTIAL.get(family, factor)
     share = "all of each head" if factor in (None, 1) else f"{factor:g} of each head"
-    return share + (", adjacent dims paired" if FAMILIES[family].pair_layout == "adjacent" else "")
+    return share + (", adjacent dims paired" if MODEL_FAMILIES[family].pair_layout == "adjacent" else "")
 
 
 def attention(family: str) -> str:
@@ -75,13 +75,14 @@ def frame_grid(name: str) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         for file, settings in PROCESSOR_CONFIGS[name].items():
             (Path(tmp) / file).write_text(json.dumps(settings))
-        return tokens_per_frame(*LONGVA_FRAME, load_pixel_settings(tmp, FAMILIES[name], AutoConfig.for_model(name)))
+        settings = load_pixel_settings(tmp, MODEL_FAMILIES[name], AutoConfig.for_model(name))
+        return tokens_per_frame(*LONGVA_FRAME, settings)
 
 
 def table() -> str:
     rows = ["| family | transformers class | native variant | rotates | attention | video | tokens per frame at "
             "448×252 | vision tokens at 3000 frames |", "|---|---|---|---|---|---|---|---|"]
-    for name, family in FAMILIES.items():
+    for name, family in MODEL_FAMILIES.items():
         h, w = frame_grid(name)
         markup = VIDEO_MARKUPS[family.markup]
         video = markup.summary if family.frame_runs else "one run"

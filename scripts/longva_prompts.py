@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from niah.data.dataset import sha256_file  # noqa: E402
-from niah.model_families import FAMILIES  # noqa: E402
+from niah.model_families import MODEL_FAMILIES  # noqa: E402
 
 OUT = ROOT / "docs" / "data" / "longva_prompts.json"
 TEMPLATES = ROOT / "tests" / "fixtures" / "chat_templates"
@@ -50,7 +50,7 @@ def longest_prompt(dataset: Path, folder: Path, family: str) -> dict:
     """The longest sample's tokens through niah's planner: total, vision, text, frames."""
     from niah.sweep.engine import RunConfig, prepare
 
-    config = RunConfig(str(dataset), model=f"hf:{folder}", variants=[FAMILIES[family].native_variant])
+    config = RunConfig(str(dataset), model=f"hf:{folder}", variants=[MODEL_FAMILIES[family].native_variant])
     p = prepare(config)
     best = max((p.backend.segments(p.dataset, s) for s in p.shard_plan), key=lambda segs: sum(s.n for s in segs))
     vision = sum(s.n for s in best if s.frame is not None or s.vector is not None)
@@ -75,7 +75,7 @@ def main() -> None:
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         dataset = generate(Path(tmp) / "longva", resolve_config("longva", lengths=[LENGTH]))
-        for family in FAMILIES:
+        for family in MODEL_FAMILIES:
             fixture = TEMPLATES / f"{TEMPLATE_OF.get(family, family)}.jinja"
             template = fixture.read_text() if fixture.is_file() else None
             folder = save_checkpoint(Path(tmp) / family, AutoConfig.for_model(family), weights=False,

@@ -15,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from niah.data.families import FAMILIES
+from niah.data.families import NEEDLE_FAMILIES
 from niah.data.images import write_png
 from niah.data.needle_files import write_needle_set
 from niah.data.needles import LETTERS, builtin_needles
@@ -27,7 +27,7 @@ WIDTH, HEIGHT = 448, 252
 def main() -> None:
     builtin = ROOT / "builtin"
     shutil.rmtree(builtin, ignore_errors=True)
-    write_needle_set(builtin, builtin_needles(len(FAMILIES), 0, WIDTH, HEIGHT))
+    write_needle_set(builtin, builtin_needles(len(NEEDLE_FAMILIES), 0, WIDTH, HEIGHT))
 
     example = ROOT / "videorope-example"
     shutil.rmtree(example, ignore_errors=True)

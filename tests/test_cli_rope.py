@@ -29,9 +29,9 @@ def test_list_is_drawn_from_the_registry():
     assert by_name["v2pe"]["structure_3d"] is False and by_name["omnirope"]["structure_3d"] is True
     assert by_name["mhrope"]["options"]["mrope_section"] == [2, 3, 3]
     assert "mrope_section=[2,3,3]" in out and "position_scale=[4,8,8]" in out
-    from niah.model_families import FAMILIES
+    from niah.model_families import MODEL_FAMILIES
 
-    for family in FAMILIES.values():  # every hf family's own variant is named, from the family registry
+    for family in MODEL_FAMILIES.values():  # every hf family's own variant is named, from the family registry
         assert any(n.split(" as ")[0] == family.name for n in by_name[family.native_variant.split(":")[0]]["native_in"])
     assert by_name["videorope"]["native_in"] == ["ernie4_5_vl_moe as videorope:delta=1,layout=mrope,alloc=low"]
     assert by_name["mrope-interleaved"]["native_in"] == ["qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe"]

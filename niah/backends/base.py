@@ -13,38 +13,37 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from niah.data.dataset import Dataset, FrameRef, NeedleRecord
+from niah.data.dataset import Dataset, FrameRef
 from niah.data.grid import Cell
 from niah.rope import RopeVariant
-from niah.sweep.tasks import Task, task_sequence
+from niah.tasks import Outcome, Query, Task
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One (task, variant, cell) to run; its `key` identifies it in results.jsonl."""
+    """One (task, variant, cell) to run and the query its task asks; its `key` identifies it in
+    results.jsonl. Backends read `query`, never the needle."""
 
     task: Task
     variant: RopeVariant
     cell: Cell
-    needle: NeedleRecord
+    query: Query
 
     @property
     def key(self) -> str:
         return f"{self.task.name}|{self.variant.spec}|{self.cell.id}"
 
     def frames(self, dataset: Dataset) -> list[FrameRef]:
-        return task_sequence(dataset, self.cell, self.task)
+        return list(self.query.frames)
 
 
 @dataclass
 class SampleResult:
-    """What a backend returns for a sample. `prediction`/`answer` are option letters (or texts
-    for open questions); `scores` holds backend-specific numbers; `error` is set when failed."""
+    """What a backend returns for a sample: one `Outcome` per metric it computed (`outcomes`, by
+    name), backend-specific numbers (`scores`), and `error` when it failed."""
 
     sample: Sample
-    prediction: str = ""
-    answer: str = ""
-    correct: bool = False
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
@@ -52,6 +51,19 @@ class SampleResult:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+    @property
+    def metric(self) -> str | None:
+        """The task's primary metric among those computed (what `correct` holds), None when failed."""
+        return self.sample.task.primary(list(self.outcomes)) if self.outcomes else None
+
+    @property
+    def prediction(self) -> str:
+        return self.outcomes[self.metric].prediction if self.outcomes else ""
+
+    @property
+    def correct(self) -> bool:
+        return bool(self.outcomes[self.metric].correct) if self.outcomes else False
 
 
 class Backend(abc.ABC):
@@ -89,8 +101,8 @@ class Backend(abc.ABC):
         """Warn (NiahWarning) where this backend shows the plan's samples otherwise than the model
         natively would, or raise NiahError where it cannot run them (default: nothing to say)."""
 
-    def skip_reason(self, needle: NeedleRecord) -> str | None:
-        """Why this backend cannot answer a needle (its samples are left out of the plan), or None."""
+    def skip_reason(self, query: Query) -> str | None:
+        """Why this backend cannot answer a query (its sample is left out of the plan), or None."""
         return None
 
     def order(self, samples: Sequence[Sample]) -> list[Sample]:

@@ -11,21 +11,25 @@ rotates dims i and i + P, so a pair is one complex number):
   and Round We Go! What makes Rotary Positional Encodings useful?", arXiv 2410.06205): keys and
   the query are k = a ⊙ u, q = a ⊙ u_q with a_i² = `semantic`/(P/4) on the lowest quarter of
   pairs and (1 − `semantic`)/(3P/4) elsewhere (default `semantic` = 0.75);
-- query: u_q = normalised mean of the vectors of the needle's *key* tokens — the tokens over the
-  object its find clause names ("a red star"), never the value the answer is read from (all
-  tokens when a user needle has no key box). A near distractor shares the background and the key's
-  shape in another colour, so it matches the query partly; a scene distractor shares less. The query sits
-  at the last token of the question text after the video;
+- query: u_q = normalised mean of the vectors of a *template* of the key — what the find clause
+  names ("a red star"), drawn from the question's words alone: the first colour word and shape
+  word of the question, the shape in that colour on a neutral grey frame (grey maps to about
+  zero), the tokens over it averaged. Never the needle frame's own pixels, so the probe knows no
+  more than the question tells; a question naming no colour and shape is skipped. A near
+  distractor shares the key's shape in another colour, so it matches the query partly. The query
+  sits at the last token of the question text after the video;
 - rotation: both by the variant's rotary tables at the positions of the cell's layout,
   s_j = Re Σ_i q_i conj(k_j,i) e^{i(φ_q,i − φ_j,i)} / Σ_i a_i² |u_q,i|²;
 - retrieval: attention a_j = softmax_j(β s_j) over the vision tokens (β = 16), mass per frame
   summed over its tokens and over heads; the frame with the largest mass is retrieved. Its
-  option is the prediction: the needle's answer, a distractor's lure (wrong), or "-" for a
+  option is the prediction, recorded under the metric `probe` (never a model's accuracy): the
+  needle's answer, a look-alike's option (a lure: wrong; a decoy: right by luck), or "-" for a
   haystack frame (wrong).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -35,9 +39,11 @@ import numpy as np
 import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
-from niah.data.dataset import Dataset, FrameRef, NeedleRecord
-from niah.data.needles import LETTERS
+from niah.data.dataset import Dataset, FrameRef
+from niah.data.draw import COLOURS, KEY_SHAPES, VALUE_SHAPES, draw_shape
+from niah.data.families import KEY_RADIUS
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
+from niah.tasks import Outcome, Query
 
 TOKEN_PX = 28  # Qwen2-VL: 14-px patches, 2×2 merge → one LLM token per 28×28 pixels
 PATCH = 7  # each token's pixels are pooled to 7×7×3 before the feature map
@@ -59,17 +65,27 @@ def box_tokens(box: list[int] | tuple[int, ...], frame_size: tuple[int, int], gr
     return (rows[:, None] & cols[None, :]).reshape(-1)
 
 
-def key_token_mask(record: NeedleRecord, frame_size: tuple[int, int], grid: tuple[int, int]) -> torch.Tensor:
-    """(H·W,) bool: the needle's tokens the query is built from — those over its key box and none
-    over its value box; every token when the key box is not known (a user image)."""
-    if record.key_box is None:
-        return torch.ones(grid[0] * grid[1], dtype=torch.bool)
-    mask = box_tokens(record.key_box, frame_size, grid)
-    if record.value_box is not None:
-        mask &= ~box_tokens(record.value_box, frame_size, grid)
-    if not mask.any():
-        raise ValueError(f"needle {record.id}: every token over its key also sees its value")
-    return mask
+TEMPLATE_GREY = 128  # the template's background: centred pixels of about 0, so it adds nothing to the query
+
+
+def named_key(question: str) -> tuple[str, str] | None:
+    """(shape, colour) the question's words name: its first colour word and its first key-shape word
+    (a value-shape word when it names none), e.g. ("star", "red"); None when it names no colour
+    or no shape."""
+    words = re.findall(r"[a-z]+", question.lower())
+    colour = next((w for w in words if w in COLOURS), None)
+    shape = next((w for w in words if w in KEY_SHAPES), None) or next((w for w in words if w in VALUE_SHAPES), None)
+    return None if colour is None or shape is None else (shape, colour)
+
+
+def key_template(shape: str, colour: str, frame_size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The probe's picture of what the find clause names: `shape` in `colour` at the built-in
+    needles' key size (KEY_RADIUS of the frame height), centred on a grey frame of `frame_size`
+    (width, height); (H, W, 3) uint8 RGB and the shape's box."""
+    width, height = frame_size
+    image = np.full((height, width, 3), TEMPLATE_GREY, np.uint8)
+    drawn = draw_shape(image, shape, (width / 2, height / 2), KEY_RADIUS * height, colour)
+    return image, drawn.box
 
 
 class ProbeBackend(Backend):
@@ -173,31 +189,36 @@ class ProbeBackend(Backend):
 
     # ------------------------------------------------------------------ scoring
 
-    def _query(self, dataset: Dataset, sample: Sample) -> torch.Tensor:
-        """u_q: normalised mean content of the needle's key tokens, (heads, P) complex64.
+    def skip_reason(self, query: Query) -> str | None:
+        if named_key(query.question) is None:
+            return ("its question names no colour and shape, from which the probe draws its query "
+                    "(it never reads the needle's pixels)")
+        return None
 
-        The key tokens are those whose 28-px cell overlaps the needle's key box — what the find
-        clause names, never the value the answer is read from. Without a key box (a user image)
-        every token of the needle is used."""
-        record = sample.needle
-        ref = FrameRef("needle", 0, record.id)
-        self._load_content(dataset, [ref])
-        needle = self._content[ref.key]
-        mask = key_token_mask(record, dataset.frame_size, self.grid(dataset))
-        uq = needle[:, mask].mean(1)
-        return uq / uq.abs().pow(2).sum(-1, keepdim=True).sqrt()
+    def _query(self, dataset: Dataset, query: Query) -> torch.Tensor:
+        """u_q: normalised mean content of the key template's tokens (`key_template` of the
+        question's words), (heads, P) complex64."""
+        shape, colour = named_key(query.question)
+        key = f"t:{shape}:{colour}"
+        if key not in self._content:
+            grid = self.grid(dataset)
+            image, box = key_template(shape, colour, dataset.frame_size)
+            content = self._features(image, grid)
+            mask = box_tokens(box, dataset.frame_size, grid)
+            uq = content[:, mask].mean(1)
+            self._content[key] = uq / uq.abs().pow(2).sum(-1, keepdim=True).sqrt()
+        return self._content[key]
 
     def frame_masses(self, dataset: Dataset, sample: Sample) -> tuple[list[FrameRef], torch.Tensor]:
         """The sample's frames and their attention mass summed over heads, shape (n_frames,)."""
         refs = sample.frames(dataset)
         self._load_content(dataset, refs)
-        needle = self._content[FrameRef("needle", 0, sample.cell.needle).key]  # (heads, tokens, P)
-        uq = self._query(dataset, sample)  # (heads, P)
+        uq = self._query(dataset, sample.query)  # (heads, P)
         energy = self.amplitude.pow(2)
         norm = (energy * uq.abs().pow(2)).sum(-1, keepdim=True)  # (heads, 1)
         keys_phase, query_phase = self._rotation(dataset, sample.variant, len(refs))
         q = (energy * uq * query_phase) / norm  # (heads, P): a² ⊙ u_q ⊙ e^{iφ_q}, normalised
-        tokens = needle.shape[1]
+        tokens = self.grid(dataset)[0] * self.grid(dataset)[1]
         logits = []
         for start in range(0, len(refs), CHUNK_FRAMES):
             chunk = refs[start : start + CHUNK_FRAMES]
@@ -219,20 +240,13 @@ class ProbeBackend(Backend):
 
     @staticmethod
     def _result(sample: Sample, refs: list[FrameRef], masses: np.ndarray, seconds: float) -> SampleResult:
-        """The retrieved frame's option is the prediction: needle → right, distractor/haystack → wrong."""
+        """The retrieved frame's option is the prediction (metric `probe`): the needle → right, a
+        lure or a haystack frame → wrong, a decoy → right by luck."""
         best = int(masses.argmax())
-        chosen = refs[best]
-        needle = sample.needle
-        if chosen.kind == "needle":
-            prediction = LETTERS[needle.answer]
-        elif chosen.kind == "distractor":
-            lure = needle.distractors[chosen.index].lure
-            prediction = "?" if lure is None else LETTERS[lure]  # "?": a distractor whose lure is not known
-        else:
-            prediction = "-"
+        query = sample.query
+        prediction = query.label_of_frame(best)
         kinds = np.array([r.kind for r in refs])
         top = {k: float(masses[kinds == k].max()) if (kinds == k).any() else 0.0 for k in FrameRef.KINDS}
-        answer = LETTERS[needle.answer]
-        scores = dict(retrieved_index=best, retrieved_kind=chosen.kind, needle_mass=top["needle"],
+        scores = dict(retrieved_index=best, retrieved_kind=refs[best].kind, needle_mass=top["needle"],
                       distractor_mass=top["distractor"], haystack_mass=top["haystack"])  # fmt: skip
-        return SampleResult(sample, prediction, answer, prediction == answer, scores, seconds)
+        return SampleResult(sample, {"probe": Outcome(prediction, prediction == query.answer_label)}, scores, seconds)

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from niah.backends.base import Backend, Sample, SampleResult
-from niah.data.dataset import Dataset, NeedleRecord, sha256_file
+from niah.data.dataset import Dataset, sha256_file
 from niah.data.needles import LETTERS
 from niah.errors import NiahError
 from niah.rope import RopeVariant
+from niah.tasks import Outcome, Query
 from niah.train.data import Inputs, collate
 from niah.train.model import TinyConfig, TinyModel, Tokenizer, frame_features, layout, rotary
 from niah.train.trainer import CONFIG, WEIGHTS, check_finished, load_model
@@ -44,7 +45,8 @@ def find_checkpoints(folder: Path) -> dict[tuple[str, int], tuple[Path, TinyConf
 
 
 class TinyBackend(Backend):
-    """Answers with the tiny model of the sample's variant (multiple choice over option values)."""
+    """Answers with the tiny model of the sample's variant: its metric `value_choice`, the argmax
+    over the option values (its answer vocabulary has values, not letters)."""
 
     def __init__(self, folder: str, seed: int | None = None):
         path = Path(folder)
@@ -91,15 +93,17 @@ class TinyBackend(Backend):
             self._models[variant.spec] = load_model(self.checkpoints[variant.spec])
         return self._models[variant.spec]
 
-    def skip_reason(self, needle: NeedleRecord) -> str | None:
-        if needle.family not in self.input.families and needle.family != "user":
-            return f"family {needle.family} is not one it was trained to see ({', '.join(self.input.families)})"
-        if self.tokenizer.options(needle.options) is None:
+    def skip_reason(self, query: Query) -> str | None:
+        if query.family not in self.input.families and query.family != "user":
+            return f"family {query.family} is not one it was trained to see ({', '.join(self.input.families)})"
+        if query.is_open:
+            return "asks an open question (a tiny model chooses among options)"
+        if self.tokenizer.options(list(query.options)) is None:
             return "has options outside the answer vocabulary"
         return None
 
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
-        question = len(self.tokenizer.question(sample.needle.question))
+        question = len(self.tokenizer.question(sample.query.question))
         return 2 + len(sample.frames(dataset)) * self.input.tokens_per_frame + question
 
     def _load_features(self, dataset: Dataset, samples: Sequence[Sample]) -> None:
@@ -123,20 +127,20 @@ class TinyBackend(Backend):
         for sample in samples:
             start = time.perf_counter()
             model = self.model(sample.variant)
+            query = sample.query
             refs = sample.frames(dataset)
-            question = self.tokenizer.question(sample.needle.question)
+            question = self.tokenizer.question(query.question)
             cos, sin = rotary(sample.variant, self.input, layout(self.input, len(refs), len(question), seconds))
             inputs = Inputs(np.concatenate([self._features[r.key] for r in refs]), question, cos, sin,
-                            self.tokenizer.options(sample.needle.options), sample.needle.answer)
+                            self.tokenizer.options(list(query.options)), query.answer_index)
             batch = collate([inputs], self.tokenizer.prefix(), self.input.features)
             with torch.inference_mode():
                 logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)[0]
             logp = torch.log_softmax(logits[batch.options[0]], 0)  # over the sample's options
             choice = int(logp.argmax())
-            answer = LETTERS[sample.needle.answer]
             scores = {"option_logprobs": [round(float(x), 5) for x in logp]}
-            yield SampleResult(sample, LETTERS[choice], answer, choice == sample.needle.answer, scores,
-                               time.perf_counter() - start)  # fmt: skip
+            outcome = Outcome(LETTERS[choice], choice == query.answer_index)
+            yield SampleResult(sample, {"value_choice": outcome}, scores, time.perf_counter() - start)
 
 
 def shipped_models() -> dict[str, Path]:

@@ -8,7 +8,7 @@ from tqdm import tqdm
 from niah.cli.audit import audit_with_bar
 from niah.data.audit import verdict
 from niah.data.dataset import Dataset
-from niah.data.families import DISTRACTOR_KINDS, FAMILIES
+from niah.data.families import DISTRACTOR_KINDS, NEEDLE_FAMILIES
 from niah.data.generate import generate as generate_dataset
 from niah.data.generate import resolve_config
 from niah.data.grid import DISTRACTOR_MODES
@@ -57,7 +57,7 @@ class _Bars:
 @click.option("--lengths", help="Haystack lengths in frames: 16,32,64 or start:stop:step.")
 @click.option("--depths", help="Needle depths in percent: 0,50,100 or 0:100:10.")
 @click.option("--needles-per-cell", "needles", type=int, help="Built-in needles; each runs in every cell.")
-@click.option("--families", help=f"Built-in needle families, comma-separated: {','.join(FAMILIES)}.")
+@click.option("--families", help=f"Built-in needle families, comma-separated: {','.join(NEEDLE_FAMILIES)}.")
 @click.option(
     "--needles",
     "needle_file",

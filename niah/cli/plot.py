@@ -17,8 +17,11 @@ from niah.plot.report import plot_runs
     show_default=True,
     help="Comma-separated: png for people, pdf and/or svg for papers (e.g. png,pdf).",
 )
+@click.option("--metric", help="The metric to draw: exact_match (LongVA's and VideoRoPE's), mc, generate, "
+              "value_choice (tiny models), probe. Default: the imported runs' metric, else the runs' primary one; "
+              "runs that record different metrics are refused in one line naming the --metric to pass.")
 @click.option("--diff", help="Draw the difference map of two variants, A,B (default: each variant minus the first).")
-def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None) -> None:
+def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None, metric: str | None) -> None:
     """Heatmaps, the variants × tasks grid, difference maps, accuracy vs length and summary tables
     (summary.md/.csv/.tex) from one or more RUN_DIRS of the same dataset (imported runs plot
     beside any; a folder of run dirs stands for the runs in it).
@@ -35,6 +38,6 @@ def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None) ->
         if len(parts) != 2:
             raise click.BadParameter("write two variants: --diff videorope,m-rope")
         pair = (parts[0], parts[1])
-    paths = plot_runs(run_dirs, out, [f.strip() for f in formats.split(",") if f.strip()], pair)
+    paths = plot_runs(run_dirs, out, [f.strip() for f in formats.split(",") if f.strip()], pair, metric)
     for path in paths:
         click.echo(path)

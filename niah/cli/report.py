@@ -10,7 +10,10 @@ from niah.plot.html import build_report
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .html file to write.")
-def report(run_dirs: tuple[str, ...], out: str) -> None:
+@click.option("--metric", help="The metric to draw: exact_match (LongVA's and VideoRoPE's), mc, generate, "
+              "value_choice (tiny models), probe. Default: the imported runs' metric, else the runs' primary one; "
+              "runs that record different metrics are refused in one line naming the --metric to pass.")
+def report(run_dirs: tuple[str, ...], out: str, metric: str | None) -> None:
     """One HTML file (opens from disk, offline) with the summary table and a heatmap per model,
     variant and task; click a cell to see its samples: question, options, answer, prediction,
     per-option scores, lured or not, thumbnails of the needle, its distractors and the frames
@@ -21,5 +24,5 @@ def report(run_dirs: tuple[str, ...], out: str) -> None:
       niah report runs/probe --out report.html
       niah report runs/q2vl references/videorope --out compare.html
     """
-    path = build_report(run_dirs, out)
+    path = build_report(run_dirs, out, metric)
     click.echo(f"{path} ({path.stat().st_size / 2**20:.1f} MB)")

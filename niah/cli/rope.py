@@ -35,13 +35,13 @@ def list_variants(as_json: bool) -> None:
       niah rope list --json | jq '.[].name'
       niah --plugin my_rope.py rope list     # with your own registered variant
     """
-    from niah.model_families import FAMILIES
+    from niah.model_families import MODEL_FAMILIES
 
     rows = []
     for name, spec in VARIANTS.items():
         row = properties(resolve_variant(name), spec.description).as_dict()
         native = [f.name + (f" as {f.native_variant}" if ":" in f.native_variant else "")  # with its options, if any
-                  for f in FAMILIES.values() if f.native_variant.split(":")[0] == name]
+                  for f in MODEL_FAMILIES.values() if f.native_variant.split(":")[0] == name]
         row.update(name=name, options=dict(spec.defaults), paper=spec.paper, equation=spec.equation, native_in=native)
         rows.append(row)
     if as_json:

@@ -9,7 +9,7 @@ import click
 from niah.cli import PLUGINS
 from niah.data.grid import parse_int_list
 from niah.errors import NiahError
-from niah.model_families import FAMILIES
+from niah.model_families import MODEL_FAMILIES
 from niah.rope import VARIANTS
 from niah.rope.options import split_top_level
 from niah.sweep import engine
@@ -17,7 +17,7 @@ from niah.sweep.engine import DEFAULT_TASKS, DEFAULT_VARIANTS, RunConfig, RunInt
 from niah.sweep.launch import run_workers
 from niah.sweep.plan import Shard
 from niah.sweep.summary import accuracy_table
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 
 def _csv(text: str) -> list[str]:
@@ -61,11 +61,12 @@ def hf_options(f):
               "is new; the dataset dir may move).")  # fmt: skip
 @click.option(
     "--model",
-    default="probe",
-    show_default=True,
-    help="probe[:heads=4,semantic=0.75,...] (CPU, no weights), tiny:DIR[,seed=K] (models niah train wrote to DIR; "
-    "tiny:@demo: the ones shipped with niah) or hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct): a checkpoint of "
-    f"{', '.join(f.title for f in FAMILIES.values())}.",
+    required=True,
+    help="hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct), a checkpoint of "
+    f"{', '.join(f.title for f in MODEL_FAMILIES.values())}: metrics exact_match (the papers'), mc and generate; "
+    "tiny:DIR[,seed=K] (models niah train wrote to DIR; tiny:@demo: the ones shipped with niah): metric "
+    "value_choice; or probe[:heads=4,semantic=0.75,...], the training-free attention probe (CPU, no weights; not a "
+    "model): metric probe.",
 )
 @click.option(
     "--variants",
@@ -74,7 +75,8 @@ def hf_options(f):
     help=f"RoPE variants with options, comma-separated ({', '.join(VARIANTS)}); "
     "a variant's options follow it: vanilla,videorope:delta=1.5,alloc=high,m-rope.",
 )
-@click.option("--tasks", default=",".join(DEFAULT_TASKS), show_default=True, help=f"{', '.join(TASKS)}.")
+@click.option("--tasks", default=",".join(DEFAULT_TASKS), show_default=True,
+              help="; ".join(f"{t.name}: {t.description}" for t in TASKS.values()) + ".")
 @click.option("--lengths", help="Subset of the dataset's lengths (frames), e.g. 16,32 or 200:1000:200.")
 @click.option("--depths", help="Subset of the dataset's depths (percent).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N cells (per variant and task).")
@@ -100,7 +102,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
 
     \b
     Examples:
-      niah run data/demo --out runs/demo-probe
+      niah run data/demo --model probe --out runs/demo-probe
       niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --variants m-rope,videorope --out runs/q2
       niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --gpus 8 --out runs/q2
     Rerunning the same command resumes: finished samples are skipped, failed ones retried.

@@ -76,19 +76,19 @@ class NeedleFamily:
     clashes: Callable[[Key, str], bool] = lambda key, option: False  # a pairing no image may show
 
 
-FAMILIES: dict[str, NeedleFamily] = {}
+NEEDLE_FAMILIES: dict[str, NeedleFamily] = {}
 
 
 def register_family(family: NeedleFamily) -> NeedleFamily:
     """Add a family to the registry (a plugin file can call this too)."""
-    FAMILIES[family.name] = family
+    NEEDLE_FAMILIES[family.name] = family
     return family
 
 
 def get_family(name: str) -> NeedleFamily:
-    if name not in FAMILIES:
-        raise unknown("needle family", name, FAMILIES)
-    return FAMILIES[name]
+    if name not in NEEDLE_FAMILIES:
+        raise unknown("needle family", name, NEEDLE_FAMILIES)
+    return NEEDLE_FAMILIES[name]
 
 
 def _pick(rng: np.random.Generator, pool: list[str], n: int = 4) -> list[str]:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from niah.data.dataset import Dataset, DistractorRecord, FrameRef, NeedleRecord
-from niah.data.families import FAMILIES
+from niah.data.families import NEEDLE_FAMILIES
 from niah.data.grid import LOOKALIKE_KINDS, Cell
 from niah.data.images import write_png
 from niah.data.needles import LETTERS
@@ -69,7 +69,7 @@ def family_warning(ds: Dataset) -> str | None:
     family never appears; None otherwise (or for the user's own needles)."""
     if ds.options.get("needle_file"):
         return None
-    asked = ds.options.get("families") or list(FAMILIES)
+    asked = ds.options.get("families") or list(NEEDLE_FAMILIES)
     missing = [f for f in asked if f not in {n.family for n in ds.needles.values()}]
     if not missing:
         return None

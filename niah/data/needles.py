@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from niah.data.draw import Box
-from niah.data.families import FAMILIES, LOOKALIKES, get_family, render
+from niah.data.families import LOOKALIKES, NEEDLE_FAMILIES, get_family, render
 from niah.data.synthetic import FOCUS_BLUR, SyntheticHaystack
 
 LETTERS = string.ascii_uppercase  # option letters: A, B, C, ...
@@ -106,7 +106,7 @@ def builtin_needles(count: int, seed: int, width: int, height: int, families: li
     near look-alike shares its background); each scene look-alike's background is chosen the same
     way, so none of these cues gives the needle or a look-alike away.
     """
-    families = families or list(FAMILIES)
+    families = families or list(NEEDLE_FAMILIES)
     specs = [get_family(name) for name in families]
     answers = balanced_answers(count, np.random.default_rng([seed, 4099]))
     band = typical_band(seed, width, height)

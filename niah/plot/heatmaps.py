@@ -65,16 +65,17 @@ def _colorbar(fig, mesh, axes, label: str):
 
 
 def scores_label(g: Grid, digits: int = 3) -> str:
-    """'acc 0.594', with distractors 'acc 0.594, lured 0.250', published 'acc 0.318, imported'."""
+    """The metric by name and its overall score: 'exact match 0.594', with look-alikes
+    'exact match 0.594, lured 0.250', published 'exact match 0.318, imported'."""
     lured = f", lured {g.lure_rate:.{digits}f}" if g.has_lures else ""
-    return f"acc {g.overall:.{digits}f}{lured}{', imported' if g.imported else ''}"
+    return f"{g.metric_title} {g.overall:.{digits}f}{lured}{', imported' if g.imported else ''}"
 
 
 def heatmap_figure(g: Grid, title: str) -> plt.Figure:
     """A column-wide heatmap with overall accuracy (and lure rate) in the title and a colour bar."""
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
     mesh = draw_heatmap(ax, g, f"{title}  ({scores_label(g)})")
-    _colorbar(fig, mesh, ax, "accuracy")
+    _colorbar(fig, mesh, ax, g.metric_title)
     return fig
 
 
@@ -83,6 +84,7 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
     fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.9 * len(variants) + 0.3),
                              squeeze=False, constrained_layout=True)  # fmt: skip
     mesh = None
+    metric = next(iter(grids.values())).metric_title
     for i, v in enumerate(variants):
         for j, t in enumerate(tasks):
             ax = axes[i, j]
@@ -97,8 +99,8 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
             if j:
                 ax.set_ylabel("")
     if mesh is not None:
-        _colorbar(fig, mesh, axes, "accuracy")
-    fig.suptitle(model, fontsize=FONT + 1)
+        _colorbar(fig, mesh, axes, metric)
+    fig.suptitle(f"{model} · {metric}", fontsize=FONT + 1)
     return fig
 
 
@@ -107,15 +109,16 @@ DIFF_CMAP = "RdBu"
 
 def difference_figure(a: Grid, b: Grid, title: str) -> plt.Figure:
     """Accuracy of a minus b per cell, diverging colours centred at 0 (blue: a better)."""
-    diff = Grid(a.lengths, a.depths, a.accuracy - b.accuracy, np.minimum(a.samples, b.samples))
+    diff = Grid(a.lengths, a.depths, a.accuracy - b.accuracy, np.minimum(a.samples, b.samples), metric=a.metric)
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
     mesh = draw_heatmap(ax, diff, title, cmap=DIFF_CMAP, vmin=-1, vmax=1)
-    _colorbar(fig, mesh, ax, "accuracy difference")
+    _colorbar(fig, mesh, ax, f"{a.metric_title} difference")
     return fig
 
 
-def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], model: str) -> plt.Figure:
-    """Accuracy (mean over depths and needles) vs haystack length, a line per (variant, task);
+def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], model: str,
+                  metric: str) -> plt.Figure:  # fmt: skip
+    """`metric` (its title; mean over depths and needles) vs haystack length, a line per (variant, task);
     curves that are identical are drawn once, their legend entry naming each ('a = b'), so no
     line hides another (the probe's V-NIAH is 1.0 for every variant)."""
     fig, ax = plt.subplots(figsize=(2 * COLUMN_INCHES, 2.6), constrained_layout=True)  # room for the legend
@@ -136,7 +139,7 @@ def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], 
                 color=colours[i % len(colours)], label=textwrap.fill(" = ".join(labels), 48))  # fmt: skip
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("frames", fontsize=FONT)
-    ax.set_ylabel("accuracy", fontsize=FONT)
+    ax.set_ylabel(metric, fontsize=FONT)
     ax.tick_params(labelsize=FONT)
     ax.grid(alpha=0.3)
     ax.set_title(model, fontsize=FONT + 1)

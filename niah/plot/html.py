@@ -30,8 +30,9 @@ from niah.data.grid import LOOKALIKE_KINDS
 from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.plot.heatmaps import ACCURACY_CMAP, short_variant
-from niah.plot.results import Grid, axes_of, expand_run_dirs, grid, groups, load_runs
+from niah.plot.results import Grid, axes_of, choose_metric, expand_run_dirs, grid, groups, load_runs
 from niah.plot.tables import table_rows
+from niah.sweep import outcomes as oc
 from niah.sweep.store import read_run_config
 
 THUMB_WIDTH = 112  # pixels
@@ -138,16 +139,18 @@ def _heatmap_html(name: str, g: Grid, gid: int) -> str:
         rows.append(f"<tr><th>{d}</th>{''.join(cells)}</tr>")
     lured = f", lured {g.lure_rate:.3f}" if g.has_lures else ""
     imported = " (imported)" if g.imported else ""
-    return (f'<div class="heatmap"><h3>{html.escape(name)}{imported}</h3><p class="score">accuracy {g.overall:.3f}'
-            f'{lured}</p><table>{"".join(rows)}</table></div>')  # fmt: skip
+    return (f'<div class="heatmap"><h3>{html.escape(name)}{imported}</h3><p class="score">{g.metric_title} '
+            f'{g.overall:.3f}{lured}</p><table>{"".join(rows)}</table></div>')  # fmt: skip
 
 
-def build_report(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
-    """Write the report of `run_dirs` to `out` (an .html file) in one step; returns its path."""
+def build_report(run_dirs: Sequence[str | Path], out: str | Path, metric: str | None = None) -> Path:
+    """Write the report of `run_dirs` to `out` (an .html file) in one step, every heatmap and
+    sample in one metric (`metric`, or `choose_metric`'s default); returns its path."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise NiahError(f"report '{out}' must be an .html file")
     records, order = load_runs(run_dirs)
+    metric = choose_metric(records, metric)
     by_group = groups(records)
     datasets = _datasets(expand_run_dirs(run_dirs))
     samples: list[dict[str, Any]] = []
@@ -158,19 +161,21 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     ordered = sorted(by_group.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]) if kv[0][1] in order else 0,
                                                        kv[0][2]))  # fmt: skip
     for gid, ((model, variant, task), rs) in enumerate(ordered):
-        g = grid(rs, *axes_of(rs))  # each heatmap on its own axes: imported runs span other lengths
+        g = grid(rs, *axes_of(rs), metric)  # each heatmap on its own axes: imported runs span other lengths
         sections.append(_heatmap_html(f"{model} · {short_variant(variant)} · {task}", g, gid))
         for r in rs:
             index[f"{gid}|{r['length']}|{r['depth']}"].append(len(samples))
-            samples.append({k: r.get(k) for k in ("key", "needle", "cell", "prediction", "answer", "correct", "lured",
-                                                  "scores", "insert_index", "frames", "imported")}
-                           | {"task": task})  # fmt: skip
+            outcome = oc.outcomes(r).get(metric, {})
+            samples.append({k: r.get(k) for k in ("key", "needle", "cell", "answer", "scores", "insert_index",
+                                                  "frames", "imported", "metrics")}
+                           | {"task": task, "metric": metric, "prediction": outcome.get("prediction"),
+                              "correct": oc.value(r, metric), "lured": outcome.get("lured")})  # fmt: skip
     with_cells = [s for s in samples if s.get("cell")]  # niah's own samples (imported cells have none)
     for ds in datasets.values():
         t, c = _thumbnails(ds, with_cells)
         thumbs |= t
         cells |= c
-    header, body = table_rows({k: grid(v, *axes_of(v)) for k, v in by_group.items()})
+    header, body = table_rows({k: grid(v, *axes_of(v), metric) for k, v in by_group.items()})
     table = ("<table class='summary'><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
              + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
              + "</table>")  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from niah.errors import NiahError
 from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
-from niah.plot.results import Grid, load_runs, model_grids
+from niah.plot.results import Grid, choose_metric, load_runs, model_grids
 from niah.plot.style import FORMATS, save
 from niah.plot.tables import write_tables
 
@@ -19,20 +19,22 @@ def _slug(*parts: str) -> str:
 
 
 def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence[str] = ("png",),
-              diff: tuple[str, str] | None = None) -> list[Path]:  # fmt: skip
+              diff: tuple[str, str] | None = None, metric: str | None = None) -> list[Path]:  # fmt: skip
     """Heatmaps per (model, variant, task), a variants × tasks grid per model, difference maps
-    (each variant minus the first, or `diff`), accuracy vs length, and summary tables."""
+    (each variant minus the first, or `diff`), score vs length, and summary tables, all of one
+    metric (`metric`, or `choose_metric`'s default), named in every title."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise NiahError(f"unknown figure format '{bad[0]}': choose from {', '.join(FORMATS)}")
     records, order = load_runs(run_dirs)
     _diff_pairs(order, diff)  # a bad --diff is refused before any figure is written
+    metric = choose_metric(records, metric)  # and two metrics under one label
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise NiahError(f"cannot write to '{out}': {err.strerror}") from None
-    grids = model_grids(records)
+    grids = model_grids(records, metric)
     written: list[Path] = []
 
     def emit(fig, name: str) -> None:
@@ -46,7 +48,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
         tasks = sorted({t for _, t in mine})
         emit(grid_figure(mine, variants, tasks, model), _slug("grid", model))
         curves = {(v, t): (g.lengths, [_mean_col(g, j) for j in range(len(g.lengths))]) for (v, t), g in mine.items()}
-        emit(length_figure(curves, model), _slug("accuracy_vs_length", model))
+        emit(length_figure(curves, model, next(iter(mine.values())).metric_title), _slug("accuracy_vs_length", model))
         pairs = _diff_pairs(variants, diff)
         for a, b in pairs:
             for t in tasks:

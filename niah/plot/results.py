@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from niah.errors import NiahError, NiahWarning
+from niah.sweep import outcomes as oc
 from niah.sweep.store import RUN, ResultsStore, damage_note, read_run_config
+from niah.tasks.metrics import METRICS, get_metric
 
 
 def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -68,14 +70,47 @@ def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+def choose_metric(records: list[dict[str, Any]], asked: str | None = None) -> str:
+    """The one metric every model's records are drawn in: `asked` (--metric), else the metric of
+    the imported runs (published cells have only theirs), else the primary metric the records
+    share, else the first metric every record has. NiahError, in one line naming the --metric to
+    pass, where a model lacks it or the models share none: two metrics are never drawn under one
+    label."""
+    have: dict[str, set[str]] = {}
+    imported: set[str] = set()
+    for r in records:
+        names = set(oc.outcomes(r))
+        have[r["model"]] = have[r["model"]] & names if r["model"] in have else names
+        if r.get("imported"):
+            imported.add(r["model"])
+    common = [m for m in METRICS if all(m in names for names in have.values())]
+    if asked is not None:
+        get_metric(asked)
+        lacking = sorted(m for m, names in have.items() if asked not in names)
+        if lacking:
+            what = "; ".join(f"{m} has {', '.join(sorted(have[m])) or 'none'}"
+                             + (" (published cells)" if m in imported else "") for m in lacking)  # fmt: skip
+            fix = f"pass --metric {common[0]}" if common else "plot them apart"
+            raise NiahError(f"--metric {asked} is not in every run ({what}): {fix}")
+        return asked
+    wanted = sorted({m for model in imported for m in have[model]}) or sorted({oc.primary(r) for r in records})
+    if len(wanted) == 1 and wanted[0] in common:
+        return wanted[0]
+    if not imported and common:
+        return common[0]
+    spans = "; ".join(f"{m}: {', '.join(sorted(names))}" for m, names in sorted(have.items()))
+    fix = f"pass --metric {common[0]}" if common else "the runs share no metric: plot them apart"
+    raise NiahError(f"the runs record different metrics ({spans}): {fix}")
+
+
 @dataclass(frozen=True)
 class Grid:
-    """Accuracy per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran,
+    """Scores of one metric per (depth, length): `accuracy` (n_depths, n_lengths), NaN where no sample ran,
     averaged over needles and, for runs of several model seeds plotted together, over seeds;
     `samples` (n_depths, n_lengths) how many records each cell averages (for an imported run, one
     published cell each); `lure_rate`: the fraction of V-NIAH-D samples answered with a
     distractor's lure (NaN for a task without distractors); `imported`: the records are published
-    cells, not niah's samples."""
+    cells, not niah's samples; `metric`: the metric's name (niah.tasks.metrics)."""
 
     lengths: list[int]
     depths: list[int]
@@ -85,6 +120,11 @@ class Grid:
     seed_accuracies: tuple[float, ...] = ()  # overall accuracy per model seed, when runs of several seeds meet
     imported: bool = False
     seed_lure_rates: tuple[float, ...] = ()  # lure rate per model seed, likewise
+    metric: str = "exact_match"
+
+    @property
+    def metric_title(self) -> str:
+        return METRICS[self.metric].title
 
     @property
     def seed_spread(self) -> float:
@@ -107,8 +147,8 @@ class Grid:
         return float(total / self.samples.sum()) if self.samples.sum() else float("nan")
 
 
-def model_grids(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], Grid]:
-    """One grid per (model, variant, task), on the lengths and depths of its model's runs: runs of
+def model_grids(records: list[dict[str, Any]], metric: str) -> dict[tuple[str, str, str], Grid]:
+    """One grid of `metric` per (model, variant, task), on the lengths and depths of its model's runs: runs of
     one model share axes (their figures compare cell by cell), while a model whose grid is another
     (a paper's imported cells beside a niah run) is drawn on its own, said in a NiahWarning,
     instead of every figure spanning the union, mostly hatched."""
@@ -121,7 +161,7 @@ def model_grids(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], Gri
                           for m, (a, b) in sorted(axes.items()))  # fmt: skip
         warnings.warn(NiahWarning(f"the models' grids differ ({spans}): each model's figures are drawn on its own "
                                   "lengths and depths"), stacklevel=2)  # fmt: skip
-    return {k: grid(rs, *axes[k[0]]) for k, rs in groups(records).items()}
+    return {k: grid(rs, *axes[k[0]], metric) for k, rs in groups(records).items()}
 
 
 def axes_of(records: Iterable[dict[str, Any]]) -> tuple[list[int], list[int]]:
@@ -130,22 +170,23 @@ def axes_of(records: Iterable[dict[str, Any]]) -> tuple[list[int], list[int]]:
     return sorted({r["length"] for r in records}), sorted({r["depth"] for r in records})
 
 
-def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int]) -> Grid:
-    """Average correctness over needles per (depth, length) cell (an imported record's `correct`
-    is its cell's published fraction)."""
+def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int], metric: str) -> Grid:
+    """Average score of `metric` over needles per (depth, length) cell (an imported record's is its
+    cell's published fraction); records without the metric are left out."""
     hits: dict[tuple[int, int], list[float]] = defaultdict(list)
     lured: list[bool] = []
     by_seed: dict[int, list[bool]] = defaultdict(list)
     lured_by_seed: dict[int, list[bool]] = defaultdict(list)
-    records = list(records)
+    records = [r for r in records if oc.value(r, metric) is not None]
     for r in records:
-        hits[(r["depth"], r["length"])].append(float(r["correct"]))
-        if r.get("lured") is not None:
-            lured.append(bool(r["lured"]))
+        score, lure = oc.value(r, metric), oc.lured(r, metric)
+        hits[(r["depth"], r["length"])].append(score)
+        if lure is not None:
+            lured.append(lure)
         if r.get("model_seed") is not None:
-            by_seed[r["model_seed"]].append(bool(r["correct"]))
-            if r.get("lured") is not None:
-                lured_by_seed[r["model_seed"]].append(bool(r["lured"]))
+            by_seed[r["model_seed"]].append(score)
+            if lure is not None:
+                lured_by_seed[r["model_seed"]].append(lure)
     acc = np.full((len(depths), len(lengths)), np.nan)
     n = np.zeros((len(depths), len(lengths)), dtype=int)
     for i, d in enumerate(depths):
@@ -156,7 +197,7 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     seed_lures = tuple(float(np.mean(v)) for _, v in sorted(lured_by_seed.items()))
     imported = bool(records) and all(r.get("imported") for r in records)
     return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
-                seed_lures)  # fmt: skip
+                seed_lures, metric)  # fmt: skip
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

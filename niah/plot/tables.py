@@ -1,5 +1,5 @@
-"""The Table-3 style summary: mean accuracy per (model, variant) × task, with sample counts,
-as Markdown, CSV and LaTeX."""
+"""The Table-3 style summary: the mean score of one metric per (model, variant) × task, with sample
+counts, as Markdown, CSV and LaTeX; the metric is named in its own column."""
 
 from __future__ import annotations
 
@@ -12,20 +12,21 @@ from niah.plot.results import Grid
 
 
 def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: model, variant, then 'acc (n)' per task ('mean ± sd over model seeds' when
-    runs of several seeds are plotted together), and a 'TASK lured' column (the fraction of samples
-    answered with a distractor's lure, ± its sd over seeds likewise) per task with distractors."""
+    """Header and rows: model, variant, metric (its title: 'exact match', 'probe retrieval'), then
+    'score (n)' per task ('mean ± sd over model seeds' when runs of several seeds are plotted
+    together), and a 'TASK lured' column (the fraction of samples answered with a distractor's
+    lure, ± its sd over seeds likewise) per task with distractors."""
     tasks = sorted({t for _, _, t in grids})
     lure_tasks = [t for t in tasks if any(g.has_lures for (_, _, t2), g in grids.items() if t2 == t)]
     rows: dict[tuple[str, str], dict[str, Grid]] = {}
     for (m, v, t), g in grids.items():
         rows.setdefault((m, v), {})[t] = g
-    header = ["model", "variant", *tasks, *(f"{t} lured" for t in lure_tasks)]
+    header = ["model", "variant", "metric", *tasks, *(f"{t} lured" for t in lure_tasks)]
     body = []
     for (m, v), by_task in rows.items():
         cells = [_cell(by_task[t]) if t in by_task else "" for t in tasks]
         lured = [_lure_cell(by_task[t]) if t in by_task and by_task[t].has_lures else "" for t in lure_tasks]
-        body.append([m, v, *cells, *lured])
+        body.append([m, v, next(iter(by_task.values())).metric_title, *cells, *lured])
     return header, body
 
 
@@ -56,7 +57,7 @@ def write_tables(grids: dict[tuple[str, str, str], Grid], out: Path) -> list[Pat
     writer = csv.writer(buf)
     writer.writerow(header)
     writer.writerows(body)
-    tex = [r"\begin{tabular}{ll" + "c" * (len(header) - 2) + "}", r"\toprule",
+    tex = [r"\begin{tabular}{lll" + "c" * (len(header) - 3) + "}", r"\toprule",
            " & ".join(_tex(h) for h in header) + r" \\", r"\midrule"]  # fmt: skip
     tex += [" & ".join([_tex(row[0]), _tex(short_variant(row[1])), *map(_tex, row[2:])]) + r" \\" for row in body]
     tex += [r"\bottomrule", r"\end{tabular}"]

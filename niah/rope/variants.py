@@ -86,7 +86,13 @@ class RopeVariant:
         return pos.as_exact(ids, self.truncate)
 
     def position_ids(self, layout: Layout | str) -> torch.Tensor:
-        """Positions of shape (N, L) as a torch tensor: int64 where integral, else float64."""
+        """Positions of shape (N, L) as a torch tensor: int64 where integral, else float64.
+
+        Invariant the hf backend's prefix reuse relies on, and checks before it reuses a cache: the
+        positions of a layout's first k tokens depend only on those tokens' runs, never on the
+        runs after them. A variant that breaks it (e.g. positions scaled by the whole video's
+        length) still runs correctly: the runner recomputes from the first token whose position
+        differs."""
         import torch
 
         return torch.from_numpy(self.position_array(layout))

@@ -25,7 +25,7 @@ from niah.rope import resolve_variant
 from niah.sweep.plan import Shard, make_plan
 from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, read_run_config, run_dir_config
 from niah.sweep.summary import summarize
-from niah.sweep.tasks import get_task, lure_letters
+from niah.tasks import get_task
 
 DEFAULT_VARIANTS = ["vanilla", "m-rope", "videorope"]
 DEFAULT_TASKS = ["v-niah", "v-niah-d"]
@@ -37,7 +37,7 @@ class RunConfig:
     `limit` keeps the first N cells; `backend_options` go to the backend factory."""
 
     dataset: str
-    model: str = "probe"
+    model: str
     variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
     tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
     lengths: list[int] | None = None
@@ -95,8 +95,8 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
 
 
 def _answerable(plan: list[Sample], backend: Backend, dataset: Dataset) -> tuple[list[Sample], str | None]:
-    """The samples whose needle the backend can answer, and one line naming the needles skipped."""
-    reasons = {n.id: why for n in dataset.needles.values() if (why := backend.skip_reason(n))}
+    """The samples whose query the backend can answer, and one line naming the needles skipped."""
+    reasons = {s.cell.needle: why for s in plan if (why := backend.skip_reason(s.query))}
     if not reasons:
         return plan, None
     kept = [s for s in plan if s.cell.needle not in reasons]
@@ -124,20 +124,24 @@ def non_finite(scores: Any, where: str = "") -> list[str]:
 
 
 def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str, Any]:
-    """The results.jsonl line of a result. A result with a NaN or infinite score is recorded as
-    failed, naming the scores (never counted, retried on resume)."""
+    """The results.jsonl line of a result: every metric's outcome under `metrics`, and the task's
+    primary metric (named by `metric`) in `prediction`, `correct` and `lured`. A result with a NaN or
+    infinite score is recorded as failed, naming the scores (never counted, retried on resume)."""
     if bad := non_finite(result.scores):
         result.error = f"non-finite score {', '.join(bad)}: the model or variant gave NaN or inf"
-        result.scores, result.correct = {}, False
+    if result.failed:
+        result.scores, result.outcomes = {}, {}
     s = result.sample
     frames = s.frames(dataset)
-    lures = lure_letters(s.cell, s.task)
+    lures = s.query.lure_letters
+    metrics = {name: o.as_json(lures) for name, o in result.outcomes.items()}
+    primary = metrics.get(result.metric, {})
     return {
         "key": s.key, "task": s.task.name, "variant": s.variant.spec, "model": backend.name,
         "length": s.cell.length, "depth": s.cell.depth, "needle": s.cell.needle, "cell": s.cell.id,
         "insert_index": next(i for i, r in enumerate(frames) if r.kind == "needle"), "frames": len(frames),
-        "prediction": result.prediction, "answer": result.answer, "correct": bool(result.correct),
-        "lured": None if lures is None or result.failed else result.prediction in lures,
+        "metric": result.metric, "prediction": primary.get("prediction", ""), "answer": s.query.answer_label,
+        "correct": bool(primary.get("correct", False)), "lured": primary.get("lured"), "metrics": metrics,
         "scores": result.scores, "seconds": round(result.seconds, 4),
         "status": "failed" if result.failed else "ok", "error": result.error, **backend.marks,
     }  # fmt: skip

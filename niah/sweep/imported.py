@@ -2,15 +2,18 @@
 a run dir that `niah plot` draws beside niah's own runs.
 
 An imported run holds cells, not samples: one record per (length, depth) with the published
-score as `correct` (a fraction 0–1, already averaged over that tool's needles), `imported: true`
-and no needle, prediction or scores. Its run.json has `imported` (format, file, its sha256 and
-the provenance the user gives) and no dataset, so it plots beside runs of any dataset.
+score under the metric the tool computed (`metrics: {"exact_match": {"score": 0–1}}`, already
+averaged over that tool's needles; `metric` names it), `imported: true` and no needle, prediction
+or scores. Its run.json has `imported` (format, file, its sha256, its metric and the provenance the
+user gives) and no dataset, so it plots beside runs of any dataset that recorded the same metric.
 
 Formats, a registry (one reader each):
 
 - ``longva``: LongVA's and VideoRoPE's ``all_accuracies.json``, a JSON list of
   ``{"Num. Frame": int, "Frame Depth": percent, "Score": 0–1}`` (LongVA's
-  ``vision_niah/eval_vision_niah.py``; VideoRoPE's ``vision_niah_d/niah_output/*/``).
+  ``vision_niah/eval_vision_niah.py``; VideoRoPE's ``vision_niah_d/niah_output/*/``), scored by
+  teacher-forced exact match over the whole vocabulary (VideoRoPE's
+  ``eval_vision_niah_interrupt.py`` 305–325: ``(pred == answer_ids).all()``): metric `exact_match`.
 """
 
 from __future__ import annotations
@@ -79,8 +82,8 @@ def read_longva(path: Path) -> list[Cell]:
     return cells
 
 
-READERS: dict[str, Callable[[Path], list[Cell]]] = {"longva": read_longva}
-"""Format name → reader. VideoRoPE writes LongVA's format."""
+READERS: dict[str, tuple[Callable[[Path], list[Cell]], str]] = {"longva": (read_longva, "exact_match")}
+"""Format name → (reader, the metric its scores are). VideoRoPE writes LongVA's format."""
 ALIASES = {"videorope": "longva"}
 
 
@@ -91,11 +94,11 @@ def import_results(fmt: str, file: str | Path, out: str | Path, model: str, vari
     saying where the file comes from (repository, commit, path). An existing run dir is replaced
     only when it is itself an import; anything else at `out` is refused."""
     from niah.rope import resolve_variant
-    from niah.sweep.tasks import get_task
+    from niah.tasks import get_task
 
-    reader = READERS.get(ALIASES.get(fmt, fmt))
-    if reader is None:
+    if ALIASES.get(fmt, fmt) not in READERS:
         raise unknown("import format", fmt, [*READERS, *ALIASES])
+    reader, metric = READERS[ALIASES.get(fmt, fmt)]
     spec, task_name = resolve_variant(variant).spec, get_task(task).name
     path, root = Path(file), Path(out)
     if not path.is_file():
@@ -107,6 +110,7 @@ def import_results(fmt: str, file: str | Path, out: str | Path, model: str, vari
             "format": ALIASES.get(fmt, fmt),
             "file": path.name,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "metric": metric,
             "source": source,
         },  # fmt: skip
         "dataset": None,
@@ -119,9 +123,10 @@ def import_results(fmt: str, file: str | Path, out: str | Path, model: str, vari
     }
     records = [{"key": f"{task_name}|{spec}|{c.length}|{c.depth}", "status": "ok", "imported": True,
                 "task": task_name, "variant": spec, "model": model, "length": c.length, "depth": c.depth,
-                "needle": None, "correct": c.score, "lured": None} for c in cells]  # fmt: skip
+                "needle": None, "metric": metric, "metrics": {metric: {"score": c.score}}} for c in cells]  # fmt: skip
     mean = sum(c.score for c in cells) / len(cells)
-    summary = {"imported": True, "cells": len(cells), "accuracy": {f"{model}|{spec}|{task_name}": mean}}
+    summary = {"imported": True, "cells": len(cells), "metric": metric,
+               "accuracy": {f"{model}|{spec}|{task_name}": mean}}  # fmt: skip
     try:
         root.mkdir(parents=True, exist_ok=True)
         atomic_write(root / RESULTS, "".join(json.dumps(r) + "\n" for r in records))

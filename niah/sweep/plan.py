@@ -9,7 +9,7 @@ from niah.backends.base import Sample
 from niah.data.dataset import Dataset
 from niah.errors import NiahError
 from niah.rope import RopeVariant
-from niah.sweep.tasks import Task
+from niah.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,5 @@ def make_plan(dataset: Dataset, tasks: Sequence[Task], variants: Sequence[RopeVa
     cells.sort(key=lambda c: (c.length, c.needle, c.depth))
     if limit is not None:
         cells = cells[:limit]
-    return [Sample(t, v, c, dataset.needle(c)) for v in variants for t in tasks for c in cells]
+    queries = {(t.name, c.id): t.query(dataset, c) for t in tasks for c in cells}
+    return [Sample(t, v, c, queries[(t.name, c.id)]) for v in variants for t in tasks for c in cells]

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from niah.sweep import outcomes as oc
+
 
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy per (model, variant, task): overall, per length, per (length, depth), with counts.
+    """Scores per (model, variant, task): overall, per length, per (length, depth), with counts, for
+    the primary metric, and overall for every metric recorded.
 
-    Returns {"groups": [{model, variant, task, accuracy, lure_rate, samples, failed,
-    by_length: {L: acc}, cells: [{length, depth, accuracy, samples}]}]}. `lure_rate` is the fraction
-    of samples answered with a distractor's lure (None for a task without distractors). Failed
+    Returns {"groups": [{model, variant, task, metric, accuracy, lure_rate, samples, failed,
+    by_length: {L: acc}, cells: [{length, depth, accuracy, samples}],
+    metrics: {name: {accuracy, lure_rate, degenerate}}}]}. `metric` is the task's primary metric
+    (what `accuracy`, `by_length` and `cells` measure); `lure_rate` the fraction of samples
+    answered with a look-alike's wrong option (None for a task without look-alikes); `degenerate`
+    the fraction of `generate` outputs that named no option (None for other metrics). Failed
     samples are counted, not scored.
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -21,41 +27,60 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     out = []
     for (model, variant, task), rs in sorted(groups.items()):
         ok = [r for r in rs if r["status"] == "ok"]
-        cells: dict[tuple[int, int], list[bool]] = defaultdict(list)
-        by_len: dict[int, list[bool]] = defaultdict(list)
+        metric = Counter(oc.primary(r) for r in ok).most_common(1)[0][0] if ok else None
+        cells: dict[tuple[int, int], list[float]] = defaultdict(list)
+        by_len: dict[int, list[float]] = defaultdict(list)
         for r in ok:
-            cells[(r["length"], r["depth"])].append(bool(r["correct"]))
-            by_len[r["length"]].append(bool(r["correct"]))
+            if (v := oc.value(r, metric)) is not None:
+                cells[(r["length"], r["depth"])].append(v)
+                by_len[r["length"]].append(v)
+        names = list(dict.fromkeys(name for r in ok for name in oc.outcomes(r)))
+        per_metric = {name: metric_scores(ok, name) for name in names}
+        primary = per_metric.get(metric, {"accuracy": None, "lure_rate": None})
         out.append({
-            "model": model, "variant": variant, "task": task,
-            "accuracy": _mean([bool(r["correct"]) for r in ok]),
-            "lure_rate": _mean([bool(r["lured"]) for r in ok if r.get("lured") is not None]),
+            "model": model, "variant": variant, "task": task, "metric": metric,
+            "accuracy": primary["accuracy"], "lure_rate": primary["lure_rate"],
             "samples": len(ok), "failed": len(rs) - len(ok),
             "by_length": {str(k): _mean(v) for k, v in sorted(by_len.items())},
             "cells": [{"length": k[0], "depth": k[1], "accuracy": _mean(v), "samples": len(v)}
                       for k, v in sorted(cells.items())],
+            "metrics": per_metric,
         })  # fmt: skip
     return {"groups": out}
 
 
-def _mean(values: list[bool]) -> float | None:
+def metric_scores(records: list[dict[str, Any]], metric: str) -> dict[str, float | None]:
+    """{accuracy, lure_rate, degenerate} of one metric over the records that have it."""
+    values = [v for r in records if (v := oc.value(r, metric)) is not None]
+    lures = [x for r in records if (x := oc.lured(r, metric)) is not None]
+    degenerate = [x for r in records if (x := oc.degenerate(r, metric)) is not None]
+    return {"accuracy": _mean(values), "lure_rate": _mean(lures), "degenerate": _mean(degenerate)}
+
+
+def _mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
 def accuracy_table(summary: dict[str, Any]) -> str:
-    """A plain-text table: one row per (model, variant), one column per task, and a 'TASK lured'
-    column per task with distractors."""
+    """A plain-text table: one row per (model, variant, metric), one column per task ('score
+    (samples)'), a 'TASK lured' column per task with look-alikes and, where `generate` ran, a
+    'TASK degenerate' column (the fraction of outputs that named no option)."""
     tasks = sorted({g["task"] for g in summary["groups"]})
     lure_tasks = sorted({g["task"] for g in summary["groups"] if g.get("lure_rate") is not None})
-    rows: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    rows: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    degenerate: set[str] = set()
     for g in summary["groups"]:
-        acc = "-" if g["accuracy"] is None else f"{g['accuracy']:.3f}"
-        rows[(g["model"], g["variant"])][g["task"]] = f"{acc} ({g['samples']})"
-        if g.get("lure_rate") is not None:
-            rows[(g["model"], g["variant"])][f"{g['task']} lured"] = f"{g['lure_rate']:.3f}"
-    tasks = [*tasks, *(f"{t} lured" for t in lure_tasks)]
-    header = ["model", "variant", *tasks]
-    body = [[m, v, *(cols.get(t, "") for t in tasks)] for (m, v), cols in rows.items()]
+        for name, m in (g.get("metrics") or {g.get("metric") or "-": g}).items():
+            row = rows[(g["model"], g["variant"], name)]
+            row[g["task"]] = f"{'-' if m['accuracy'] is None else format(m['accuracy'], '.3f')} ({g['samples']})"
+            if m.get("lure_rate") is not None:
+                row[f"{g['task']} lured"] = f"{m['lure_rate']:.3f}"
+            if m.get("degenerate") is not None:
+                row[f"{g['task']} degenerate"] = f"{m['degenerate']:.3f}"
+                degenerate.add(g["task"])
+    columns = [*tasks, *(f"{t} lured" for t in lure_tasks), *(f"{t} degenerate" for t in sorted(degenerate))]
+    header = ["model", "variant", "metric", *columns]
+    body = [[m, v, name, *(cols.get(c, "") for c in columns)] for (m, v, name), cols in rows.items()]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
     return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
                      for line in (header, *body))  # fmt: skip

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from niah.data.dataset import cell_sequence
-from niah.data.families import DISTRACTOR_KINDS, FAMILIES, render
+from niah.data.families import DISTRACTOR_KINDS, NEEDLE_FAMILIES, render
 from niah.data.grid import make_cell
 from niah.data.needles import Needle
 from niah.data.synthetic import SyntheticHaystack
@@ -74,7 +74,7 @@ class TrainNeedle:
 def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.Generator) -> TrainNeedle:
     """A new needle of a random trained family and distractor kind, drawn on pool frames (a needle
     seen once cannot be memorised: its answer must be read through the question)."""
-    family = FAMILIES[config.families[int(rng.integers(len(config.families)))]]
+    family = NEEDLE_FAMILIES[config.families[int(rng.integers(len(config.families)))]]
     kind = DISTRACTOR_KINDS[int(rng.integers(len(DISTRACTOR_KINDS)))]
     backgrounds = rng.integers(len(pool.frames), size=1 + TRAIN_LOOKALIKES)
     height, width = pool.frames.shape[1:3]

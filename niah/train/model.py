@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from niah.data.draw import COLOURS, KEY_SHAPES
-from niah.data.families import FAMILIES, KEY_COLOURS, Key
+from niah.data.families import KEY_COLOURS, NEEDLE_FAMILIES, Key
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
 from niah.rope.frequencies import rotary_dim
 from niah.rope.tables import apply_rotary
@@ -55,7 +55,7 @@ WORD = re.compile(r"[a-z0-9]+|[.?]")
 
 def perceivable_families() -> list[str]:
     """The built-in families a pooled-pixel encoder can see (no digits or words to read)."""
-    return [name for name, f in FAMILIES.items() if f.perceivable]
+    return [name for name, f in NEEDLE_FAMILIES.items() if f.perceivable]
 
 
 def _words(text: str) -> list[str]:
@@ -68,7 +68,7 @@ def build_vocab(families: list[str]) -> tuple[list[str], list[str]]:
     words: set[str] = set(_words("find the frame with a an")) | set(KEY_SHAPES) | set(KEY_COLOURS)
     answers: list[str] = []
     for name in families:
-        family = FAMILIES[name]
+        family = NEEDLE_FAMILIES[name]
         words |= set(_words(family.ask))
         for colour in KEY_COLOURS:  # every option a family can draw, by sampling its option rule
             for _ in range(32):

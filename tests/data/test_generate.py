@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from niah.data.dataset import Dataset
-from niah.data.families import DISTRACTOR_KINDS, FAMILIES
+from niah.data.families import DISTRACTOR_KINDS, NEEDLE_FAMILIES
 from niah.data.generate import generate, resolve_config
 from niah.data.grid import LOOKALIKE_KINDS, cell_rng, distractor_slots, make_cell, needle_slot
 from niah.data.needles import builtin_needles, image_statistics
@@ -174,7 +174,7 @@ def test_needles_are_not_outliers_by_brightness_colourfulness_or_sharpness():
     stats = np.array([image_statistics(f) for f in SyntheticHaystack(0, 224, 126).frames(600)])
     lo, hi = np.percentile(stats, 2, axis=0), np.percentile(stats, 98, axis=0)
     for kind in DISTRACTOR_KINDS:
-        for n in builtin_needles(2 * len(FAMILIES), seed=0, width=224, height=126, kind=kind):
+        for n in builtin_needles(2 * len(NEEDLE_FAMILIES), seed=0, width=224, height=126, kind=kind):
             for img in [n.image, *(d.image for d in n.distractors)]:
                 for name, value, low, high in zip(("brightness", "colourfulness", "sharpness"), image_statistics(img),
                                                   lo, hi, strict=True):  # fmt: skip

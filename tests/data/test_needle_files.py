@@ -134,14 +134,14 @@ def test_more_than_four_options_run_end_to_end(tmp_path):
     for name in ("n.png", "d.png"):
         _draw(tmp_path / name, name)
     options = ["one", "two", "three", "four", "five", "six"]
-    rec = {"image": "n.png", "question": "Which number?", "options": options, "answer": "six",
+    rec = {"image": "n.png", "question": "Find the red star. Which number?", "options": options, "answer": "six",
            "distractors": [{"image": "d.png", "lure": "five"}]}  # fmt: skip
     (tmp_path / "n.jsonl").write_text(json.dumps(rec))
     data, run = tmp_path / "data", tmp_path / "run"
     cli = [sys.executable, "-m", "niah"]
     subprocess.run([*cli, "generate", "--preset", "demo", "--needles", str(tmp_path / "n.jsonl"), "--lengths", "6",
                     "--depths", "50", "--width", "112", "--height", "56", "--out", data, "-q"], check=True)  # fmt: skip
-    out = subprocess.run([*cli, "run", str(data), "--variants", "m-rope", "--out", str(run), "-q"],
+    out = subprocess.run([*cli, "run", "--model", "probe", str(data), "--variants", "m-rope", "--out", str(run), "-q"],
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stderr
     records = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]

@@ -64,7 +64,7 @@ def close(rgb, colour, tol=0.06):
 def g():
     recs = fixed_records()
     lengths, depths = axes_of(recs)
-    return grid(recs, lengths, depths)
+    return grid(recs, lengths, depths, "probe")  # records without `metrics`: the probe's retrieval
 
 
 def test_heatmap_cells_are_green_red_and_missing(g):
@@ -79,7 +79,7 @@ def test_heatmap_cells_are_green_red_and_missing(g):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "20", "30"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "50", "100"]
     assert ax.get_ylim()[0] > ax.get_ylim()[1]  # depth 0 at the top
-    assert "acc 0.500" in ax.get_title()  # 8 of 16 samples right
+    assert "probe retrieval 0.500" in ax.get_title()  # 8 of 16 samples right, the metric by name
     plt.close(fig)
 
 
@@ -117,7 +117,8 @@ def test_plot_cli_writes_every_kind_and_tables(tmp_path):
     assert {"grid_probe.png", "grid_probe.svg", "accuracy_vs_length_probe.png", "summary.md", "summary.csv",
             "summary.tex"} <= names  # fmt: skip
     assert any(n.startswith("diff_probe_videorope_m-rope_v-niah") for n in names)
-    assert "| probe | m-rope | 0.500 (16) | 0.500 (16) |" in (tmp_path / "f" / "summary.md").read_text()
+    table = (tmp_path / "f" / "summary.md").read_text()
+    assert "| probe | m-rope | probe retrieval | 0.500 (16) | 0.500 (16) |" in table
     assert r"\begin{tabular}" in (tmp_path / "f" / "summary.tex").read_text()
 
 
@@ -152,7 +153,8 @@ def test_runs_of_several_model_seeds_show_mean_and_spread(tmp_path):
         runs.append(str(make_run(tmp_path / f"s{seed}", recs)))
     res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
-    assert "| probe | m-rope | 0.500 ± 0.500 (48, 3 seeds) |" in (tmp_path / "f" / "summary.md").read_text()
+    table = (tmp_path / "f" / "summary.md").read_text()
+    assert "| probe | m-rope | probe retrieval | 0.500 ± 0.500 (48, 3 seeds) |" in table
 
 
 def test_lure_rates_of_several_model_seeds_show_mean_and_spread(tmp_path):
@@ -171,31 +173,60 @@ def test_identical_accuracy_lines_are_drawn_once_and_named_together():
 
     same = ([8, 16], [1.0, 1.0])
     fig = length_figure({("vanilla", "v-niah"): same, ("m-rope", "v-niah"): same,
-                         ("m-rope", "v-niah-d"): ([8, 16], [0.5, 0.25])}, "probe")  # fmt: skip
+                         ("m-rope", "v-niah-d"): ([8, 16], [0.5, 0.25])}, "probe", "probe retrieval")  # fmt: skip
     lines = fig.axes[0].get_lines()
     labels = sorted(line.get_label().replace("\n", " ") for line in lines)
     assert labels == ["m-rope · v-niah = vanilla · v-niah", "m-rope · v-niah-d"]
     plt.close(fig)
 
 
-def test_a_run_beside_a_papers_cells_keeps_its_own_grid(small_dataset, tmp_path):
+def exact_match_records(model="hf:mine"):
+    """fixed_records as an hf run records them: every metric by name, exact match the primary."""
+    return [dict(r, model=model, metric="exact_match", metrics={
+        "exact_match": {"prediction": "A" if r["correct"] else "", "correct": r["correct"], "lured": None},
+        "mc": {"prediction": "A", "correct": True, "lured": None}}) for r in fixed_records()]  # fmt: skip
+
+
+def test_a_run_beside_a_papers_cells_keeps_its_own_grid_and_the_papers_metric(tmp_path):
     """`niah plot RUN references/videorope` put every heatmap on the union of both grids (mostly
-    hatched): each model now keeps its own lengths and depths, and the plot says so."""
+    hatched): each model now keeps its own lengths and depths, and the plot says so. Both sides are
+    drawn in the papers' metric, exact match, named in every title; the run's mc is never drawn
+    beside the paper's exact match."""
     import warnings
 
-    from niah.plot.results import load_runs, model_grids
+    from niah.plot.results import model_grids
 
     references = Path(__file__).resolve().parents[2] / "references" / "videorope" / "m-rope"
-    assert CliRunner().invoke(main, ["run", str(small_dataset), "--variants", "m-rope", "--out",
-                                     str(tmp_path / "r"), "-q"]).exit_code == 0  # fmt: skip
-    records, _ = load_runs([tmp_path / "r", references])
+    run = make_run(tmp_path / "r", exact_match_records())
+    records, _ = load_runs([run, references])
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        grids = model_grids(records)
+        grids = model_grids(records, "exact_match")
     assert any("each model's figures are drawn on its own lengths and depths" in str(w.message) for w in said)
     for (model, _, _), g in grids.items():
         mine = [r for r in records if r["model"] == model]
         assert g.lengths == sorted({r["length"] for r in mine}) and g.depths == sorted({r["depth"] for r in mine})
         assert not np.isnan(g.accuracy).all(axis=0).any()  # no length column without a sample
-    res = CliRunner().invoke(main, ["plot", str(tmp_path / "r"), str(references), "--out", str(tmp_path / "f")])
+    assert grids[("hf:mine", "m-rope", "v-niah")].overall == pytest.approx(0.5)  # exact match, not mc's 1.0
+    res = CliRunner().invoke(main, ["plot", str(run), str(references), "--out", str(tmp_path / "f"),
+                                    "--format", "svg"])  # fmt: skip
     assert res.exit_code == 0 and "own lengths and depths" in res.output
+    assert "exact match" in (tmp_path / "f" / "heatmap_hf-mine_m-rope_v-niah.svg").read_text()
+    assert "| hf:mine | m-rope | exact match | 0.500 (16) |" in (tmp_path / "f" / "summary.md").read_text()
+    res = CliRunner().invoke(main, ["plot", str(run), str(references), "--out", str(tmp_path / "g"),
+                                    "--metric", "mc"])  # fmt: skip
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "--metric mc is not in every run" in res.output and "(published cells)" in res.output
+    assert "pass --metric exact_match" in res.output and not (tmp_path / "g").exists()
+
+
+def test_runs_of_different_metrics_are_never_drawn_under_one_label(tmp_path):
+    probe = make_run(tmp_path / "p", fixed_records())  # an old probe run: `correct` is the probe's retrieval
+    mine = make_run(tmp_path / "m", exact_match_records())
+    res = CliRunner().invoke(main, ["plot", str(probe), str(mine), "--out", str(tmp_path / "f")])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "the runs record different metrics (hf:mine: exact_match, mc; probe: probe)" in res.output
+    assert "plot them apart" in res.output
+    res = CliRunner().invoke(main, ["plot", str(mine), "--out", str(tmp_path / "f"), "--metric", "mc"])
+    assert res.exit_code == 0 and "| hf:mine | m-rope | multiple choice | 1.000 (16) |" in (
+        tmp_path / "f" / "summary.md").read_text()  # fmt: skip

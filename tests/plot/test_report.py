@@ -22,14 +22,23 @@ def cli(*args):
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def tiny_model(tmp_path_factory):
+    """A tiny random Qwen2-VL checkpoint: a run of it records exact match, as the paper's cells do."""
+    from tiny_qwen import save_tiny_checkpoint
+
+    folder = save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "qwen2_vl", "qwen2_vl")
+    return ["--model", f"hf:{folder}", "--dtype", "float32", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("report")
     data, run = root / "data", root / "run"
     assert cli("generate", "--preset", "demo", "--lengths", "8,16", "--depths", "0,50,100", "--needles-per-cell", 2,
                "--distractor-period", 3, "--width", 224, "--height", 112, "--out", data,
                "-q").exit_code == 0  # fmt: skip
-    assert cli("run", data, "--variants", "vanilla,m-rope", "--out", run, "-q").exit_code == 0
-    res = cli("report", run, REFERENCES / "m-rope", "--out", root / "report.html")
+    assert cli("run", *tiny_model, data, "--variants", "vanilla,m-rope", "--out", run, "-q").exit_code == 0
+    res = cli("report", run, REFERENCES / "m-rope", "--out", root / "report.html")  # both in exact match
     assert res.exit_code == 0, res.output
     return root / "report.html", run
 
@@ -100,9 +109,10 @@ def test_report_in_a_real_browser_click_a_cell_see_its_samples(report):
         driver.get(path.as_uri())
         cells = driver.find_elements(By.CSS_SELECTOR, "td.cell")
         assert len(cells) == 2 * 2 * 2 * 3 + 90  # (variants × tasks) heatmaps of 2 × 3 cells, and the reference's
-        heading = "probe · m-rope · v-niah-d"
         target = next(c for c in cells if c.get_attribute("data-k").endswith("|16|50")
-                      and c.find_element(By.XPATH, "ancestor::div[@class='heatmap']//h3").text == heading)  # fmt: skip
+                      and c.find_element(By.XPATH, "ancestor::div[@class='heatmap']//h3").text.endswith(
+                          " · m-rope · v-niah-d"))  # fmt: skip
+        assert "exact match" in target.find_element(By.XPATH, "ancestor::div[@class='heatmap']").text
         target.click()
         WebDriverWait(driver, 5).until(seen.presence_of_element_located((By.CSS_SELECTOR, "#list .sample")))
         cards = driver.find_elements(By.CSS_SELECTOR, "#list .sample")
@@ -111,7 +121,10 @@ def test_report_in_a_real_browser_click_a_cell_see_its_samples(report):
         assert len(cards) == len(expected) == 2
         text = " ".join(c.text for c in cards)
         for r in expected:
-            assert f"predicted {r['prediction']}, answer {r['answer']}" in text
+            said = f"predicted {r['prediction']}, answer {r['answer']}"
+            assert f"by exact_match · v-niah-d · needle {r['needle']} · {said}" in text
+            mc = r["metrics"]["mc"]
+            assert f"mc {'right' if mc['correct'] else 'wrong'} ({mc['prediction']}" in text
             assert ("lured by a distractor" if r["lured"] else "not lured") in text
         assert "Find the frame with" in text
         images = driver.find_elements(By.CSS_SELECTOR, "#list img")
@@ -134,7 +147,7 @@ HOSTILE = 'Find the frame with <!--<script> a star. </script><img src=x onerror=
 
 
 @pytest.fixture(scope="module")
-def hostile_report(tmp_path_factory):
+def hostile_report(tmp_path_factory, tiny_model):
     """A report whose needle text is built to break out of the page, in cells too short for their
     look-alikes (period 100 in 8 frames)."""
     import cv2
@@ -151,7 +164,7 @@ def hostile_report(tmp_path_factory):
     data, run = root / "data", root / "run"
     assert cli("generate", "--preset", "demo", "--needles", root / "n.jsonl", "--lengths", "8", "--depths", "50",
                "--distractor-period", 100, "--width", 112, "--height", 56, "--out", data, "-q").exit_code == 0
-    assert cli("run", data, "--variants", "vanilla", "--out", run, "-q").exit_code == 0
+    assert cli("run", *tiny_model, data, "--variants", "vanilla", "--out", run, "-q").exit_code == 0
     assert cli("report", run, "--out", root / "report.html").exit_code == 0
     return root / "report.html"
 

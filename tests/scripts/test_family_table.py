@@ -10,7 +10,7 @@ from script_loader import load_script
 
 from niah.backends.hf.backend import full_attention_layers
 from niah.backends.hf.prompt import VIDEO_MARKUPS
-from niah.model_families import FAMILIES
+from niah.model_families import MODEL_FAMILIES
 
 ROOT = Path(__file__).parents[2]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).parents[2]
 def test_readme_holds_the_table_the_script_makes():
     table = load_script("family_table").table()
     assert table in (ROOT / "README.md").read_text()
-    assert len(table.splitlines()) == 2 + len(FAMILIES)
+    assert len(table.splitlines()) == 2 + len(MODEL_FAMILIES)
     assert "| Qwen2-VL | `Qwen2VLForConditionalGeneration` | `m-rope` |" in table and "9×16 = 144 | 432,000 |" in table
 
 
@@ -28,7 +28,7 @@ def test_readme_holds_the_kv_table_the_script_makes():
     assert table in (ROOT / "README.md").read_text()
     checkpoints = json.loads(module.CHECKPOINTS.read_text())["checkpoints"]
     assert len(table.splitlines()) == 2 + len(checkpoints)
-    assert {row["family"] for row in checkpoints} == set(FAMILIES)  # every family has a public size listed
+    assert {row["family"] for row in checkpoints} == set(MODEL_FAMILIES)  # every family has a public size listed
     # Qwen2-VL-7B: 2 × 28 layers × 4 KV heads × 128 × 2 bytes = 56 KiB a token
     assert "| Qwen/Qwen2-VL-7B-Instruct | 28 × 4 × 128 | 56 KiB |" in table
 
@@ -48,8 +48,8 @@ def test_recorded_longva_prompts_match_the_current_frame_sizes():
     to a family's processor settings or markup that would change its vision tokens makes it stale."""
     module = load_script("family_table")
     prompts = json.loads(module.PROMPTS.read_text())["families"]
-    assert set(prompts) == set(FAMILIES)
-    for name, family in FAMILIES.items():
+    assert set(prompts) == set(MODEL_FAMILIES)
+    for name, family in MODEL_FAMILIES.items():
         h, w = module.frame_grid(name)
         trailer = 1 if VIDEO_MARKUPS[family.markup].trailer else 0
         row = prompts[name]

@@ -16,7 +16,8 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "slurm_sweep.sbatch"
 
 
 def test_a_job_array_equals_the_unsharded_run(small_dataset, tmp_path):
-    base = {**os.environ, "DATASET": str(small_dataset), "OUT": str(tmp_path / "array"), "VARIANTS": "vanilla,m-rope",
+    base = {**os.environ, "DATASET": str(small_dataset), "OUT": str(tmp_path / "array"), "MODEL": "probe",
+            "VARIANTS": "vanilla,m-rope",
             "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0"}  # fmt: skip
     tasks = [subprocess.Popen(["bash", str(SCRIPT)], env={**base, "SLURM_ARRAY_TASK_ID": str(i)},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -25,7 +26,8 @@ def test_a_job_array_equals_the_unsharded_run(small_dataset, tmp_path):
         out, _ = task.communicate(timeout=300)
         assert task.returncode == 0, out
     whole = tmp_path / "whole"
-    assert CliRunner().invoke(main, ["run", str(small_dataset), "--variants", "vanilla,m-rope", "--out", str(whole),
+    assert CliRunner().invoke(main, ["run", "--model", "probe",
+                                     str(small_dataset), "--variants", "vanilla,m-rope", "--out", str(whole),
                                      "-q"]).exit_code == 0  # fmt: skip
 
     def content(run):

@@ -18,6 +18,7 @@ from niah.backends import BACKENDS, Backend, SampleResult
 from niah.cli import main
 from niah.sweep.engine import RunConfig, prepare, run_sweep
 from niah.sweep.plan import Shard
+from niah.tasks import Outcome
 
 VARIANTS = "vanilla,m-rope,videorope,hope,mrope-interleaved"
 
@@ -36,7 +37,7 @@ def cli(*args):
 
 
 def test_cli_run_writes_one_line_per_sample_and_a_summary(small_dataset, tmp_path):
-    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q")
+    res = cli("run", "--model", "probe", small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q")
     assert res.exit_code == 0, res.output
     recs = lines(tmp_path / "r")
     assert len(recs) == 18 * 5 * 2 and len({r["key"] for r in recs}) == len(recs)
@@ -49,12 +50,14 @@ def test_cli_run_writes_one_line_per_sample_and_a_summary(small_dataset, tmp_pat
     run_json = json.loads((tmp_path / "r" / "run.json").read_text())
     assert run_json["config"]["dataset_manifest_sha256"] and run_json["versions"]["niah"]
     # rerunning is a no-op that keeps every line
-    assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", tmp_path / "r", "--variants", VARIANTS, "-q").exit_code == 0
     assert content(lines(tmp_path / "r")) == content(recs)
 
 
 def test_lure_rate_is_recorded_summarised_tabled_and_plotted(small_dataset, tmp_path):
-    assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla,videorope", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", tmp_path / "r", "--variants", "vanilla,videorope", "-q").exit_code == 0
     cells = [json.loads(x) for x in (small_dataset / "cells.jsonl").read_text().splitlines()]
     shown = {c["id"]: {"ABCD"[i["answer"]] for i in c["insertions"] if i["kind"] == "distractor"} for c in cells}
     recs = lines(tmp_path / "r")
@@ -79,7 +82,7 @@ def test_lure_rate_is_recorded_summarised_tabled_and_plotted(small_dataset, tmp_
 
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(small_dataset, tmp_path):
-    args = [sys.executable, "-m", "niah", "run", str(small_dataset), "--variants", VARIANTS, "-q"]
+    args = [sys.executable, "-m", "niah", "run", "--model", "probe", str(small_dataset), "--variants", VARIANTS, "-q"]
     full = tmp_path / "full"
     subprocess.run([*args, "--out", str(full)], check=True)
     killed = tmp_path / "killed"
@@ -100,7 +103,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(small_dataset, tmp_pat
 
 
 def test_shards_together_equal_the_unsharded_run(small_dataset, tmp_path):
-    config = RunConfig(str(small_dataset), variants=["m-rope", "videorope"])
+    config = RunConfig(str(small_dataset), "probe", variants=["m-rope", "videorope"])
     run_sweep(config, tmp_path / "whole", quiet=True)
     assert run_sweep(config, tmp_path / "sharded", Shard(1, 2), quiet=True) is None  # half: no summary yet
     assert not (tmp_path / "sharded" / "results.jsonl").exists()
@@ -117,7 +120,7 @@ def test_shards_split_by_cost_give_a_long_prompt_its_own_block():
 
 
 def test_sweep_shards_are_contiguous_in_run_order_and_of_equal_work(small_dataset):
-    config = RunConfig(str(small_dataset), variants=["m-rope"], tasks=["v-niah"])
+    config = RunConfig(str(small_dataset), "probe", variants=["m-rope"], tasks=["v-niah"])
     whole = prepare(config, Shard())
     ordered = whole.backend.order(whole.plan)
     cost = {s.key: whole.backend.estimate_cost(whole.dataset, s) for s in ordered}
@@ -130,15 +133,19 @@ def test_sweep_shards_are_contiguous_in_run_order_and_of_equal_work(small_datase
 
 
 def test_a_change_to_existing_samples_is_refused_with_what_differs(small_dataset, tmp_path):
-    assert cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q").exit_code == 0
     for args in (["--seed", "1"], ["--seed", "1", "--dry-run"]):  # the dry run says what the run will
-        res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q", *args)
+        res = cli("run", "--model", "probe",
+                  small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "-q", *args)
         assert res.exit_code == 2 and "seed: 0 → 1" in res.output and "--force" in res.output, res.output
         assert len(res.output.strip().splitlines()) == 1
-    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "--seed", "1", "--dry-run",
+    res = cli("run", "--model", "probe",
+              small_dataset, "--out", tmp_path / "r", "--variants", "m-rope", "--seed", "1", "--dry-run",
               "--force")  # fmt: skip
     assert res.exit_code == 0 and "--force: discards its results" in res.output
-    res = cli("run", small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q", "--seed", "1", "--force")
+    res = cli("run", "--model", "probe",
+              small_dataset, "--out", tmp_path / "r", "--variants", "videorope", "-q", "--seed", "1", "--force")
     assert res.exit_code == 0 and {r["variant"].split(":")[0] for r in lines(tmp_path / "r")} == {"videorope"}
 
 
@@ -156,7 +163,7 @@ class Flaky(Backend):
                 Flaky.attempts.add(s.key)
                 yield SampleResult(s, error="CUDA out of memory (simulated)")
             else:
-                yield SampleResult(s, prediction="A", answer="A", correct=True)
+                yield SampleResult(s, {"mc": Outcome("A", True)})
 
 
 @pytest.fixture
@@ -187,7 +194,7 @@ class NaNScores(Backend):
     def run(self, samples: Sequence, dataset) -> Iterator[SampleResult]:
         for s in samples:
             bad = s.cell.depth == 0
-            yield SampleResult(s, prediction="A", answer="A", correct=True,
+            yield SampleResult(s, {"mc": Outcome("A", True)},
                                scores={"mass": float("nan") if bad else 0.5, "by_option": {"A": float("inf")}
                                        if bad else {"A": 0.1}})  # fmt: skip
 
@@ -222,14 +229,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(small_dataset, tmp_path
         ((small_dataset, "--out", blocker / "o"), "cannot write run dir"),
     ]
     for args, needle in cases:
-        res = cli("run", *args)
+        res = cli("run", *(args if "--model" in args else (*args, "--model", "probe")))
         assert res.exit_code == 2, res.output
         assert needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
         assert not (tmp_path / "o").exists()
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(small_dataset, tmp_path):
-    res = cli("run", small_dataset, "--out", tmp_path / "o", "--dry-run", "--variants", "m-rope", "--limit", "4")
+    res = cli("run", "--model", "probe",
+              small_dataset, "--out", tmp_path / "o", "--dry-run", "--variants", "m-rope", "--limit", "4")
     assert res.exit_code == 0 and "samples    8" in res.output and "tokens" in res.output
     assert not (tmp_path / "o").exists()
 
@@ -244,7 +252,7 @@ class Interrupted(Backend):
         for i, s in enumerate(samples):
             if i == 5:
                 raise KeyboardInterrupt
-            yield SampleResult(s, prediction="A", answer="A", correct=True)
+            yield SampleResult(s, {"mc": Outcome("A", True)})
 
 
 def test_ctrl_c_keeps_finished_samples_and_exits_130(small_dataset, tmp_path):
@@ -262,7 +270,8 @@ def test_ctrl_c_keeps_finished_samples_and_exits_130(small_dataset, tmp_path):
 
 @pytest.mark.parametrize("bad", [b"{}", b"null", b"\xff\xfe not utf-8", b'{"key": 3}', b"[1, 2]"])
 def test_a_damaged_results_line_is_reported_skipped_and_recomputed(small_dataset, tmp_path, bad):
-    args = ["run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla", "--tasks", "v-niah", "-q"]
+    args = ["run", "--model", "probe",
+            small_dataset, "--out", tmp_path / "r", "--variants", "vanilla", "--tasks", "v-niah", "-q"]
     assert cli(*args).exit_code == 0
     path = tmp_path / "r" / "results.jsonl"
     lines_ = path.read_bytes().splitlines()
@@ -282,7 +291,8 @@ def test_a_damaged_results_line_is_reported_skipped_and_recomputed(small_dataset
 
 @pytest.mark.parametrize("bad", ["", "null", "[]", '{"config": 3}', "{not json"])
 def test_a_damaged_run_json_is_one_line(small_dataset, tmp_path, bad):
-    args = ["run", small_dataset, "--out", tmp_path / "r", "--variants", "vanilla", "--tasks", "v-niah", "-q"]
+    args = ["run", "--model", "probe",
+            small_dataset, "--out", tmp_path / "r", "--variants", "vanilla", "--tasks", "v-niah", "-q"]
     assert cli(*args).exit_code == 0
     (tmp_path / "r" / "run.json").write_text(bad)
     for command in (args, ["plot", tmp_path / "r", "--out", tmp_path / "f"],
@@ -305,7 +315,8 @@ def test_a_damaged_dataset_is_one_line_and_leaves_no_run_dir(small_dataset, tmp_
         if manifest["options"] is None:
             manifest.pop("options")
         (data / "manifest.json").write_text(json.dumps(manifest))
-    for command in (["run", data, "--out", tmp_path / "r", "-q"], ["inspect", data], ["audit", data]):
+    for command in (["run", "--model", "probe",
+                     data, "--out", tmp_path / "r", "-q"], ["inspect", data], ["audit", data]):
         res = cli(*command)
         assert res.exit_code == 2 and "incomplete or corrupt" in res.output, (command, res.output)
         assert len(res.output.strip().splitlines()) == 1
@@ -319,11 +330,12 @@ def test_a_shard_starting_while_another_writes_run_json_is_not_refused(small_dat
     out.mkdir()
     (out / ".lock").touch()
     (out / ".run.json.12345.tmp").write_text("{")  # another rank, mid-write
-    res = cli("run", small_dataset, "--out", out, "--variants", "vanilla", "--tasks", "v-niah", "-q")
+    res = cli("run", "--model", "probe",
+              small_dataset, "--out", out, "--variants", "vanilla", "--tasks", "v-niah", "-q")
     assert res.exit_code == 0, res.output
     (out / "notes.txt").write_text("mine")
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    res = cli("run", small_dataset, "--out", other, "-q")
+    res = cli("run", "--model", "probe", small_dataset, "--out", other, "-q")
     assert res.exit_code == 2 and "is not a niah run dir" in res.output  # a user's folder is still refused

@@ -59,7 +59,8 @@ class FillingFile:
 
 def test_run_on_a_full_disk_stops_in_one_line_and_resumes(small_dataset, tmp_path, monkeypatch):
     run = tmp_path / "r"
-    args = ("run", small_dataset, "--out", run, "--variants", "vanilla", "--tasks", "v-niah", "--limit", "6", "-q")
+    args = ("run", "--model", "probe",
+            small_dataset, "--out", run, "--variants", "vanilla", "--tasks", "v-niah", "--limit", "6", "-q")
     def filling_open(path, mode, **kw):
         return FillingFile(path, mode, **kw) if "results" in str(path) else open(path, mode, **kw)  # noqa: SIM115
 
@@ -74,7 +75,8 @@ def test_run_on_a_full_disk_stops_in_one_line_and_resumes(small_dataset, tmp_pat
 
 def test_plot_on_a_full_disk_or_with_a_bad_diff_leaves_no_half_written_figure(small_dataset, tmp_path, monkeypatch):
     run = tmp_path / "r"
-    assert cli("run", small_dataset, "--out", run, "--variants", "vanilla,m-rope", "--limit", "4", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", run, "--variants", "vanilla,m-rope", "--limit", "4", "-q").exit_code == 0
     res = cli("plot", run, "--out", tmp_path / "bad", "--diff", "vanilla,videorope")
     one_error_line(res, "--diff variant 'videorope' is not in the runs")
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

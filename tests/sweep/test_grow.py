@@ -26,15 +26,16 @@ def lines(run_dir):
 
 def test_a_run_grows_by_lengths_and_variants_and_follows_a_moved_dataset(small_dataset, tmp_path):
     run = tmp_path / "r"
-    assert cli("run", small_dataset, "--out", run, "--variants", "vanilla", "--lengths", "8", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", run, "--variants", "vanilla", "--lengths", "8", "-q").exit_code == 0
     first = lines(run)
     moved = tmp_path / "moved"
     shutil.copytree(small_dataset, moved)  # the same dataset (manifest hash) at another path
     grow = ["--variants", "vanilla,m-rope", "--lengths", "8,16"]
-    plan = cli("run", moved, "--out", run, *grow, "--dry-run")
+    plan = cli("run", "--model", "probe", moved, "--out", run, *grow, "--dry-run")
     assert plan.exit_code == 0, plan.output
     assert "grows: + variants m-rope; + lengths 16" in plan.output
-    res = cli("run", moved, "--out", run, *grow, "-q")
+    res = cli("run", "--model", "probe", moved, "--out", run, *grow, "-q")
     assert res.exit_code == 0, res.output
     second = lines(run)
     assert set(first) <= set(second)  # byte-identical lines: the first run's samples were kept, not recomputed
@@ -47,18 +48,20 @@ def test_a_run_grows_by_lengths_and_variants_and_follows_a_moved_dataset(small_d
     assert config["dataset"] == str(moved.resolve()) and config["lengths"] == [8, 16]
     assert [v.split(":")[0] for v in config["variants"]] == ["vanilla", "m-rope"]
     # a subset run afterwards computes nothing and keeps the larger plan's results and run.json
-    assert cli("run", moved, "--out", run, "--variants", "vanilla", "--lengths", "8", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               moved, "--out", run, "--variants", "vanilla", "--lengths", "8", "-q").exit_code == 0
     assert sorted(lines(run)) == sorted(second)
     assert json.loads((run / "run.json").read_text())["config"]["lengths"] == [8, 16]
 
 
 def test_another_dataset_is_refused(small_dataset, tmp_path):
     run = tmp_path / "r"
-    assert cli("run", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "2", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", run, "--variants", "vanilla", "--limit", "2", "-q").exit_code == 0
     other = tmp_path / "other"
     assert cli("generate", "--preset", "demo", "--width", 112, "--height", 56, "--lengths", "8", "--depths", "50",
                "--needles-per-cell", 1, "--seed", 5, "--out", other, "-q").exit_code == 0  # fmt: skip
-    res = cli("run", other, "--out", run, "--variants", "vanilla", "-q")
+    res = cli("run", "--model", "probe", other, "--out", run, "--variants", "vanilla", "-q")
     assert res.exit_code == 2 and "dataset_manifest_sha256" in res.output and "--force" in res.output
 
 
@@ -73,18 +76,19 @@ time.sleep(600)
 
 def test_a_second_process_on_a_run_dir_is_refused_and_a_killed_one_leaves_no_stuck_lock(small_dataset, tmp_path):
     run = tmp_path / "r"
-    assert cli("run", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "2", "-q").exit_code == 0
+    assert cli("run", "--model", "probe",
+               small_dataset, "--out", run, "--variants", "vanilla", "--limit", "2", "-q").exit_code == 0
     config = json.loads((run / "run.json").read_text())["config"]
     holder = subprocess.Popen([sys.executable, "-c", HOLDER.replace('{"dataset_manifest_sha256": "x"}', repr(config)),
                                str(run)], stdout=subprocess.PIPE, text=True, env=os.environ)  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
-        res = cli("run", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "4", "-q")
+        res = cli("run", "--model", "probe", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "4", "-q")
         assert res.exit_code == 2 and "is in use by another niah run" in res.output
         assert len(res.output.strip().splitlines()) == 1
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     time.sleep(0.1)
-    res = cli("run", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "4", "-q")
+    res = cli("run", "--model", "probe", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "4", "-q")
     assert res.exit_code == 0, res.output

@@ -23,7 +23,8 @@ def invoke(*args):
 
 def overall(run_dirs) -> dict[str, float]:
     records, _ = load_runs(run_dirs)
-    return {v.split(":")[0]: 100 * grid(rs, sorted({r["length"] for r in rs}), sorted({r["depth"] for r in rs})).overall
+    return {v.split(":")[0]: 100 * grid(rs, sorted({r["length"] for r in rs}), sorted({r["depth"] for r in rs}),
+                                     "exact_match").overall
             for (_, v, _), rs in groups(records).items()}  # fmt: skip
 
 
@@ -60,14 +61,19 @@ def test_imported_run_plots_beside_a_niah_run(tmp_path):
     (mine / "run.json").write_text(json.dumps({"config": {"dataset": "/d", "dataset_manifest_sha256": "h",
                                                           "variants": ["vanilla"]}}))  # fmt: skip
     (mine / "results.jsonl").write_text("".join(
-        json.dumps({"key": f"k{i}", "status": "ok", "task": "v-niah", "variant": "vanilla", "model": "probe",
-                    "length": 8, "depth": 0, "needle": f"n{i}", "correct": i == 0}) + "\n"
+        json.dumps({"key": f"k{i}", "status": "ok", "task": "v-niah", "variant": "vanilla", "model": "hf:mine",
+                    "length": 8, "depth": 0, "needle": f"n{i}", "metric": "exact_match", "correct": i == 0,
+                    "metrics": {"exact_match": {"prediction": "", "correct": i == 0, "lured": None}}}) + "\n"
         for i in range(4)))  # fmt: skip
     result = invoke("plot", mine, imported, "--out", tmp_path / "fig")
     assert result.exit_code == 0, result.output
     table = (tmp_path / "fig" / "summary.md").read_text()
-    assert "| paper | m-rope | 0.500 (4 cells, imported) |" in table
-    assert "| probe | vanilla | 0.250 (4) |" in table
+    assert "| paper | m-rope | exact match | 0.500 (4 cells, imported) |" in table
+    assert "| hf:mine | vanilla | exact match | 0.250 (4) |" in table
+    records = [json.loads(x) for x in (imported / "results.jsonl").read_text().splitlines()]
+    assert all(r["metric"] == "exact_match" and r["metrics"] == {"exact_match": {"score": 0.5}} and "correct" not in r
+               for r in records)  # a published score per cell under its metric, never a boolean `correct`
+    assert json.loads((imported / "run.json").read_text())["config"]["imported"]["metric"] == "exact_match"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from niah.cli import main
 PLUGIN = '''
 import os, time
 from niah.backends import BACKENDS, Backend, SampleResult
+from niah.tasks import Outcome
 
 class Slow(Backend):
     """Answers every sample after a pause, noting the GPU its worker was given."""
@@ -35,7 +36,7 @@ class Slow(Backend):
                 raise RuntimeError("simulated crash")
             while gate and i >= 2 and not os.path.exists(gate):  # 2 samples, then wait for the test
                 time.sleep(0.01)
-            yield SampleResult(s, prediction="A", answer="A", correct=True,
+            yield SampleResult(s, {"mc": Outcome("A", True)},
                                scores={"gpu": os.environ.get("CUDA_VISIBLE_DEVICES")})
 
 BACKENDS["slow"] = lambda arg, seed, options: Slow()
@@ -60,10 +61,12 @@ def niah(*args):
 
 
 def test_workers_split_the_plan_one_gpu_each_and_merge(plugin, small_dataset, tmp_path):
-    res = niah("--plugin", plugin, "run", small_dataset, "--out", tmp_path / "multi", "--gpus", 2, *ARGS)
+    res = niah("--plugin", plugin, "run", "--model", "probe",
+               small_dataset, "--out", tmp_path / "multi", "--gpus", 2, *ARGS)
     assert res.exit_code == 0, res.output
     assert "m-rope" in res.output and "videorope" in res.output  # the accuracy table
-    assert niah("--plugin", plugin, "run", small_dataset, "--out", tmp_path / "one", *ARGS, "-q").exit_code == 0
+    assert niah("--plugin", plugin, "run", "--model", "probe",
+                small_dataset, "--out", tmp_path / "one", *ARGS, "-q").exit_code == 0
     multi, one = records(tmp_path / "multi"), records(tmp_path / "one")
     assert [r["key"] for r in multi] == [r["key"] for r in one] and len(multi) == 36
     gpu_of = {r["variant"].split(":")[0]: set() for r in multi}
@@ -83,26 +86,30 @@ def test_errors_are_one_line_before_any_worker_starts(plugin, small_dataset, tmp
         (["--device", "cuda:1"], "drop --shard, --device"),
         (["--model", f"hf:{ckpt}"], f"--gpus 2 but this machine has {torch.cuda.device_count()} CUDA GPU"),
     ]:
-        res = niah("--plugin", plugin, "run", small_dataset, "--out", tmp_path / "o", "--gpus", 2, *ARGS, *args)
+        res = niah("--plugin", plugin, "run", "--model", "probe",
+                   small_dataset, "--out", tmp_path / "o", "--gpus", 2, *ARGS, *args)
         assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
         assert not (tmp_path / "o").exists()
 
 
 def test_a_failed_worker_is_named_and_the_others_results_kept(plugin, small_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("NIAH_TEST_CRASH_ON_GPU", "1")
-    res = niah("--plugin", plugin, "run", small_dataset, "--out", tmp_path / "r", "--gpus", 2, *ARGS, "-q")
+    res = niah("--plugin", plugin, "run", "--model", "probe",
+               small_dataset, "--out", tmp_path / "r", "--gpus", 2, *ARGS, "-q")
     assert res.exit_code == 2 and "worker 2/2 (GPU 1) exited 1: RuntimeError: simulated crash" in res.output
     assert "rerun the same command to resume" in res.output
     kept = [json.loads(x) for x in (tmp_path / "r" / "results.1-of-2.jsonl").read_text().splitlines()]
     assert len(kept) == 18 and {r["scores"]["gpu"] for r in kept} == {"0"}
     monkeypatch.delenv("NIAH_TEST_CRASH_ON_GPU")
-    assert niah("--plugin", plugin, "run", small_dataset, "--out", tmp_path / "r", "--gpus", 2, *ARGS).exit_code == 0
+    assert niah("--plugin", plugin, "run", "--model", "probe",
+                small_dataset, "--out", tmp_path / "r", "--gpus", 2, *ARGS).exit_code == 0
     assert len({r["key"] for r in records(tmp_path / "r")}) == len(records(tmp_path / "r")) == 36
 
 
 def test_ctrl_c_stops_every_worker_and_a_rerun_resumes(plugin, small_dataset, tmp_path):
     out = tmp_path / "r"
-    argv = [sys.executable, "-m", "niah", "--plugin", str(plugin), "run", str(small_dataset), "--out", str(out),
+    argv = [sys.executable, "-m", "niah", "--plugin", str(plugin), "run", "--model", "probe",
+            str(small_dataset), "--out", str(out),
             "--gpus", "2", *ARGS, "-q"]  # fmt: skip
     # each worker writes 2 samples, then waits for a file that is never made: the signal always
     # finds the run unfinished, however busy the machine (the deadline only bounds a broken run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from niah.data.families import FAMILIES, render
+from niah.data.families import NEEDLE_FAMILIES, render
 from niah.rope import resolve_variant
 from niah.train.data import IGNORE, TRAIN_LOOKALIKES, Stream, build_pool, draw_needle
 from niah.train.model import TinyConfig, Tokenizer, key_classes
@@ -25,7 +25,7 @@ def test_key_and_value_labels_follow_the_renderer(stream):
         needle = draw_needle(stream.config, tok, stream.pool, rng)
         # draw the same needle again by replaying the generator, to read the renderer's record
         again = np.random.default_rng(i)
-        family = FAMILIES[stream.config.families[int(again.integers(len(stream.config.families)))]]
+        family = NEEDLE_FAMILIES[stream.config.families[int(again.integers(len(stream.config.families)))]]
         kind = ("near", "scene")[int(again.integers(2))]
         backgrounds = again.integers(len(stream.pool.frames), size=1 + TRAIN_LOOKALIKES)
         r = render(family, again, int(again.integers(4)), kind,

@@ -4,9 +4,12 @@ Per sample: the frames' cached vision embeddings and the prompt's text embedding
 into inputs_embeds; the variant's position ids (niah.rope) are passed explicitly and the model's
 rotary embedding is replaced by the variant's (niah.backends.hf.rotary) — no edited files, no
 reload between variants. Prefill is chunked and reuses the prefix shared with the previous
-sample (samples are ordered so neighbours share the most). Two scores per sample: multiple
-choice (log-likelihood of each option letter, argmax) and exact match (teacher-forced answer
-tokens, every argmax must match — the LongVA rule).
+sample (samples are ordered so neighbours share the most). Three metrics per sample (niah.tasks.metrics):
+`exact_match` (the answer's tokens teacher-forced, every argmax over the whole vocabulary must match —
+LongVA's and VideoRoPE's rule), `mc` (the argmax of the options' log-likelihoods) and `generate`
+(greedy text, the option it names parsed as lmms-eval does). Every continuation is encoded in
+context, after the prompt's last text (lm-eval's rule: a SentencePiece tokenizer encodes "A" alone
+otherwise than after a newline).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from niah.backends.hf.prompt import (
     VIDEO_MARKUPS,
     Segment,
     build_segments,
+    continuation_ids,
     frame_key,
     layout_of,
     question_text,
@@ -51,9 +55,10 @@ from niah.backends.hf.runner import (
     shared_tokens,
 )
 from niah.data.dataset import Dataset, FrameRef, sha256_file
-from niah.data.needles import LETTERS
 from niah.errors import NiahError, NiahWarning, unknown
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, resolve_variant
+from niah.tasks import Outcome
+from niah.tasks.metrics import GENERATE_TOKENS, generated_outcome
 
 DEFAULT_CHUNK = 8192  # tokens per prefill chunk
 VIDEO_LAYOUTS = ("timestamped", "contiguous")
@@ -242,8 +247,7 @@ class HFBackend(Backend):
 
     def segments(self, dataset: Dataset, sample: Sample) -> list[Segment]:
         h, w = self.grid(dataset)
-        needle = sample.needle
-        question = question_text(needle.question, needle.options)
+        question = question_text(sample.query.question, list(sample.query.options))
         return build_segments(self.ck.tokenizer, question, sample.frames(dataset), h * w, dataset.options["fps"],
                               self.video_layout == "timestamped", self.markup, self.ck.family.timed_frames)  # fmt: skip
 
@@ -262,8 +266,7 @@ class HFBackend(Backend):
         neighbours share the longest haystack prefix (a depth-first walk of the trie)."""
 
         def key(s: Sample):
-            inserted = [i for i in s.cell.insertions if s.task.with_distractors or i.kind == "needle"]
-            events = [(i.slot, i.kind, s.cell.needle, i.image) for i in inserted]
+            events = [(i, ref.key) for i, ref in enumerate(s.query.frames) if ref.kind != "haystack"]
             return (s.variant.spec, events, s.cell.length, s.task.name, s.cell.id)
 
         return sorted(samples, key=key)
@@ -436,26 +439,32 @@ class HFBackend(Backend):
         logits = self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments), snapshot_at)
         return logits, segments
 
-    def _answer(self, sample: Sample, first: torch.Tensor) -> tuple[str, bool, dict[str, Any]]:
-        tok = self.ck.tokenizer
-        needle = sample.needle
-        if len(needle.options) <= 1:
-            target = tok.encode(needle.options[needle.answer], add_special_tokens=False)
-            logp, exact = self.runner.score(first, target)
-            return needle.options[needle.answer] if exact else "", exact, {"answer_logprob": logp, "exact_match": exact}
-        letters = LETTERS[: len(needle.options)]
-        scored = {L: self.runner.score(first, tok.encode(L, add_special_tokens=False)) for L in letters}
-        mc = max(letters, key=lambda L: scored[L][0])
-        answer = LETTERS[needle.answer]
-        return (
-            mc,
-            mc == answer,
-            {
-                "option_logprobs": {L: round(v[0], 6) for L, v in scored.items()},
-                "mc_prediction": mc,
-                "exact_match": scored[answer][1],
-            },
-        )
+    def stop_ids(self) -> set[int]:
+        """Tokens that end a generation: the tokenizer's end of sequence and the model's."""
+        eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids = set(eos if isinstance(eos, list | tuple) else [eos] if eos is not None else [])
+        return ids | ({self.ck.tokenizer.eos_token_id} - {None})
+
+    def _outcomes(self, sample: Sample, first: torch.Tensor, segments: list[Segment]
+                  ) -> tuple[dict[str, Outcome], dict[str, Any]]:  # fmt: skip
+        """Every metric of the sample from its prompt's last logits `first` (vocab,): each option
+        letter (or the open answer) scored teacher-forced in context, then a greedy generation."""
+        query, tok = sample.query, self.ck.tokenizer
+        labels = list(query.letters) or [query.answer]
+        continuations = {label: continuation_ids(tok, segments[-1], label) for label in labels}
+        scored = {label: self.runner.score(first, ids) for label, ids in continuations.items()}
+        answer = query.answer_label
+        matched = next((label for label in labels if scored[label].exact), "")
+        outcomes = {"exact_match": Outcome(matched, scored[answer].exact)}
+        scores: dict[str, Any] = {"answer_tokens": continuations[answer], "answer_greedy": scored[answer].greedy}
+        if not query.is_open:
+            mc = max(labels, key=lambda label: scored[label].logprob)
+            outcomes["mc"] = Outcome(mc, mc == answer)
+            scores["option_logprobs"] = {label: round(v.logprob, 6) for label, v in scored.items()}
+        text = tok.decode(self.runner.generate(first, GENERATE_TOKENS, self.stop_ids()), skip_special_tokens=True)
+        outcomes["generate"] = generated_outcome(text, query.letters, answer)
+        scores["generated"] = text
+        return outcomes, scores
 
     def run(self, samples: Sequence[Sample], dataset: Dataset) -> Iterator[SampleResult]:
         if not samples:
@@ -466,12 +475,11 @@ class HFBackend(Backend):
         for i, sample in enumerate(samples):
             points = snapshot_points([kept for kept, _ in spans], i) if spans else ()
             start = time.perf_counter()
-            answer = LETTERS[sample.needle.answer] if len(sample.needle.options) > 1 else sample.needle.options[0]
             before = self.runner.tokens_computed
             error = None
             try:
                 first, segments = self.logits(dataset, sample, points)
-                prediction, correct, scores = self._answer(sample, first)
+                outcomes, scores = self._outcomes(sample, first, segments)
             except SampleFailed as err:
                 error = str(err)
             except OOM_ERRORS:  # scoring, embedding, anything of this sample: it fails, the sweep goes on
@@ -480,11 +488,11 @@ class HFBackend(Backend):
             if error is not None:
                 first = None
                 free_memory()  # after the except block: the failed tensors are released
-                yield SampleResult(sample, answer=answer, error=error, seconds=time.perf_counter() - start)
+                yield SampleResult(sample, error=error, seconds=time.perf_counter() - start)
                 continue
             scores.update(prompt_tokens=sum(s.n for s in segments),
                           prefill_tokens=self.runner.tokens_computed - before)  # fmt: skip
-            yield SampleResult(sample, prediction, answer, correct, scores, time.perf_counter() - start)
+            yield SampleResult(sample, outcomes, scores, time.perf_counter() - start)
 
 
 def snapshot_points(shared: Sequence[int], i: int) -> list[int]:

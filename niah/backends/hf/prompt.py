@@ -147,6 +147,19 @@ def build_segments(tokenizer, question: str, frames: list[FrameRef], tokens_per_
     return out
 
 
+def continuation_ids(tokenizer, context: Segment, continuation: str) -> list[int]:
+    """The tokens of `continuation` right after the prompt's last text segment `context`, encoded in
+    context as lm-eval's `_encode_pair` does: encode context + continuation and keep what follows
+    the context's own tokens. A SentencePiece tokenizer encodes "A" alone as "▁A" but after the
+    generation prompt's newline as "A"; a byte-level BPE encodes both alike."""
+    whole = tokenizer.encode(context.key[2:] + continuation, add_special_tokens=False)
+    tail = list(whole[len(context.ids) :])
+    if not tail:
+        raise NiahError(f"the tokenizer merges {continuation!r} into the prompt's last token, so it cannot be scored "
+                        "after the prompt")  # fmt: skip
+    return tail
+
+
 def layout_of(segments: list[Segment], grid: tuple[int, int], fps: float) -> Layout:
     """The token layout of the segments: consecutive frames form one video run (1/fps s per frame);
     a learned vector after them takes the next position, as text does."""

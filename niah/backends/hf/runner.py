@@ -21,8 +21,9 @@ failed forward left are unknown).
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -105,6 +106,21 @@ def shared_tokens(previous: Sequence[Segment], segments: Sequence[Segment]) -> i
     return min(n, sum(s.n for s in segments) - 1)
 
 
+class Scored(NamedTuple):
+    """A teacher-forced continuation: the sum of its tokens' log-probabilities, whether every argmax
+    over the vocabulary equals its token (exact match), and those argmax tokens."""
+
+    logprob: float
+    exact: bool
+    greedy: list[int]
+
+
+def cache_argument(language_model) -> str:
+    """The name the text model's forward takes its KV cache by: `cache` from transformers 5.25
+    (`past_key_values` is deprecated there and removed in 5.40), `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(language_model.forward).parameters else "past_key_values"
+
+
 class PromptRunner:
     """Prefill with prefix reuse over a sequence of prompts; counts the tokens it computes."""
 
@@ -120,14 +136,22 @@ class PromptRunner:
         self.snapshots: dict[int, RecurrentStates] = {}  # hybrid models: tokens → states where later prompts diverge
         kinds = getattr(model.config.get_text_config(), "layer_types", None) or []
         self.hybrid = "linear_attention" in kinds  # linear-attention layers: their states come from snapshots
+        self.cache_name = cache_argument(model.model.language_model)
+        self.positions: torch.Tensor | None = None  # (3, L) of the prompt the cache holds
 
     def reset(self) -> None:
         self.cache, self.segments, self.cached_tokens, self.snapshots = None, [], 0, {}
+        self.positions = None
 
-    def _common_tokens(self, segments: Sequence[Segment]) -> int:
-        if not self.reuse or self.cache is None:
+    def _common_tokens(self, segments: Sequence[Segment], positions: torch.Tensor) -> int:
+        """Tokens of the cached prompt the new one can keep: its common segment prefix, cut at the
+        first token whose position ids differ (a variant whose prefix positions depend on what
+        follows gets no stale keys; `RopeVariant.position_ids` states the invariant)."""
+        if not self.reuse or self.cache is None or self.positions is None:
             return 0
-        return shared_tokens(self.segments, segments)
+        keep = shared_tokens(self.segments, segments)
+        same = (self.positions[:, :keep] == positions[:, :keep].to(self.positions.device)).all(0)
+        return keep if bool(same.all()) else int((~same).nonzero()[0, 0])
 
     def _new_cache(self):
         from transformers import DynamicCache
@@ -154,7 +178,7 @@ class PromptRunner:
         `snapshot_at`: token counts where later prompts diverge from this one (a hybrid model keeps
         its recurrent states there; other models need not know)."""
         total = sum(s.n for s in segments)
-        keep = self._common_tokens(segments)
+        keep = self._common_tokens(segments, positions)
         if self.cache is None or not self.reuse:
             self._new_cache()
             keep = 0
@@ -195,39 +219,66 @@ class PromptRunner:
             if stop in marks:
                 self.snapshots[stop] = RecurrentStates(self.cache, stop)
         self.chunk_tokens = chunk  # a chunk that ran out of memory once stays halved for later prompts
+        self.positions = positions
         self.last_positions = positions[:, -1]
         return self._logits(hidden)
 
     def _forward(self, embed: Embed, start: int, stop: int, positions: torch.Tensor) -> torch.Tensor:
         embeds, kwargs = embed(start, stop)
         lm = self.model.model.language_model
-        out = lm(inputs_embeds=embeds, position_ids=positions[:, None, start:stop], past_key_values=self.cache,
-                 use_cache=True, **kwargs)  # fmt: skip
+        out = lm(inputs_embeds=embeds, position_ids=positions[:, None, start:stop], use_cache=True,
+                 **{self.cache_name: self.cache}, **kwargs)  # fmt: skip
         return out.last_hidden_state[:, -1]
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.model.lm_head(hidden)[0].float()
 
-    @torch.no_grad()
-    def score(self, first_logits: torch.Tensor, tokens: Sequence[int]) -> tuple[float, bool]:
-        """Teacher-forced continuation: (sum of log-probabilities, every argmax equals the token)."""
-        logp = torch.log_softmax(first_logits, -1)
-        total, exact = float(logp[tokens[0]]), bool(first_logits.argmax() == tokens[0])
-        if len(tokens) > 1:
-            end_of_prompt = RecurrentStates(self.cache, self.cached_tokens) if self.hybrid else None
-            lm = self.model.model.language_model
-            device = first_logits.device
-            ids = torch.tensor([list(tokens[:-1])], device=device)
-            embeds = lm.embed_tokens(ids)
-            steps = torch.arange(1, len(tokens), device=device)
-            positions = (self.last_positions[:, None].to(device) + steps)[:, None, :]
-            out = lm(inputs_embeds=embeds, position_ids=positions, past_key_values=self.cache, use_cache=True)
-            logits = self.model.lm_head(out.last_hidden_state)[0].float()  # (n-1, vocab)
-            logp = torch.log_softmax(logits, -1)
-            target = torch.tensor(tokens[1:], device=device)
-            total += float(logp.gather(1, target[:, None]).sum())
-            exact = exact and bool((logits.argmax(-1) == target).all())
+    def _feed(self, tokens: Sequence[int], offset: int) -> torch.Tensor:
+        """Logits (n, vocab) float32 after feeding `tokens` on top of the cache, the first at the
+        prompt's last position + 1 + `offset`."""
+        lm = self.model.model.language_model
+        device = self.last_positions.device
+        embeds = lm.embed_tokens(torch.tensor([list(tokens)], device=device))
+        steps = torch.arange(1 + offset, 1 + offset + len(tokens), device=device)
+        positions = (self.last_positions[:, None] + steps)[:, None, :]
+        out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True, **{self.cache_name: self.cache})
+        return self.model.lm_head(out.last_hidden_state)[0].float()
+
+    def _continuing(self) -> Callable[[], None]:
+        """Before feeding continuation tokens: a function that puts the cache back to the prompt's
+        end (full-attention layers cut back, recurrent states restored from a copy)."""
+        end_of_prompt = RecurrentStates(self.cache, self.cached_tokens) if self.hybrid else None
+
+        def rewind() -> None:
             _truncate(self.cache, self.cached_tokens)
             if end_of_prompt is not None:
                 end_of_prompt.restore(self.cache)
-        return total, exact
+
+        return rewind
+
+    @torch.no_grad()
+    def score(self, first_logits: torch.Tensor, tokens: Sequence[int]) -> Scored:
+        """Teacher-forced continuation `tokens` after the prompt (`first_logits`: its last logits)."""
+        logits = first_logits[None]
+        if len(tokens) > 1:
+            rewind = self._continuing()
+            try:
+                logits = torch.cat([logits, self._feed(tokens[:-1], 0)])
+            finally:
+                rewind()
+        logp = torch.log_softmax(logits, -1)
+        target = torch.tensor(list(tokens), device=logits.device)
+        greedy = logits.argmax(-1)
+        return Scored(float(logp.gather(1, target[:, None]).sum()), bool((greedy == target).all()), greedy.tolist())
+
+    @torch.no_grad()
+    def generate(self, first_logits: torch.Tensor, max_tokens: int, stop: set[int]) -> list[int]:
+        """Greedy tokens after the prompt, at most `max_tokens`, ending at (and including) one in `stop`."""
+        out = [int(first_logits.argmax())]
+        rewind = self._continuing()
+        try:
+            while len(out) < max_tokens and out[-1] not in stop:
+                out.append(int(self._feed(out[-1:], len(out) - 1)[-1].argmax()))
+        finally:
+            rewind()
+        return out

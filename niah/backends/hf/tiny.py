@@ -214,10 +214,10 @@ def save_checkpoint(path: Path, config, weights: bool = True, seed: int = 0, tem
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from niah.model_families import FAMILIES
+    from niah.model_families import MODEL_FAMILIES
 
     family = config.model_type
-    markup = FAMILIES[family].markup
+    markup = MODEL_FAMILIES[family].markup
     tokenizer = tokenizer or tiny_tokenizer()
     tokenizer.chat_template = template or chat_template(markup)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}

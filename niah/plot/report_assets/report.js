@@ -30,7 +30,11 @@ function sampleCard(s) {
   const c = DATA.cells[s.cell];
   const lured = s.lured === true ? " — lured by a distractor" : s.lured === false ? " — not lured" : "";
   card.append(el("p", {}, el("b", {}, s.correct ? "right" : "wrong"),
-    ` · ${s.task} · needle ${s.needle} · predicted ${s.prediction}, answer ${s.answer}${lured}`));
+    ` by ${s.metric} · ${s.task} · needle ${s.needle} · predicted ${s.prediction}, answer ${s.answer}${lured}`));
+  const others = Object.entries(s.metrics || {}).filter(([name]) => name !== s.metric);
+  if (others.length) card.append(el("p", {}, "other metrics: " + others.map(([name, o]) =>
+    `${name} ${o.correct ? "right" : "wrong"} (${o.prediction || "none"}${o.degenerate ? ", degenerate" : ""})`).join(" · ")));
+  if (s.scores && s.scores.generated !== undefined) card.append(el("p", {}, `generated: ${JSON.stringify(s.scores.generated)}`));
   if (c) {
     const options = c.options.map((o, i) => {
       const lure = c.lures.indexOf(i) >= 0 ? " (a look-alike's lure)" : "";

@@ -11,7 +11,7 @@ from niah.backends.hf import HFBackend
 from niah.backends.hf import attention as attn
 from niah.data.dataset import Dataset
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 
 def masked_reference(q, k, v):

@@ -24,7 +24,7 @@ from niah.backends.hf.prompt import question_text
 from niah.data.dataset import Dataset
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 from .conftest import CHAT_TEMPLATES, FAMILIES, frame_token_id
 
@@ -66,7 +66,7 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
     from transformers.processing_utils import ProcessorMixin
     from transformers.video_utils import VideoMetadata
 
-    from niah.model_families import FAMILIES as RULES
+    from niah.model_families import MODEL_FAMILIES as RULES
 
     cls = _processor_class(family)
     image, video, start, end = TOKENS[RULES[family].markup]
@@ -110,7 +110,7 @@ def test_prompt_equals_the_processors_expansion_of_the_real_template(family, tin
     for sample in make_plan(dataset, list(TASKS.values()), [resolve_variant("vanilla")])[::7]:
         segments = backend.segments(dataset, sample)
         ours = [i for s in segments for i in (s.ids if s.frame is None and s.vector is None else [video_pad] * s.n)]
-        question = question_text(sample.needle.question, sample.needle.options)
+        question = question_text(sample.query.question, list(sample.query.options))
         messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
         # answering directly: a thinking model's template (Qwen3.5) closes an empty <think> block
         template_text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,

@@ -14,10 +14,10 @@ from niah.backends.hf.runner import PromptRunner
 from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
-from niah.model_families import FAMILIES as FAMILY_RULES
+from niah.model_families import MODEL_FAMILIES as FAMILY_RULES
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 from .conftest import FAMILIES
 
@@ -46,7 +46,8 @@ def test_cli_run_on_the_demo_preset_is_complete_and_resumable(family, tiny_check
     assert res.exit_code == 0, res.output
     recs = lines(out / "results.jsonl")
     assert len(recs) == 32 * 3 * 2 and len({r["key"] for r in recs}) == len(recs)
-    assert all(set(r["scores"]) >= {"option_logprobs", "exact_match", "mc_prediction"} for r in recs)
+    assert all(set(r["metrics"]) == {"exact_match", "mc", "generate"} and r["metric"] == "exact_match" for r in recs)
+    assert all(set(r["scores"]) >= {"option_logprobs", "answer_tokens", "answer_greedy", "generated"} for r in recs)
     shards = sorted((demo_dataset / ".niah-vision-cache").rglob("shard-*.safetensors"))
     # as if killed before the last 40 samples: the rerun computes exactly those, reusing the vision cache
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs[:-40]))
@@ -56,8 +57,7 @@ def test_cli_run_on_the_demo_preset_is_complete_and_resumable(family, tiny_check
     assert set(again) == {r["key"] for r in recs}
     for r in recs:  # the resumed samples start from another cached prefix: same answers, same scores
         a = again[r["key"]]
-        assert (a["prediction"], a["correct"], a["scores"]["exact_match"]) == (
-            r["prediction"], r["correct"], r["scores"]["exact_match"])  # fmt: skip
+        assert (a["prediction"], a["correct"], a["metrics"]) == (r["prediction"], r["correct"], r["metrics"])
         assert a["scores"]["option_logprobs"] == pytest.approx(r["scores"]["option_logprobs"], abs=1e-4)
     assert sorted((demo_dataset / ".niah-vision-cache").rglob("shard-*.safetensors")) == shards
 

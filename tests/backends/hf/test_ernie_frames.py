@@ -14,7 +14,7 @@ from niah.backends.hf import HFBackend
 from niah.backends.hf.pixels import draw_time
 from niah.data.dataset import Dataset
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from niah.backends.hf.prompt import layout_of
 from niah.data.dataset import Dataset
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 
 def test_attention_is_never_given_positions_that_read_as_packed_sequences(tiny_checkpoints, grid_dataset, tmp_path):

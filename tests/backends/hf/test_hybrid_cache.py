@@ -73,7 +73,12 @@ def test_scoring_a_continuation_starts_from_the_end_of_the_prompt_every_time(mod
     again = runner.score(first, [5, 6, 7])
     assert one == again
     other = PromptRunner(model)
-    assert other.score(other.prefill(*prompt(list("ab"))), [8, 9, 10]) == pytest.approx(two)
+    fresh_two = other.score(other.prefill(*prompt(list("ab"))), [8, 9, 10])
+    assert fresh_two.logprob == pytest.approx(two.logprob) and fresh_two.greedy == two.greedy
+    # greedy generation feeds its own tokens on top of the same states and leaves them as they were
+    said = runner.generate(first, 6, set())
+    assert len(said) == 6 and runner.generate(first, 6, set()) == said and runner.score(first, [5, 6, 7]) == one
+    assert other.generate(other.prefill(*prompt(list("ab"))), 6, set()) == said
 
 
 def prefill_failing_once(model, runner: PromptRunner, keys: list[str]) -> tuple[torch.Tensor, int]:

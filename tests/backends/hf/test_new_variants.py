@@ -15,7 +15,7 @@ from niah.data.dataset import Dataset
 from niah.rope import VARIANTS, RopeVariant, resolve_variant
 from niah.rope import positions as pos
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 RUNNABLE = [n for n in VARIANTS if not resolve_variant(n).per_head and resolve_variant(n).axes == ("t", "h", "w")]
 # mhrope needs a checkpoint with its KV head count: test_mhrope_runs_per_kv_head_in_the_hf_backend

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from niah.backends.hf import HFBackend, vision
+from niah.backends.hf.runner import PromptRunner
 from niah.cli import main
 
 
@@ -51,15 +52,22 @@ def test_oom_mid_forward_after_some_layers_appended_gives_the_same_answers(
     (Qwen3.5: advanced its recurrent state): the chunk is cut back and recomputed at half the size
     (Qwen3.5: the prompt from its start); every answer equals the clean run's."""
     reference = references(family)
-    real_load = HFBackend._load
-    calls = {"n": 0}
+    real_load, real_forward = HFBackend._load, PromptRunner._forward
+    calls = {"n": 0, "prefill": False}
+
+    def forward(self, *args):  # the layer counts its calls inside prefill chunks, not while answering
+        calls["prefill"] = True
+        try:
+            return real_forward(self, *args)
+        finally:
+            calls["prefill"] = False
 
     def load_with_hook(self, dataset):
         real_load(self, dataset)
 
         def hook(module, args):
-            calls["n"] += 1
-            if calls["n"] == 3:
+            calls["n"] += calls["prefill"]
+            if calls["n"] == 3 and calls["prefill"]:
                 raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
         if not getattr(self, "_hooked", False):
@@ -67,6 +75,7 @@ def test_oom_mid_forward_after_some_layers_appended_gives_the_same_answers(
             self._hooked = True
 
     monkeypatch.setattr(HFBackend, "_load", load_with_hook)
+    monkeypatch.setattr(PromptRunner, "_forward", forward)
     monkeypatch.setattr("niah.backends.hf.backend.DEFAULT_CHUNK", 1024)
     out = tmp_path / "run"
     res = run(short_dataset, tiny_checkpoints[family], out)
@@ -81,16 +90,16 @@ def test_oom_mid_forward_after_some_layers_appended_gives_the_same_answers(
 
 def test_oom_while_scoring_fails_that_sample_only_and_a_rerun_completes(tiny_checkpoints, short_dataset, reference,
                                                                         tmp_path, monkeypatch):  # fmt: skip
-    real = HFBackend._answer
+    real = HFBackend._outcomes
     seen = {"n": 0}
 
-    def answer(self, sample, first):
+    def answer(self, sample, first, segments):
         seen["n"] += 1
         if seen["n"] == 2:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(self, sample, first)
+        return real(self, sample, first, segments)
 
-    monkeypatch.setattr(HFBackend, "_answer", answer)
+    monkeypatch.setattr(HFBackend, "_outcomes", answer)
     out = tmp_path / "run"
     run(short_dataset, tiny_checkpoints["qwen2_vl"], out)
     failed = [r for r in records(out).values() if r["status"] == "failed"]

@@ -13,7 +13,7 @@ from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.sweep.tasks import TASKS
+from niah.tasks import TASKS
 
 
 def positions(backend, dataset, variant):

@@ -1,0 +1,40 @@
+"""Tasks: what a sample asks of a cell, and the metrics it is scored by.
+
+Below the backends: a task turns a cell of a dataset (niah.data) into a `Query` — the frames in
+order, the question, the options, the answer, which options look-alikes show — and declares its
+metrics (niah.tasks.metrics). Backends score queries and never read a needle. Adding a task is
+one `register` call with a function that builds its query.
+"""
+
+from __future__ import annotations
+
+from niah.errors import unknown
+from niah.tasks.base import Task
+from niah.tasks.metrics import METRICS, PAPER_METRICS, Metric, Outcome, get_metric
+from niah.tasks.needle import v_niah, v_niah_d
+from niah.tasks.query import Query
+
+TASKS: dict[str, Task] = {}
+"""Task name → Task, in registration order (the order of --tasks' help)."""
+
+
+def register(task: Task) -> Task:
+    if task.name in TASKS:
+        raise ValueError(f"task {task.name} is registered twice")
+    TASKS[task.name] = task
+    return task
+
+
+register(Task("v-niah", "needle in the haystack (LongVA)", v_niah, PAPER_METRICS))
+register(Task("v-niah-d", "needle plus periodic look-alikes, lures and decoys (VideoRoPE)", v_niah_d, PAPER_METRICS,
+              lookalikes=True))  # fmt: skip
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise unknown("task", name, TASKS)
+    return TASKS[name]
+
+
+__all__ = ["METRICS", "PAPER_METRICS", "TASKS", "Metric", "Outcome", "Query", "Task", "get_metric", "get_task",
+           "register"]  # fmt: skip
