@@ -149,6 +149,11 @@ class HFBackend(Backend):
                                       "answer right after the prompt, where it would begin to think, so expect low "
                                       "exact match; use its non-thinking sibling, or give it a chat_template.jinja "
                                       "whose generation prompt closes an empty think block"), stacklevel=2)  # fmt: skip
+        if self.ck.pixels.defaulted:
+            lacks = ", ".join(self.ck.pixels.defaulted)
+            warnings.warn(NiahWarning(f"{self.ck.pixels.source} of '{ref}' lacks {lacks}: niah takes the processor "
+                                      "class's defaults, as transformers would, and records them in run.json "
+                                      "(backend.pixel_defaults)"), stacklevel=2)  # fmt: skip
         if why := check_full_attention(rotary.text_config(self.ck.config)):
             raise NiahError(f"hf:{ref} cannot run in niah: {why}")
         native_layout = "timestamped" if self.ck.family.frame_runs else "contiguous"
@@ -192,7 +197,8 @@ class HFBackend(Backend):
                 "random_weights": self.options["random_weights"], "max_pixels": self.ck.pixels.max_pixels,
                 "pixel_limits": ("per video" if self.ck.pixels.per_video else "per frame") + " from "
                                 + self.ck.pixels.source,
-                "seed": self.seed, "video_layout": self.video_layout}  # fmt: skip
+                "seed": self.seed, "video_layout": self.video_layout,
+                **({"pixel_defaults": list(self.ck.pixels.defaulted)} if self.ck.pixels.defaulted else {})}  # fmt: skip
 
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         """In the timestamped layout every frame is its own one-frame run: a variant option that

@@ -47,6 +47,7 @@ class PixelSettings:
     tile_tokens: tuple[int, int] | None = None  # (H, W) LLM tokens of such a tile
     font: str | None = None  # the font file ERNIE-4.5-VL's processor draws each frame's time with (None: no drawing)
     source: str = "preprocessor_config.json"  # the file they were read from
+    defaulted: tuple[str, ...] = ()  # settings the file lacks, taken from the processor class's defaults (run.json)
 
     @property
     def factor(self) -> int:
@@ -102,6 +103,26 @@ def _read_config(ref: str, name: str, required: bool = True) -> dict[str, Any] |
         raise NiahError(f"{name} of '{ref}' is not valid JSON ({err}): restore it from the model's release") from None
 
 
+NORMALISATION = ("image_mean", "image_std")
+"""Settings a processor file must give: a missing one is refused, never guessed (CLIP's, ImageNet's and
+SigLIP's differ, and a wrong one shifts every vision token)."""
+
+
+def _require_normalisation(raw: dict, source: str, ref: str) -> None:
+    if missing := [k for k in NORMALISATION if k not in raw]:
+        raise NiahError(f"{source} of '{ref}' gives no {' or '.join(missing)}: niah never guesses a "
+                        "normalisation (CLIP's, ImageNet's and SigLIP's differ); restore the file from the model's "
+                        "release")  # fmt: skip
+
+
+def _read(raw: dict, key: str, fallback, defaulted: list[str]):
+    """raw[key], or the processor class's default `fallback`, noting the key in `defaulted`."""
+    if key in raw:
+        return raw[key]
+    defaulted.append(key)
+    return fallback
+
+
 def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     """The video processor's settings: from video_preprocessor_config.json when the checkpoint
     has one (Qwen3-VL), else from preprocessor_config.json (Qwen2-VL and Qwen2.5-VL ship only
@@ -111,24 +132,29 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     source = VIDEO_CONFIG
     if raw is None:
         raw, source = _read_config(ref, "preprocessor_config.json"), "preprocessor_config.json"
+    _require_normalisation(raw, source, ref)
     size = raw.get("size") or {}
     if family.vision in ("tiles", "pooled"):
         return _tile_settings(raw, size, config, source, family.vision)
     per_video = source == VIDEO_CONFIG and family.video_pixels_per_video
     capped = per_video and raw.get("cap_pixels_per_frame")
     font = raw.get("font", "") if family.timed_frames and raw.get("draw_on_frames", True) else None
+    defaulted: list[str] = []  # Qwen2-VL's processor defaults where the file is silent: recorded in run.json
+    limits = {**{k: v for k, v in (("min_pixels", size.get("shortest_edge")), ("max_pixels", size.get("longest_edge")))
+                 if v is not None}, **raw}  # fmt: skip
     return PixelSettings(
-        patch_size=int(raw.get("patch_size", 14)),
-        temporal_patch_size=int(raw.get("temporal_patch_size", 2)),
-        merge_size=int(raw.get("merge_size", 2)),
-        mean=tuple(raw.get("image_mean", (0.48145466, 0.4578275, 0.40821073))),
-        std=tuple(raw.get("image_std", (0.26862954, 0.26130258, 0.27577711))),
-        min_pixels=int(raw.get("min_pixels", size.get("shortest_edge", 56 * 56))),
-        max_pixels=int(raw.get("max_pixels", size.get("longest_edge", 28 * 28 * 1280))),
+        patch_size=int(_read(raw, "patch_size", 14, defaulted)),
+        temporal_patch_size=int(_read(raw, "temporal_patch_size", 2, defaulted)),
+        merge_size=int(_read(raw, "merge_size", 2, defaulted)),
+        mean=tuple(raw["image_mean"]),
+        std=tuple(raw["image_std"]),
+        min_pixels=int(_read(limits, "min_pixels", 56 * 56, defaulted)),
+        max_pixels=int(_read(limits, "max_pixels", 28 * 28 * 1280, defaulted)),
         per_video=per_video,
-        frame_cap_tokens=int(raw.get("max_video_tokens", 768)) if capped else None,
+        frame_cap_tokens=int(_read(raw, "max_video_tokens", 768, defaulted)) if capped else None,
         font=font,
         source=source,
+        defaulted=tuple(defaulted),
     )
 
 
@@ -154,8 +180,8 @@ def _first(value) -> int:
 
 def _tile_settings(raw: dict, size: dict, config, source: str, kind: str) -> PixelSettings:
     """Every frame one tile of size["height"] × size["width"] pixels, the vision tower's
-    image_size. InternVL ("tiles"): ImageNet normalisation unless the file says otherwise, an LLM
-    token per (patch / downsample_ratio)² pixels (448 px, 14-px patches, ratio 0.5: 16 × 16 = 256).
+    image_size. InternVL ("tiles"): an LLM token per (patch / downsample_ratio)²
+    pixels (448 px, 14-px patches, ratio 0.5: 16 × 16 = 256).
     LLaVA-OneVision ("pooled"): SigLIP's patches pooled 2 × 2 rounding up (384 px, 14-px patches:
     27 → 14, 196 tokens)."""
     if "height" not in size or "width" not in size:
@@ -173,8 +199,8 @@ def _tile_settings(raw: dict, size: dict, config, source: str, kind: str) -> Pix
         merge, tokens = 2, math.ceil(side // patch / 2)
     return PixelSettings(
         patch_size=patch, temporal_patch_size=1, merge_size=merge,
-        mean=tuple(raw.get("image_mean", (0.485, 0.456, 0.406))),
-        std=tuple(raw.get("image_std", (0.229, 0.224, 0.225))),
+        mean=tuple(raw["image_mean"]),
+        std=tuple(raw["image_std"]),
         min_pixels=tile[0] * tile[1], max_pixels=tile[0] * tile[1], fixed_size=tile, tile_tokens=(tokens, tokens),
         source=source,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from niah.backends.hf.checkpoint import PixelSettings
 from niah.backends.hf.pixels import target_size
 from niah.cli import main
 from niah.data.dataset import Dataset
+from niah.errors import NiahError, NiahWarning
 
 VIDEO = "video_preprocessor_config.json"
 
@@ -65,3 +66,31 @@ def test_a_haystack_the_native_processor_would_shrink_is_reported(tiny_checkpoin
     assert f"--max-pixels {h * w} " in warning[0]
     res = CliRunner().invoke(main, [*args, "--max-pixels", str(h * w)])
     assert res.exit_code == 0 and "warning:" not in res.output, res.output
+
+
+@pytest.mark.parametrize(("family", "name"), [("qwen2_vl", "preprocessor_config.json"), ("internvl",
+                                               "preprocessor_config.json"), ("glm4v", VIDEO)])  # fmt: skip
+@pytest.mark.parametrize("missing", ["image_mean", "image_std"])
+def test_a_processor_file_without_its_normalisation_is_refused(family, name, missing, tiny_checkpoints, tmp_path):
+    """Never Qwen2-VL's CLIP mean or InternVL's ImageNet one in place of a missing one."""
+    ckpt = tmp_path / family
+    shutil.copytree(tiny_checkpoints[family], ckpt)
+    settings = json.loads((ckpt / name).read_text())
+    del settings[missing]
+    (ckpt / name).write_text(json.dumps(settings))
+    with pytest.raises(NiahError, match=f"{name} of '{ckpt}' gives no {missing}: niah never guesses"):
+        HFBackend(str(ckpt), device="cpu")
+
+
+def test_pixel_limits_a_processor_file_lacks_are_said_and_recorded_in_run_json(tiny_checkpoints, tmp_path):
+    ckpt = tmp_path / "qwen2_vl"
+    shutil.copytree(tiny_checkpoints["qwen2_vl"], ckpt)
+    settings = json.loads((ckpt / "preprocessor_config.json").read_text())
+    for key in ("max_pixels", "merge_size"):
+        del settings[key]
+    (ckpt / "preprocessor_config.json").write_text(json.dumps(settings))
+    with pytest.warns(NiahWarning, match="lacks merge_size, max_pixels: niah takes the processor class's defaults"):
+        backend = HFBackend(str(ckpt), device="cpu")
+    assert backend.config()["pixel_defaults"] == ["merge_size", "max_pixels"]
+    assert (backend.ck.pixels.merge_size, backend.ck.pixels.max_pixels) == (2, 28 * 28 * 1280)
+    assert "pixel_defaults" not in HFBackend(str(tiny_checkpoints["qwen2_vl"]), device="cpu").config()
