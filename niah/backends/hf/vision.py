@@ -131,17 +131,19 @@ def _encode_tiles(model, frames: list[np.ndarray], settings: PixelSettings, deep
 def _encode_pooled(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
                    ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
     """LLaVA-OneVision: the frames as one video (1, N, 3, H, W) through the model's own
-    get_video_features (SigLIP, projector, 2 × 2 bilinear pooling); the image_newline it appends
-    after the last frame is the prompt's own segment (Segment.vector), so it is dropped here."""
+    get_video_features (SigLIP, projector, 2 × 2 bilinear pooling); the image_newline that
+    transformers ≥ 5.2x appends after the last frame (5.17 appends it in forward) is the prompt's own
+    segment (Segment.vector), so only the frames' N × tile tokens are kept."""
     config = model.config
     param = next(model.model.vision_tower.parameters())
     pixels = torch.stack([normalised(f, settings) for f in frames])[None]
-    out = model.model.get_video_features(
-        pixel_values_videos=pixels.to(param.device, param.dtype),
+    out = model.model.get_video_features(  # positional: `pixel_values` up to transformers 5.2x, then renamed
+        pixels.to(param.device, param.dtype),
         vision_feature_layer=config.vision_feature_layer,
         vision_feature_select_strategy=config.vision_feature_select_strategy,
     )
-    return [{"embeds": e} for e in out.pooler_output[0, :-1].chunk(len(frames))]
+    per_frame = settings.tile_tokens[0] * settings.tile_tokens[1]
+    return [{"embeds": e} for e in out.pooler_output[0, : per_frame * len(frames)].chunk(len(frames))]
 
 
 def _encode_merged(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
