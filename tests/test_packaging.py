@@ -58,3 +58,15 @@ def test_no_shipped_file_cites_a_document_users_do_not_have():
     """The design notes live beside the repository, not in it: a figure is stated with its conditions."""
     files = [*ROOT.glob("niah/**/*.py"), *ROOT.glob("docs/*.md"), ROOT / "README.md", *ROOT.glob("scripts/*")]
     assert [str(p.relative_to(ROOT)) for p in files if p.is_file() and "design.md" in p.read_text()] == []
+
+
+def test_run_without_a_model_says_which_to_give_in_one_line(small_dataset, tmp_path):
+    """The probe was the default model: a run that named none scored a probe, not a model."""
+    from click.testing import CliRunner
+
+    from niah.cli import main
+
+    res = CliRunner().invoke(main, ["run", str(small_dataset), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "give --model: hf:ID_OR_PATH" in res.output and "probe for the attention probe" in res.output
+    assert not (tmp_path / "r").exists()

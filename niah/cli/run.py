@@ -61,8 +61,7 @@ def hf_options(f):
               "is new; the dataset dir may move).")  # fmt: skip
 @click.option(
     "--model",
-    required=True,
-    help="hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct), a checkpoint of "
+    help="Required. hf:ID_OR_PATH (e.g. hf:Qwen/Qwen2-VL-7B-Instruct), a checkpoint of "
     f"{', '.join(f.title for f in MODEL_FAMILIES.values())}: metrics exact_match (the papers'), mc and generate; "
     "tiny:DIR[,seed=K] (models niah train wrote to DIR; tiny:@demo: the ones shipped with niah): metric "
     "value_choice; or probe[:heads=4,semantic=0.75,...], the training-free attention probe (CPU, no weights; not a "
@@ -107,6 +106,9 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
       niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --gpus 8 --out runs/q2
     Rerunning the same command resumes: finished samples are skipped, failed ones retried.
     """
+    if not model:
+        raise NiahError("give --model: hf:ID_OR_PATH for a video LLM (e.g. hf:Qwen/Qwen2-VL-7B-Instruct), "
+                        "tiny:@demo for the shipped tiny models, or probe for the attention probe (not a model)")
     multi = gpus is not None and gpus > 1
     if multi and (shard or hf.get("device") or hf.get("device_map")):
         raise NiahError("--gpus N runs shards 1/N..N/N, one per GPU, itself: drop --shard, --device and --device-map")

@@ -43,6 +43,21 @@ def report(tmp_path_factory, tiny_model):
     return root / "report.html", run
 
 
+def test_a_tiny_checkpoints_run_beside_the_paper_is_drawn_in_exact_match_on_both_sides(report, tmp_path):
+    _, run = report
+    res = cli("plot", run, REFERENCES / "m-rope", "--out", tmp_path / "f", "--format", "svg")
+    assert res.exit_code == 0, res.output
+    table = (tmp_path / "f" / "summary.md").read_text()
+    rows = [line for line in table.splitlines()[2:] if line.strip()]
+    assert rows and all(" | exact match | " in line for line in rows)  # the paper's cells and the run's samples
+    assert any("Qwen2-VL-7B (VideoRoPE paper)" in line and "imported" in line for line in rows)
+    heatmaps = list((tmp_path / "f").glob("heatmap_hf-*_v-niah.svg"))
+    assert heatmaps and all("exact match" in p.read_text() for p in heatmaps)
+    res = cli("plot", run, REFERENCES / "m-rope", "--out", tmp_path / "g", "--metric", "mc")
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "--metric mc is not in every run" in res.output and "pass --metric exact_match" in res.output
+
+
 def embedded(path: Path) -> dict:
     text = path.read_text()
     return json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', text, re.S).group(1))
