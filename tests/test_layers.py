@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ("niah.errors", "niah.files", "niah.versions", "niah.model_families"),
+    ("niah.errors", "niah.files", "niah.versions", "niah.model_families", "niah.stats"),
     ("niah.rope", "niah.data"),
     ("niah.tasks",),
     ("niah.train",),

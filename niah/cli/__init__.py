@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("niah.cli.run:run", "Sweep a model over cells × RoPE variants × tasks."),
     "plot": ("niah.cli.plot:plot", "Heatmaps, grids, difference maps, tables of runs."),
     "report": ("niah.cli.report:report", "One offline HTML file to browse runs sample by sample."),
+    "compare": ("niah.cli.compare:compare", "Paired difference of two variants or runs, with interval and p."),
     "import": ("niah.cli.imports:import_", "A paper's published accuracies as a run dir."),
     "train": ("niah.cli.train:train", "Train tiny models per RoPE variant and seed (CPU)."),
     "rope": ("niah.cli.rope:rope", "RoPE variants: list, positions, allocation, plot."),

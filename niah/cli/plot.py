@@ -20,11 +20,15 @@ from niah.plot.report import plot_runs
 @click.option("--metric", help="The metric to draw: exact_match (LongVA's and VideoRoPE's), mc, generate, "
               "value_choice (tiny models), probe. Default: the imported runs' metric, else the runs' primary one; "
               "runs that record different metrics are refused in one line naming the --metric to pass.")
+@click.option("--mark-wide", type=click.FloatRange(0, 1), default=None,
+              help="Put a dot on every heatmap cell whose 95 % interval is wider than this (e.g. 0.5).")
 @click.option("--diff", help="Draw the difference map of two variants, A,B (default: each variant minus the first).")
-def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None, metric: str | None) -> None:
-    """Heatmaps, the variants × tasks grid, difference maps, accuracy vs length and summary tables
-    (summary.md/.csv/.tex) from one or more RUN_DIRS of the same dataset (imported runs plot
-    beside any; a folder of run dirs stands for the runs in it).
+def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None, metric: str | None,
+         mark_wide: float | None) -> None:  # fmt: skip
+    """Heatmaps, the variants × tasks grid, difference maps (cells the paired McNemar test,
+    Holm-corrected, does not resolve drawn grey), score vs length and summary tables
+    (summary.md/.csv/.tex, every score with its 95 % interval) from one or more RUN_DIRS of the
+    same dataset (imported runs plot beside any; a folder of run dirs stands for the runs in it).
 
     \b
     Examples:
@@ -38,6 +42,6 @@ def plot(run_dirs: tuple[str, ...], out: str, formats: str, diff: str | None, me
         if len(parts) != 2:
             raise click.BadParameter("write two variants: --diff videorope,m-rope")
         pair = (parts[0], parts[1])
-    paths = plot_runs(run_dirs, out, [f.strip() for f in formats.split(",") if f.strip()], pair, metric)
+    paths = plot_runs(run_dirs, out, [f.strip() for f in formats.split(",") if f.strip()], pair, metric, mark_wide)
     for path in paths:
         click.echo(path)

@@ -88,15 +88,18 @@ def hf_options(f):
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the probe's feature map and of hf random weights (--random-weights).")  # fmt: skip
-@click.option("--dry-run", is_flag=True, help="Print the plan (samples, tokens, what is done) and exit.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (samples, tokens, what is done, the smallest difference it resolves) and exit.")
+@click.option("--resolve", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="With --dry-run: how many needles resolve this paired difference (e.g. 0.05).")
 @click.option("--force", is_flag=True,
               help="Reuse a run dir made with another model, backend options, seed or dataset, discarding its "
               "results.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or table.")
 @hf_options
 @click.pass_context
-def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard, gpus, seed, dry_run, force, quiet,
-        **hf) -> None:  # fmt: skip
+def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard, gpus, seed, dry_run, resolve, force,
+        quiet, **hf) -> None:  # fmt: skip
     """Sweep MODEL over DATASET's cells × RoPE variants × tasks; one JSON line per sample in OUT.
 
     \b
@@ -106,6 +109,8 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
       niah run data/longva --model hf:Qwen/Qwen2-VL-7B-Instruct --gpus 8 --out runs/q2
     Rerunning the same command resumes: finished samples are skipped, failed ones retried.
     """
+    if resolve is not None and not dry_run:
+        raise NiahError("--resolve plans a grid: add --dry-run")
     if not model:
         raise NiahError("give --model: hf:ID_OR_PATH for a video LLM (e.g. hf:Qwen/Qwen2-VL-7B-Instruct), "
                         "tiny:@demo for the shipped tiny models, or probe for the attention probe (not a model)")
@@ -119,7 +124,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
         limit=limit, seed=seed, backend_options=_hf_options(model, hf),
     )  # fmt: skip
     if dry_run:
-        click.echo(engine.dry_run(config, out, Shard.parse(shard) if shard else None, force))
+        click.echo(engine.dry_run(config, out, Shard.parse(shard) if shard else None, force, resolve))
         return
     try:
         if multi:
@@ -139,7 +144,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
         click.echo(f"results: {out}/results.jsonl  summary: {out}/summary.json  plot: niah plot {out} --out FIG_DIR")
 
 
-WORKER_DROPS = {"gpus", "shard", "dry_run", "force", "quiet"}
+WORKER_DROPS = {"gpus", "shard", "dry_run", "resolve", "force", "quiet"}
 """Options the parent of `--gpus` handles itself rather than passing to its workers."""
 
 

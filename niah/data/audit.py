@@ -35,7 +35,6 @@ needles.jsonl each image's key, so every rule can be recomputed without niah.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +46,7 @@ import numpy as np
 from niah.data.dataset import Dataset, FrameRef, NeedleRecord
 from niah.data.grid import LOOKALIKE_KINDS, Cell
 from niah.data.needles import LETTERS, image_statistics
+from niah.stats import clustered_interval
 
 TASKS = ("v-niah", "v-niah-d")
 ALL = "all"  # the length of a row pooled over every length
@@ -286,64 +286,6 @@ for _rule in (
 
 
 # ----------------------------------------------------------------------------------- intervals
-
-
-def effective_sample(values: np.ndarray, clusters: list[str]) -> tuple[float, float]:
-    """(mean p, effective sample size) of per-item accuracies `values` (in [0, 1]) whose items are
-    correlated within clusters: n_eff = p(1 − p) / Var with the cluster-robust (sandwich) variance
-    of the mean, at most the number of items; where that variance is 0 (all right or all wrong),
-    n_eff = the number of clusters."""
-    n = len(values)
-    p = float(values.mean())
-    groups: dict[str, list[float]] = defaultdict(list)
-    for v, c in zip(values, clusters, strict=True):
-        groups[c].append(float(v))
-    g = len(groups)
-    resid = np.array([sum(vs) - p * len(vs) for vs in groups.values()])
-    var = (g / (g - 1) if g > 1 else 1.0) * float((resid**2).sum()) / n**2
-    n_eff = min(n, p * (1 - p) / var) if var > 0 and 0 < p < 1 else float(g)
-    return p, max(n_eff, 1.0)
-
-
-def _binomial_tail(k: int, n: int, q: float, upper: bool) -> float:
-    """P(X >= k) (upper) or P(X <= k) for X ~ Binomial(n, q)."""
-    if q <= 0.0:
-        return float(k <= 0) if upper else 1.0
-    if q >= 1.0:
-        return 1.0 if upper else float(k >= n)
-    terms = range(k, n + 1) if upper else range(0, k + 1)
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(q)
-            + (n - i) * math.log1p(-q) for i in terms]  # fmt: skip
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
-
-
-def exact_interval(k: int, n: int, alpha: float) -> tuple[float, float]:
-    """The Clopper–Pearson (exact binomial) 1 − alpha interval for k successes in n trials, by
-    bisection on the binomial tails."""
-
-    def solve(f: Callable[[float], float]) -> float:
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
-        return (lo + hi) / 2
-
-    low = 0.0 if k == 0 else solve(lambda q: _binomial_tail(k, n, q, True) - alpha / 2)
-    high = 1.0 if k == n else solve(lambda q: alpha / 2 - _binomial_tail(k, n, q, False))
-    return low, high
-
-
-def clustered_interval(values: np.ndarray, clusters: list[str], alpha: float) -> tuple[float, float]:
-    """A 1 − alpha interval for the mean accuracy: the exact binomial interval of
-    round(p · n_eff) successes in round(n_eff) trials (`effective_sample`), so a handful of
-    needles gives the wide interval it deserves."""
-    p, n_eff = effective_sample(values, clusters)
-    n = max(1, round(n_eff))
-    return exact_interval(min(n, round(p * n)), n, alpha)
-
-
-# ------------------------------------------------------------------------------------ the audit
 
 
 def items(dataset: Dataset, frames: FrameStats | None) -> Iterator[Item]:

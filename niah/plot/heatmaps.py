@@ -37,13 +37,22 @@ def _ticks(values: Sequence[int], n_max: int = 8) -> tuple[list[int], list[str]]
     return idx, [str(values[i]) for i in idx]
 
 
-def draw_heatmap(ax, g: Grid, title: str, cmap=ACCURACY_CMAP, vmin: float = 0.0, vmax: float = 1.0):
-    """One heatmap on `ax`; returns the mappable (for a colour bar)."""
+def draw_heatmap(ax, g: Grid, title: str, cmap=ACCURACY_CMAP, vmin: float = 0.0, vmax: float = 1.0,
+                 mark_wide: float | None = None, greyed: np.ndarray | None = None):  # fmt: skip
+    """One heatmap on `ax`; returns the mappable (for a colour bar). `mark_wide`: a dot on every cell
+    whose 95 % interval is wider than this; `greyed`: a (depths, lengths) mask of cells drawn grey
+    (a difference the test does not resolve)."""
     data = np.ma.masked_invalid(g.accuracy)
     ax.set_facecolor(MISSING)
     mesh = ax.pcolormesh(data, cmap=cmap, vmin=vmin, vmax=vmax, edgecolors="white", linewidth=0.6)
     for i, j in zip(*np.nonzero(np.isnan(g.accuracy)), strict=True):
         ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, hatch="////", edgecolor="#BBBBBB", lw=0))
+    if greyed is not None:
+        for i, j in zip(*np.nonzero(greyed & ~np.isnan(g.accuracy)), strict=True):
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=UNRESOLVED, edgecolor="white", lw=0.6))
+    if mark_wide is not None and g.low is not None:
+        for i, j in zip(*np.nonzero(g.high - g.low > mark_wide), strict=True):
+            ax.plot(j + 0.5, i + 0.5, "o", ms=2.2, color="black", alpha=0.6)
     ax.set_xlim(0, len(g.lengths))
     ax.set_ylim(len(g.depths), 0)  # depth 0 at the top
     xi, xl = _ticks(g.lengths)
@@ -64,22 +73,31 @@ def _colorbar(fig, mesh, axes, label: str):
     return bar
 
 
-def scores_label(g: Grid, digits: int = 3) -> str:
-    """The metric by name and its overall score: 'exact match 0.594', with look-alikes
-    'exact match 0.594, lured 0.250', published 'exact match 0.318, imported'."""
-    lured = f", lured {g.lure_rate:.{digits}f}" if g.has_lures else ""
-    return f"{g.metric_title} {g.overall:.{digits}f}{lured}{', imported' if g.imported else ''}"
+def scores_label(g: Grid, digits: int = 3, sep: str = ", ") -> str:
+    """The metric by name and its overall score with its 95 % interval: 'exact match 0.594 [0.47,
+    0.71]', with look-alikes '..., lured 0.250 [0.14, 0.39]', published 'exact match 0.318,
+    imported (no interval)'."""
+    if g.imported:
+        return f"{g.metric_title} {g.overall:.{digits}f}, imported (no interval)"
+    lured = f"{sep}lured {g.lure_rate:.{digits}f} {_bounds(*g.lure_interval)}" if g.has_lures else ""
+    return f"{g.metric_title} {g.overall:.{digits}f} {_bounds(*g.interval)}{lured}"
 
 
-def heatmap_figure(g: Grid, title: str) -> plt.Figure:
-    """A column-wide heatmap with overall accuracy (and lure rate) in the title and a colour bar."""
-    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
-    mesh = draw_heatmap(ax, g, f"{title}  ({scores_label(g)})")
+def _bounds(low: float, high: float) -> str:
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+def heatmap_figure(g: Grid, title: str, mark_wide: float | None = None) -> plt.Figure:
+    """A column-wide heatmap with the overall score (and lure rate) and their intervals in the title
+    and a colour bar."""
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.6), constrained_layout=True)
+    mesh = draw_heatmap(ax, g, f"{title}\n{scores_label(g)}", mark_wide=mark_wide)
     _colorbar(fig, mesh, ax, g.metric_title)
     return fig
 
 
-def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: list[str], model: str) -> plt.Figure:
+def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: list[str], model: str,
+                mark_wide: float | None = None) -> plt.Figure:  # fmt: skip
     """Variants as rows × tasks as columns, one shared colour bar (VideoRoPE Figure 7)."""
     fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.9 * len(variants) + 0.3),
                              squeeze=False, constrained_layout=True)  # fmt: skip
@@ -92,8 +110,9 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
             if g is None:
                 ax.set_axis_off()
                 continue
-            # two lines: one line ran past the axes into the next column and the colour bar
-            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}\n{scores_label(g, 2)}")
+            # a line each: one line ran past the axes into the next column and the colour bar
+            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}\n{scores_label(g, 2, sep=chr(10))}",
+                                mark_wide=mark_wide)  # fmt: skip
             if i < len(variants) - 1:
                 ax.set_xlabel("")
             if j:
@@ -105,13 +124,15 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
 
 
 DIFF_CMAP = "RdBu"
+UNRESOLVED = "#D9D9D9"  # a difference cell the paired test does not resolve
 
 
-def difference_figure(a: Grid, b: Grid, title: str) -> plt.Figure:
-    """Accuracy of a minus b per cell, diverging colours centred at 0 (blue: a better)."""
+def difference_figure(a: Grid, b: Grid, title: str, unresolved: np.ndarray | None = None) -> plt.Figure:
+    """`a` minus `b` per cell, diverging colours centred at 0 (blue: a higher); cells in
+    `unresolved` (the paired test, Holm-corrected, does not resolve them) are drawn grey."""
     diff = Grid(a.lengths, a.depths, a.accuracy - b.accuracy, np.minimum(a.samples, b.samples), metric=a.metric)
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
-    mesh = draw_heatmap(ax, diff, title, cmap=DIFF_CMAP, vmin=-1, vmax=1)
+    mesh = draw_heatmap(ax, diff, title, cmap=DIFF_CMAP, vmin=-1, vmax=1, greyed=unresolved)
     _colorbar(fig, mesh, ax, f"{a.metric_title} difference")
     return fig
 

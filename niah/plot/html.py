@@ -29,7 +29,7 @@ import numpy as np
 from niah.data.grid import LOOKALIKE_KINDS
 from niah.errors import NiahError
 from niah.files import atomic_write
-from niah.plot.heatmaps import ACCURACY_CMAP, short_variant
+from niah.plot.heatmaps import ACCURACY_CMAP, scores_label, short_variant
 from niah.plot.results import Grid, axes_of, choose_metric, expand_run_dirs, grid, groups, load_runs
 from niah.plot.tables import table_rows
 from niah.sweep import outcomes as oc
@@ -133,14 +133,14 @@ def _heatmap_html(name: str, g: Grid, gid: int) -> str:
             if count == 0:
                 cells.append('<td class="empty"></td>')
                 continue
-            title = f"{n} frames, depth {d}%: {acc:.2f} over {count} {'cells' if g.imported else 'samples'}"
+            bounds = "no interval" if g.low is None else f"95 % interval [{g.low[i, j]:.2f}, {g.high[i, j]:.2f}]"
+            title = f"{n} frames, depth {d}%: {acc:.2f} over {count} {'cells' if g.imported else 'samples'}, {bounds}"
             cells.append(f'<td class="cell" style="background:{_colour(acc)}" data-k="{gid}|{n}|{d}" '
                          f'title="{html.escape(title)}">{acc:.2f}</td>')  # fmt: skip
         rows.append(f"<tr><th>{d}</th>{''.join(cells)}</tr>")
-    lured = f", lured {g.lure_rate:.3f}" if g.has_lures else ""
     imported = " (imported)" if g.imported else ""
-    return (f'<div class="heatmap"><h3>{html.escape(name)}{imported}</h3><p class="score">{g.metric_title} '
-            f'{g.overall:.3f}{lured}</p><table>{"".join(rows)}</table></div>')  # fmt: skip
+    return (f'<div class="heatmap"><h3>{html.escape(name)}{imported}</h3><p class="score">{scores_label(g)}'
+            f'</p><table>{"".join(rows)}</table></div>')  # fmt: skip
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path, metric: str | None = None) -> Path:

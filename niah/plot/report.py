@@ -6,11 +6,15 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from niah.errors import NiahError
 from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
 from niah.plot.results import Grid, choose_metric, load_runs, model_grids
 from niah.plot.style import FORMATS, save
 from niah.plot.tables import write_tables
+from niah.stats import LEVEL
+from niah.sweep.compare import Side, compare
 
 
 def _slug(*parts: str) -> str:
@@ -19,10 +23,12 @@ def _slug(*parts: str) -> str:
 
 
 def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence[str] = ("png",),
-              diff: tuple[str, str] | None = None, metric: str | None = None) -> list[Path]:  # fmt: skip
+              diff: tuple[str, str] | None = None, metric: str | None = None,
+              mark_wide: float | None = None) -> list[Path]:  # fmt: skip
     """Heatmaps per (model, variant, task), a variants × tasks grid per model, difference maps
-    (each variant minus the first, or `diff`), score vs length, and summary tables, all of one
-    metric (`metric`, or `choose_metric`'s default), named in every title."""
+    (each variant minus the first, or `diff`; cells the paired test does not resolve drawn grey),
+    score vs length, and summary tables, all of one metric (`metric`, or `choose_metric`'s default),
+    named in every title; `mark_wide`: a dot on every heatmap cell whose 95 % interval is wider."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise NiahError(f"unknown figure format '{bad[0]}': choose from {', '.join(FORMATS)}")
@@ -41,12 +47,12 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
         written.extend(save(fig, *(out / f"{name}.{fmt}" for fmt in formats)))
 
     for (model, variant, task), g in grids.items():
-        emit(heatmap_figure(g, f"{short_variant(variant)} · {task}"), _slug("heatmap", model, variant, task))
+        emit(heatmap_figure(g, f"{short_variant(variant)} · {task}", mark_wide), _slug("heatmap", model, variant, task))
     for model in sorted({m for m, _, _ in grids}):
         mine = {(v, t): g for (m, v, t), g in grids.items() if m == model}
         variants = [v for v in order if any(key[0] == v for key in mine)]
         tasks = sorted({t for _, t in mine})
-        emit(grid_figure(mine, variants, tasks, model), _slug("grid", model))
+        emit(grid_figure(mine, variants, tasks, model, mark_wide), _slug("grid", model))
         curves = {(v, t): (g.lengths, [_mean_col(g, j) for j in range(len(g.lengths))]) for (v, t), g in mine.items()}
         emit(length_figure(curves, model, next(iter(mine.values())).metric_title), _slug("accuracy_vs_length", model))
         pairs = _diff_pairs(variants, diff)
@@ -54,9 +60,28 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
             for t in tasks:
                 if (a, t) in mine and (b, t) in mine:
                     title = f"{short_variant(a)} − {short_variant(b)} · {t}"
-                    emit(difference_figure(mine[(a, t)], mine[(b, t)], title), _slug("diff", model, a, b, t))
+                    grey = unresolved_cells(records, model, a, b, t, metric, mine[(a, t)])
+                    emit(difference_figure(mine[(a, t)], mine[(b, t)], title, grey), _slug("diff", model, a, b, t))
     written += write_tables(grids, out)
     return written
+
+
+def unresolved_cells(records: list[dict], model: str, a: str, b: str, task: str, metric: str, g: Grid) -> np.ndarray:
+    """(depths, lengths) True where McNemar's test of variant a against b on the cell's paired
+    samples, Holm-corrected across the map, does not resolve a difference at 95 % (every cell of
+    imported runs, which have no samples)."""
+    grey = np.ones(g.accuracy.shape, dtype=bool)
+    mine = [r for r in records if r["model"] == model and r["task"] == task]
+    if any(r.get("imported") for r in mine):
+        return grey
+    try:
+        (comparison,) = compare(Side(a, mine, a), Side(b, mine, b), metric)
+    except NiahError:  # no paired samples: nothing resolved
+        return grey
+    for length, depth, _, _, adjusted in comparison.cells:
+        if adjusted < 1 - LEVEL and length in g.lengths and depth in g.depths:
+            grey[g.depths.index(depth), g.lengths.index(length)] = False
+    return grey
 
 
 def _mean_col(g: Grid, j: int) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from niah.errors import NiahError, NiahWarning
+from niah.stats import LEVEL, exact_interval, mean_interval
 from niah.sweep import outcomes as oc
 from niah.sweep.store import RUN, ResultsStore, damage_note, read_run_config
 from niah.tasks.metrics import METRICS, get_metric
@@ -110,7 +111,11 @@ class Grid:
     `samples` (n_depths, n_lengths) how many records each cell averages (for an imported run, one
     published cell each); `lure_rate`: the fraction of V-NIAH-D samples answered with a
     distractor's lure (NaN for a task without distractors); `imported`: the records are published
-    cells, not niah's samples; `metric`: the metric's name (niah.tasks.metrics)."""
+    cells, not niah's samples; `metric`: the metric's name (niah.tasks.metrics). Intervals (95 %):
+    `low`/`high` per cell, exact for its k of n samples; `interval` and `lure_interval` for the
+    overall mean and lure rate, exact at the effective sample size with needles as clusters (the
+    wider of that and model seeds as clusters, where several seeds meet); NaN for imported cells
+    (published fractions: no interval)."""
 
     lengths: list[int]
     depths: list[int]
@@ -121,6 +126,10 @@ class Grid:
     imported: bool = False
     seed_lure_rates: tuple[float, ...] = ()  # lure rate per model seed, likewise
     metric: str = "exact_match"
+    low: np.ndarray | None = None  # (n_depths, n_lengths) the cells' exact 95 % intervals; None: imported
+    high: np.ndarray | None = None
+    interval: tuple[float, float] = (float("nan"), float("nan"))  # the overall mean's, clustered (niah.stats)
+    lure_interval: tuple[float, float] = (float("nan"), float("nan"))
 
     @property
     def metric_title(self) -> str:
@@ -178,11 +187,16 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     by_seed: dict[int, list[bool]] = defaultdict(list)
     lured_by_seed: dict[int, list[bool]] = defaultdict(list)
     records = [r for r in records if oc.value(r, metric) is not None]
+    scores, needles, seeds_of, lure_rows = [], [], [], []
     for r in records:
         score, lure = oc.value(r, metric), oc.lured(r, metric)
         hits[(r["depth"], r["length"])].append(score)
+        scores.append(score)
+        needles.append(str(r.get("needle")))
+        seeds_of.append(str(r.get("model_seed")))
         if lure is not None:
             lured.append(lure)
+            lure_rows.append(len(scores) - 1)
         if r.get("model_seed") is not None:
             by_seed[r["model_seed"]].append(score)
             if lure is not None:
@@ -196,8 +210,29 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     seeds = tuple(float(np.mean(v)) for _, v in sorted(by_seed.items()))
     seed_lures = tuple(float(np.mean(v)) for _, v in sorted(lured_by_seed.items()))
     imported = bool(records) and all(r.get("imported") for r in records)
+    if imported or not records:
+        return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
+                    seed_lures, metric)  # fmt: skip
+    low, high = np.full_like(acc, np.nan), np.full_like(acc, np.nan)
+    for i, j in zip(*np.nonzero(n), strict=True):
+        low[i, j], high[i, j] = exact_interval(round(acc[i, j] * n[i, j]), int(n[i, j]), 1 - LEVEL)
+    overall = mean_bounds(scores, needles, seeds_of)
+    lure = mean_bounds([float(x) for x in lured], [needles[k] for k in lure_rows], [seeds_of[k] for k in lure_rows])
     return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
-                seed_lures, metric)  # fmt: skip
+                seed_lures, metric, low, high, overall, lure)  # fmt: skip
+
+
+def mean_bounds(values: list[float], needles: list[str], seeds: list[str]) -> tuple[float, float]:
+    """The 95 % interval of a mean over samples clustered by needle, and by model seed where several
+    meet (the wider of the two); NaN for no samples."""
+    if not values:
+        return float("nan"), float("nan")
+    by_needle = mean_interval(values, needles)
+    if len(set(seeds)) < 2:
+        return by_needle.low, by_needle.high
+    by_seed = mean_interval(values, seeds)
+    wider = max(by_needle, by_seed, key=lambda e: e.high - e.low)
+    return wider.low, wider.high
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

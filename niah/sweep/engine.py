@@ -22,6 +22,7 @@ from niah.data.dataset import Dataset
 from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.rope import resolve_variant
+from niah.stats import resolution_lines
 from niah.sweep.plan import Shard, make_plan
 from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, read_run_config, run_dir_config
 from niah.sweep.summary import summarize
@@ -147,8 +148,11 @@ def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str
     }  # fmt: skip
 
 
-def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, force: bool = False) -> str:
-    """The plan as text: samples, estimated tokens, what the run dir already holds. Writes nothing."""
+def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, force: bool = False,
+            resolve: float | None = None) -> str:  # fmt: skip
+    """The plan as text: samples, estimated tokens, what the run dir already holds, the smallest
+    paired difference the grid resolves (and with `resolve` the needles that difference needs).
+    Writes nothing."""
     p = prepare(config, shard)
     done: set[str] = set()
     grows = "new run dir"
@@ -172,6 +176,9 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, forc
         f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
         f"prefill    {computed:,}{reused} to compute" + (" (prefix reuse)" if computed < prompts else ""),
     ] + p.backend.memory_plan(max(tokens, default=0)) + ([f"note       {p.note}"] if p.note else [])
+    cells = [s.cell for s in p.plan]
+    lines += resolution_lines(len({c.needle for c in cells}), len({c.length for c in cells}),
+                              len({c.depth for c in cells}), resolve)  # fmt: skip
     return "\n".join(lines)
 
 

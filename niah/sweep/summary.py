@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from niah.stats import mean_interval
 from niah.sweep import outcomes as oc
 
 
@@ -15,11 +16,12 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     Returns {"groups": [{model, variant, task, metric, accuracy, lure_rate, samples, failed,
     by_length: {L: acc}, cells: [{length, depth, accuracy, samples}],
-    metrics: {name: {accuracy, lure_rate, degenerate}}}]}. `metric` is the task's primary metric
-    (what `accuracy`, `by_length` and `cells` measure); `lure_rate` the fraction of samples
-    answered with a look-alike's wrong option (None for a task without look-alikes); `degenerate`
-    the fraction of `generate` outputs that named no option (None for other metrics). Failed
-    samples are counted, not scored.
+    metrics: {name: {accuracy, accuracy_ci, lure_rate, lure_ci, degenerate}}}]}. `metric` is the
+    task's primary metric (what `accuracy`, `by_length` and `cells` measure); `lure_rate` the
+    fraction of samples answered with a look-alike's wrong option (None for a task without
+    look-alikes); `degenerate` the fraction of `generate` outputs that named no option (None for
+    other metrics); `*_ci` the 95 % interval [low, high], exact at the needle-clustered effective
+    sample size (niah.stats). Failed samples are counted, not scored.
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
@@ -36,10 +38,11 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 by_len[r["length"]].append(v)
         names = list(dict.fromkeys(name for r in ok for name in oc.outcomes(r)))
         per_metric = {name: metric_scores(ok, name) for name in names}
-        primary = per_metric.get(metric, {"accuracy": None, "lure_rate": None})
+        primary = per_metric.get(metric, {"accuracy": None, "accuracy_ci": None, "lure_rate": None, "lure_ci": None})
         out.append({
             "model": model, "variant": variant, "task": task, "metric": metric,
-            "accuracy": primary["accuracy"], "lure_rate": primary["lure_rate"],
+            "accuracy": primary["accuracy"], "accuracy_ci": primary["accuracy_ci"],
+            "lure_rate": primary["lure_rate"], "lure_ci": primary["lure_ci"],
             "samples": len(ok), "failed": len(rs) - len(ok),
             "by_length": {str(k): _mean(v) for k, v in sorted(by_len.items())},
             "cells": [{"length": k[0], "depth": k[1], "accuracy": _mean(v), "samples": len(v)}
@@ -49,21 +52,34 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"groups": out}
 
 
-def metric_scores(records: list[dict[str, Any]], metric: str) -> dict[str, float | None]:
-    """{accuracy, lure_rate, degenerate} of one metric over the records that have it."""
-    values = [v for r in records if (v := oc.value(r, metric)) is not None]
-    lures = [x for r in records if (x := oc.lured(r, metric)) is not None]
+def metric_scores(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """{accuracy, accuracy_ci, lure_rate, lure_ci, degenerate} of one metric over the records that
+    have it (intervals clustered by needle)."""
+    scored = [(v, r) for r in records if (v := oc.value(r, metric)) is not None]
+    lures = [(float(x), r) for r in records if (x := oc.lured(r, metric)) is not None]
     degenerate = [x for r in records if (x := oc.degenerate(r, metric)) is not None]
-    return {"accuracy": _mean(values), "lure_rate": _mean(lures), "degenerate": _mean(degenerate)}
+    return {"accuracy": _mean([v for v, _ in scored]), "accuracy_ci": _interval(scored),
+            "lure_rate": _mean([x for x, _ in lures]), "lure_ci": _interval(lures), "degenerate": _mean(degenerate)}
+
+
+def _interval(pairs: list[tuple[float, dict[str, Any]]]) -> list[float] | None:
+    if not pairs:
+        return None
+    e = mean_interval([v for v, _ in pairs], [str(r.get("needle")) for _, r in pairs])
+    return [round(e.low, 4), round(e.high, 4)]
 
 
 def _mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _ci(bounds: list[float] | None) -> str:
+    return "" if not bounds else f" [{bounds[0]:.2f}, {bounds[1]:.2f}]"
+
+
 def accuracy_table(summary: dict[str, Any]) -> str:
     """A plain-text table: one row per (model, variant, metric), one column per task ('score
-    (samples)'), a 'TASK lured' column per task with look-alikes and, where `generate` ran, a
+    [95 % interval] (samples)'), a 'TASK lured' column per task with look-alikes and, where `generate` ran, a
     'TASK degenerate' column (the fraction of outputs that named no option)."""
     tasks = sorted({g["task"] for g in summary["groups"]})
     lure_tasks = sorted({g["task"] for g in summary["groups"] if g.get("lure_rate") is not None})
@@ -72,9 +88,10 @@ def accuracy_table(summary: dict[str, Any]) -> str:
     for g in summary["groups"]:
         for name, m in (g.get("metrics") or {g.get("metric") or "-": g}).items():
             row = rows[(g["model"], g["variant"], name)]
-            row[g["task"]] = f"{'-' if m['accuracy'] is None else format(m['accuracy'], '.3f')} ({g['samples']})"
+            score = "-" if m["accuracy"] is None else format(m["accuracy"], ".3f")
+            row[g["task"]] = f"{score}{_ci(m.get('accuracy_ci'))} ({g['samples']})"
             if m.get("lure_rate") is not None:
-                row[f"{g['task']} lured"] = f"{m['lure_rate']:.3f}"
+                row[f"{g['task']} lured"] = f"{m['lure_rate']:.3f}{_ci(m.get('lure_ci'))}"
             if m.get("degenerate") is not None:
                 row[f"{g['task']} degenerate"] = f"{m['degenerate']:.3f}"
                 degenerate.add(g["task"])

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from niah.cli import main
-from niah.data.audit import ALL, RULES, Context, Item, audit, clustered_interval, effective_sample, exact_interval
+from niah.data.audit import ALL, RULES, Context, Item, audit
 from niah.data.dataset import Dataset, DistractorRecord, NeedleRecord
 from niah.data.generate import generate, resolve_config
 from niah.data.grid import make_cell
+from niah.stats import clustered_interval, effective_sample, exact_interval
 
 OLD = Path(__file__).parent.parent / "fixtures" / "audit" / "old_demo"  # the construction of a718a80: see its README
 

@@ -118,7 +118,7 @@ def test_plot_cli_writes_every_kind_and_tables(tmp_path):
             "summary.tex"} <= names  # fmt: skip
     assert any(n.startswith("diff_probe_videorope_m-rope_v-niah") for n in names)
     table = (tmp_path / "f" / "summary.md").read_text()
-    assert "| probe | m-rope | probe retrieval | 0.500 (16) | 0.500 (16) |" in table
+    assert "| probe | m-rope | probe retrieval | 0.500 [0.01, 0.99] (16) | 0.500 [0.01, 0.99] (16) |" in table
     assert r"\begin{tabular}" in (tmp_path / "f" / "summary.tex").read_text()
 
 
@@ -154,7 +154,7 @@ def test_runs_of_several_model_seeds_show_mean_and_spread(tmp_path):
     res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
     table = (tmp_path / "f" / "summary.md").read_text()
-    assert "| probe | m-rope | probe retrieval | 0.500 ± 0.500 (48, 3 seeds) |" in table
+    assert "| probe | m-rope | probe retrieval | 0.500 ± 0.500 [0.09, 0.99] (48, 3 seeds) |" in table
 
 
 def test_lure_rates_of_several_model_seeds_show_mean_and_spread(tmp_path):
@@ -165,7 +165,7 @@ def test_lure_rates_of_several_model_seeds_show_mean_and_spread(tmp_path):
         runs.append(str(make_run(tmp_path / f"s{seed}", recs)))
     res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
-    assert "| 0.500 ± 0.500 |" in (tmp_path / "f" / "summary.md").read_text()
+    assert "| 0.500 ± 0.500 [0.09, 0.99] |" in (tmp_path / "f" / "summary.md").read_text()
 
 
 def test_identical_accuracy_lines_are_drawn_once_and_named_together():
@@ -212,7 +212,7 @@ def test_a_run_beside_a_papers_cells_keeps_its_own_grid_and_the_papers_metric(tm
                                     "--format", "svg"])  # fmt: skip
     assert res.exit_code == 0 and "own lengths and depths" in res.output
     assert "exact match" in (tmp_path / "f" / "heatmap_hf-mine_m-rope_v-niah.svg").read_text()
-    assert "| hf:mine | m-rope | exact match | 0.500 (16) |" in (tmp_path / "f" / "summary.md").read_text()
+    assert "| hf:mine | m-rope | exact match | 0.500 [0.01, 0.99] (16) |" in (tmp_path / "f" / "summary.md").read_text()
     res = CliRunner().invoke(main, ["plot", str(run), str(references), "--out", str(tmp_path / "g"),
                                     "--metric", "mc"])  # fmt: skip
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
@@ -228,5 +228,5 @@ def test_runs_of_different_metrics_are_never_drawn_under_one_label(tmp_path):
     assert "the runs record different metrics (hf:mine: exact_match, mc; probe: probe)" in res.output
     assert "plot them apart" in res.output
     res = CliRunner().invoke(main, ["plot", str(mine), "--out", str(tmp_path / "f"), "--metric", "mc"])
-    assert res.exit_code == 0 and "| hf:mine | m-rope | multiple choice | 1.000 (16) |" in (
+    assert res.exit_code == 0 and "| hf:mine | m-rope | multiple choice | 1.000 [0.16, 1.00] (16) |" in (
         tmp_path / "f" / "summary.md").read_text()  # fmt: skip

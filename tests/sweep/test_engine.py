@@ -73,11 +73,13 @@ def test_lure_rate_is_recorded_summarised_tabled_and_plotted(small_dataset, tmp_
         mine = [r["lured"] for r in distract if r["variant"] == g["variant"]]
         assert g["lure_rate"] == (sum(mine) / len(mine) if g["task"] == "v-niah-d" else None)
     assert cli("plot", tmp_path / "r", "--out", tmp_path / "f").exit_code == 0
-    table = list(csv.reader((tmp_path / "f" / "summary.csv").read_text().splitlines()))
-    assert table[0][-1] == "v-niah-d lured"
+    table = list(csv.DictReader((tmp_path / "f" / "summary.csv").read_text().splitlines()))
     rates = {g["variant"]: g["lure_rate"] for g in summary["groups"] if g["task"] == "v-niah-d"}
-    for row in table[1:]:
-        assert float(row[-1]) == pytest.approx(rates[row[1]], abs=5e-4)
+    lured = [row for row in table if row["task"] == "v-niah-d"]
+    assert lured and all(row["lure_ci_low"] and row["lure_ci_high"] for row in lured)
+    for row in lured:
+        assert float(row["lure_rate"]) == pytest.approx(rates[row["variant"]], abs=5e-4)
+        assert float(row["lure_ci_low"]) <= float(row["lure_rate"]) <= float(row["lure_ci_high"])
     assert all("lured" in (tmp_path / "f" / f"summary.{ext}").read_text() for ext in ("md", "tex"))
 
 

@@ -68,8 +68,8 @@ def test_imported_run_plots_beside_a_niah_run(tmp_path):
     result = invoke("plot", mine, imported, "--out", tmp_path / "fig")
     assert result.exit_code == 0, result.output
     table = (tmp_path / "fig" / "summary.md").read_text()
-    assert "| paper | m-rope | exact match | 0.500 (4 cells, imported) |" in table
-    assert "| hf:mine | vanilla | exact match | 0.250 (4) |" in table
+    assert "| paper | m-rope | exact match | 0.500 (4 cells, imported; no interval) |" in table
+    assert "| hf:mine | vanilla | exact match | 0.250 [0.01, 0.81] (4) |"  # 1 of 4 needles: exact in table
     records = [json.loads(x) for x in (imported / "results.jsonl").read_text().splitlines()]
     assert all(r["metric"] == "exact_match" and r["metrics"] == {"exact_match": {"score": 0.5}} and "correct" not in r
                for r in records)  # a published score per cell under its metric, never a boolean `correct`
