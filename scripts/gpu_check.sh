@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, for a machine with one (e.g. the device tool's H100). See docs/gpu.md.
-#   bash scripts/gpu_check.sh tests            CUDA-only tests, the torchvision processor test, hf + rope tests
+#   bash scripts/gpu_check.sh tests            CUDA-only tests (niah train --device cuda too), the torchvision processor test, hf + rope tests
 #   bash scripts/gpu_check.sh bench [STAGES [ARGS]]   scripts/bench_hf.py --gpu --stages STAGES ARGS
 #                                              (stages: peak,prefill,grid,estimate; ARGS e.g. --smoke on a CPU)
 # Logs and numbers go to $OUT (or /tmp/niah-gpu). The bench keeps its numbers in /tmp/niah-bench-hf between
@@ -18,7 +18,7 @@ mkdir -p "$out"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 case "${1:-tests}" in
   tests)
-    python3 -m pytest -q -rs tests/backends tests/rope tests/scripts 2>&1 | tee "$out/tests.log" ;;
+    python3 -m pytest -q -rs tests/backends tests/rope tests/scripts tests/train 2>&1 | tee "$out/tests.log" ;;
   bench)
     python3 scripts/bench_hf.py --gpu --stages "${2:-peak,prefill,grid,estimate}" --workdir /tmp/niah-bench-hf \
       "${@:3}" 2>&1 | tee "$out/bench.log"

@@ -20,11 +20,15 @@ from niah.cli.run import split_variants
 @click.option("--partial-rotary", type=float, default=1.0, show_default=True,
               help="Fraction of each attention head that rotates (Qwen3.5 and GLM-4.1V rotate 0.25 and 0.5); "
                    "the variant's allocation is formed over those dims, the rest pass through.")  # fmt: skip
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda or cuda:N: the same data and initial weights either way (drawn on the CPU from the "
+                   "seed); a GPU's arithmetic differs from the CPU's in the last bits, so its weights match the "
+                   "CPU's closely, not bit for bit.")  # fmt: skip
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="Torch CPU threads; the same seed and thread count give the same weights.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str | None, families: str | None,
-          partial_rotary: float, threads: int, quiet: bool) -> None:  # fmt: skip
+          partial_rotary: float, device: str, threads: int, quiet: bool) -> None:  # fmt: skip
     """Train a tiny transformer per RoPE variant and seed on synthetic V-NIAH / V-NIAH-D cells.
 
     \b
@@ -38,6 +42,7 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
     Examples:
       niah train --out models                                  # vanilla, m-rope, videorope
       niah train --variants hope,mrope-interleaved --seeds 0,1,2 --out models
+      niah train --device cuda --seeds 0,1,2 --out models      # a GPU: the study of docs/train.md in minutes
       niah --plugin my_rope.py train --variants my-rope --out models
       niah run data/demo --model tiny:models --variants vanilla,m-rope,videorope --out runs/tiny
     """
@@ -59,7 +64,7 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
         done = train_all(out, split_variants(variants), parse_int_list(seeds, "seeds"), steps=steps,
                          lengths=parse_int_list(lengths, "lengths") if lengths else None, threads=threads,
                          families=[f for f in families.split(",") if f] if families else None,
-                         progress=progress, partial_rotary=partial_rotary)  # fmt: skip
+                         progress=progress, partial_rotary=partial_rotary, device=device)  # fmt: skip
     finally:
         for bar in bars.values():
             bar.close()

@@ -17,7 +17,7 @@ dataset's frames or needles, by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -125,6 +125,10 @@ class Batch:
     target: torch.Tensor
     frame_keys: torch.Tensor | None = None
     frame_values: torch.Tensor | None = None
+
+    def to(self, device: str) -> Batch:
+        """This batch with every tensor on `device`."""
+        return Batch(**{f.name: None if (t := getattr(self, f.name)) is None else t.to(device) for f in fields(self)})
 
 
 IGNORE = -100  # label of a frame head where there is nothing to predict (F.cross_entropy's ignore_index)

@@ -19,10 +19,12 @@ Progress = Callable[[str, int, int, dict[str, float]], None]
 
 def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int | None = None,
               lengths: list[int] | None = None, threads: int = 2, families: list[str] | None = None,
-              progress: Progress | None = None, partial_rotary: float = 1.0) -> list[tuple[Path, str]]:  # fmt: skip
-    """Train (or resume, or skip) one model per variant × seed into out/NAME-sS. Returns each
-    checkpoint dir with a one-line summary of its last log line. `partial_rotary`: the fraction
-    of each head that rotates (Qwen3.5's 0.25), for every model."""
+              progress: Progress | None = None, partial_rotary: float = 1.0,
+              device: str = "cpu") -> list[tuple[Path, str]]:  # fmt: skip
+    """Train (or resume, or skip) one model per variant × seed into out/NAME-sS on `device` ("cpu",
+    "cuda", "cuda:1"). Returns each checkpoint dir with a one-line summary of its last log line.
+    `partial_rotary`: the fraction of each head that rotates (Qwen3.5's 0.25), for every model."""
+    check_device(device)
     resolved = [resolve_variant(v) for v in variants]  # unknown names fail here, before any work
     for variant in resolved:
         variant.require_shared_table("the tiny model")
@@ -54,10 +56,26 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
             config = TinyConfig(variant=spec, partial_rotary=partial_rotary, **chosen)
             pool = pool or build_pool(config, seed)  # every variant of a seed sees the same frames
             name = checkpoint_name(spec, seed)
-            path = train(Path(out) / name, config, options, threads, pool,
-                         (lambda s, n, st, name=name: progress(name, s, n, st)) if progress else None)  # fmt: skip
+            report = (lambda s, n, st, name=name: progress(name, s, n, st)) if progress else None
+            path = train(Path(out) / name, config, options, threads, pool, report, device)
             done.append((path, _last_line(path)))
     return done
+
+
+def check_device(device: str) -> None:
+    """NiahError, before any work, for a device torch cannot use here."""
+    import torch
+
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        raise NiahError(f"--device '{device}' is not a device: use cpu, cuda or cuda:N") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise NiahError(f"--device {device}: this machine has no CUDA GPU torch can use: train with --device cpu")
+    if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
+        raise NiahError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if target.type not in ("cpu", "cuda"):
+        raise NiahError(f"--device {device}: niah train runs on cpu or cuda")
 
 
 def _last_line(path: Path) -> str:

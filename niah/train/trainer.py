@@ -108,7 +108,7 @@ def vision_loss(model: TinyModel, frames: tuple[torch.Tensor, torch.Tensor, torc
 
 
 def _save(out: Path, model: TinyModel, optimizer: torch.optim.Optimizer | None, step: int) -> None:
-    weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_replace(out / WEIGHTS, lambda p: save_file(weights, str(p), metadata={"step": str(step)}))
     if optimizer is not None:
         atomic_replace(out / STATE, lambda p: torch.save({"step": step, "optimizer": optimizer.state_dict()}, p))
@@ -125,8 +125,11 @@ def _check_same(out: Path, record: dict[str, Any]) -> None:
 
 
 def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: int = 2, pool: Pool | None = None,
-          progress: Callable[[int, int, dict[str, float]], None] | None = None) -> Path:  # fmt: skip
-    """Train (or resume, or skip when done) the model of `config` into checkpoint dir `out`.
+          progress: Callable[[int, int, dict[str, float]], None] | None = None,
+          device: str = "cpu") -> Path:  # fmt: skip
+    """Train (or resume, or skip when done) the model of `config` into checkpoint dir `out`, on
+    `device` (the batches are drawn on the CPU either way, so a checkpoint trained on one device
+    resumes on another).
 
     `progress(step, steps, stats)` is called after every step. Returns `out`."""
     out = Path(out)
@@ -141,14 +144,14 @@ def train(out: str | Path, config: TinyConfig, options: TrainOptions, threads: i
     lock = exclusive_lock(out / LOCK, f"checkpoint dir '{out}' is being trained by another niah train: wait for it "
                                       "to finish, or use another --out")  # fmt: skip
     try:
-        return _train_locked(out, config, options, record, variant, threads, pool, progress)
+        return _train_locked(out, config, options, record, variant, threads, pool, progress, device)
     finally:
         lock.close()
 
 
 def _train_locked(out: Path, config: TinyConfig, options: TrainOptions, record: dict[str, Any], variant: RopeVariant,
-                  threads: int, pool: Pool | None, progress: Callable[[int, int, dict[str, float]], None] | None
-                  ) -> Path:  # fmt: skip
+                  threads: int, pool: Pool | None, progress: Callable[[int, int, dict[str, float]], None] | None,
+                  device: str = "cpu") -> Path:  # fmt: skip
     """`train` once it holds the checkpoint dir's lock."""
     if (out / CONFIG).is_file():
         _check_same(out, record)
@@ -158,11 +161,11 @@ def _train_locked(out: Path, config: TinyConfig, options: TrainOptions, record: 
         atomic_replace(out / CONFIG, lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
     torch.set_num_threads(threads)
     torch.manual_seed(options.seed)
-    model = TinyModel(config)
+    model = TinyModel(config).to(device)  # initialised on the CPU from the seed, then moved
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     start = 0
     if (out / STATE).is_file():
-        state = torch.load(out / STATE, weights_only=True)
+        state = torch.load(out / STATE, weights_only=True, map_location=device)
         model.load_state_dict(load_file(str(out / WEIGHTS)))
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
@@ -175,9 +178,10 @@ def _train_locked(out: Path, config: TinyConfig, options: TrainOptions, record: 
             for group in optimizer.param_groups:
                 group["lr"] = _lr(step, options)
             if step < options.vision:
-                loss, hits = vision_loss(model, stream.frames_at(step)), None
+                loss, hits = vision_loss(model, tuple(t.to(device) for t in stream.frames_at(step))), None
             else:
-                loss, hits = loss_and_hits(model, stream.batch_at(step, _cap(step, options)), options.frame_loss)
+                batch = stream.batch_at(step, _cap(step, options)).to(device)
+                loss, hits = loss_and_hits(model, batch, options.frame_loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,3 +25,9 @@ def test_train_all_prints_a_table_per_length_with_seed_spread(tmp_path):
     assert out.stdout.count("(20, 2 seeds)") == 2 * 2 * 3  # variants × tasks × lengths; 2 needles × 5 depths × 2 seeds
     assert "v-niah-d lured" in out.stdout
     assert (tmp_path / "w" / "figures" / "L192" / "grid_tiny.png").is_file()
+    for length in (12, 48, 192):  # m-rope against vanilla on the same samples, per seed and length
+        for seed in (0, 1):
+            text = (tmp_path / "w" / "figures" / f"L{length}" / f"compare-s{seed}.txt").read_text()
+            assert "(m-rope) − " in text and "(vanilla)" in text and "needles)" in text
+    manifest = json.loads((tmp_path / "w" / "data" / "manifest.json").read_text())
+    assert manifest["options"]["seed"] == 2026  # the test seed, used for nothing else

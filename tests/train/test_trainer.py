@@ -119,10 +119,39 @@ def test_cli_trains_one_dir_per_variant_and_seed_and_rerun_skips(tmp_path):
     (["--variants", "vanila"], "did you mean vanilla"),
     (["--seeds", "-1"], "seeds must be 0 or more"),
     (["--lengths", "0"], "at least 1 frame"),
+    (["--device", "tpu"], "--device 'tpu' is not a device: use cpu, cuda or cuda:N"),
+    *([(["--device", "cuda"], "this machine has no CUDA GPU torch can use: train with --device cpu")]
+      if not torch.cuda.is_available() else []),
 ])  # fmt: skip
 def test_bad_train_input_is_one_line_and_exit_2(tmp_path, args, message):
     res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--steps", "1", "-q", *args])
     assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_a_device_moves_the_training_not_the_data_or_the_initial_weights(tmp_path, pool, monkeypatch):
+    """--device only moves the model and each batch: on the CPU named explicitly the weights are
+    those of the default, and every batch the model sees sits on the device asked for."""
+    train(tmp_path / "default", TinyConfig(), TrainOptions(**OPTIONS), threads=1, pool=pool)
+    seen = set()
+    real = TinyModel.answer_and_frames
+
+    def spy(self, ids, *args):
+        seen.add(ids.device.type)
+        return real(self, ids, *args)
+
+    monkeypatch.setattr(TinyModel, "answer_and_frames", spy)
+    train(tmp_path / "cpu", TinyConfig(), TrainOptions(**OPTIONS), threads=1, pool=pool, device="cpu")
+    assert same(weights(tmp_path / "default"), weights(tmp_path / "cpu")) and seen == {"cpu"}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda_matches_the_cpu_closely(tmp_path, pool):
+    options = TrainOptions(**{**OPTIONS, "steps": 20})
+    train(tmp_path / "cpu", TinyConfig(), options, threads=1, pool=pool)
+    train(tmp_path / "gpu", TinyConfig(), options, threads=1, pool=pool, device="cuda")
+    cpu, gpu = weights(tmp_path / "cpu"), weights(tmp_path / "gpu")
+    assert cpu.keys() == gpu.keys() and all(torch.allclose(cpu[k], gpu[k], atol=1e-3) for k in cpu)
 
 
 def test_families_that_need_reading_are_refused(tmp_path):
