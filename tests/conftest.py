@@ -5,6 +5,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test reaches for the hub: a hub id fails at once, not after retries
+# One OpenMP thread per test process (and the CLI subprocesses it starts): the tests' models are tiny,
+# so two threads gain nothing unloaded (19.6 s against 19.2 s for a qwen2_vl slice), and beside another
+# CPU-heavy process two threads spin-wait on each other (73.9 s against 19.3 s): the suite must stay
+# green and on time on a busy machine. A test that sets its own thread count (niah train) still does.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
