@@ -144,7 +144,8 @@ def cpu_reuse(workdir: Path) -> None:
         f"{reuse['tokens'] / naive['tokens']:.2f}x tokens, {reuse['seconds'] / naive['seconds']:.2f}x time"
     )
     gap = same["max_logprob_gap"]
-    print(f"same answers: {same['same_predictions']:.0%} of predictions, largest log-prob gap {gap:.1e}")
+    print(f"same answers: {same['same_predictions']:.0%} of predictions, {same['same_metrics']:.0%} of outcomes under "
+          f"every metric, largest log-prob gap {gap:.1e}")
 
 
 # ---------------------------------------------------------------------- GPU mode
