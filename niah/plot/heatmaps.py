@@ -22,6 +22,7 @@ ACCURACY_CMAP = LinearSegmentedColormap.from_list("niah_accuracy", [RED, AMBER, 
 MISSING = "#EEEEEE"
 COLUMN_INCHES = 3.4  # one column of a two-column paper
 FONT = 7  # points, at the figure's printed size
+UNRESOLVED = "#D9D9D9"  # a difference map's cell that the paired test does not resolve
 
 
 def short_variant(spec: str) -> str:
@@ -124,7 +125,6 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
 
 
 DIFF_CMAP = "RdBu"
-UNRESOLVED = "#D9D9D9"  # a difference cell the paired test does not resolve
 
 
 def difference_figure(a: Grid, b: Grid, title: str, unresolved: np.ndarray | None = None) -> plt.Figure:

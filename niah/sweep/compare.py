@@ -82,10 +82,10 @@ def compare(a: Side, b: Side, metric: str, seed: int = 0) -> list[Comparison]:
     for key in keys:
         groups[(key[0], key[1])].append(key)
     out = []
-    for (task, variant), members in sorted(groups.items()):
-        def values(side, ks):
-            return [oc.value(side[k], metric) for k in ks]
+    def values(side: dict, ks: list) -> list[float]:
+        return [oc.value(side[k], metric) for k in ks]
 
+    for (task, variant), members in sorted(groups.items()):
         needles = [str(left[k].get("needle")) for k in members]
         overall = paired_difference(values(left, members), values(right, members), needles, seed=seed)
         by_cell: dict[tuple[int, int], list[tuple[str, str, str]]] = defaultdict(list)
