@@ -117,6 +117,20 @@ def mean_interval(values: Sequence[float], clusters: Sequence[str], alpha: float
     return Estimate(float(values.mean()), low, high, len(values), groups, method)
 
 
+def clustered_bounds(values: Sequence[float], needles: Sequence[str], seeds: Sequence[str] = ()
+                     ) -> tuple[float, float]:  # fmt: skip
+    """The 95 % interval of a mean over samples clustered by needle, and by model seed where several
+    meet (the wider of the two); NaN for no samples. The one rule for summaries, tables and plots."""
+    if not len(values):
+        return float("nan"), float("nan")
+    by_needle = mean_interval(values, needles)
+    if len(set(seeds)) < 2:
+        return by_needle.low, by_needle.high
+    by_seed = mean_interval(values, seeds)
+    wider = max(by_needle, by_seed, key=lambda e: e.high - e.low)
+    return wider.low, wider.high
+
+
 @dataclass(frozen=True)
 class Difference:
     """A − B on paired samples: `difference` with its bootstrap interval `low`..`high` and the

@@ -25,8 +25,7 @@ def lookalikes_only(dataset, cell):
 
 
 if "lookalikes-only" not in TASKS:
-    register(Task("lookalikes-only", "the needle among its look-alikes", lookalikes_only, PAPER_METRICS,
-                  lookalikes=True))
+    register(Task("lookalikes-only", "the needle among its look-alikes", lookalikes_only, PAPER_METRICS))
 '''
 
 

@@ -6,13 +6,15 @@ import json
 
 import click
 
+from niah.cli.plot import metric_option
+
 
 @click.command()
 @click.argument("run_a", type=click.Path())
 @click.argument("run_b", required=False, type=click.Path())
 @click.option("--a", "variant_a", help="The variant of RUN_A to compare (a spec or a name: videorope).")
 @click.option("--b", "variant_b", help="The variant of RUN_B (or of RUN_A when RUN_B is not given).")
-@click.option("--metric", help="The metric compared (default: the runs' primary one, as niah plot chooses).")
+@metric_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON objects (overall first, then per cell): difference, ci_low, ci_high, p, ...")
 def compare(run_a: str, run_b: str | None, variant_a: str | None, variant_b: str | None, metric: str | None,

@@ -5,6 +5,15 @@ from __future__ import annotations
 import click
 
 from niah.plot.report import plot_runs
+from niah.tasks.metrics import METRICS
+
+metric_option = click.option(
+    "--metric",
+    help="The metric to use, by name: " + "; ".join(f"{m.name}: {m.description}" for m in METRICS.values())
+    + ". Default: the imported runs' metric, else the runs' primary one; runs that record different metrics are "
+    "refused in one line naming the --metric to pass.",
+)
+"""--metric, shared by niah plot, niah report and niah compare."""
 
 
 @click.command()
@@ -17,9 +26,7 @@ from niah.plot.report import plot_runs
     show_default=True,
     help="Comma-separated: png for people, pdf and/or svg for papers (e.g. png,pdf).",
 )
-@click.option("--metric", help="The metric to draw: exact_match (LongVA's and VideoRoPE's), mc, generate, "
-              "value_choice (tiny models), probe. Default: the imported runs' metric, else the runs' primary one; "
-              "runs that record different metrics are refused in one line naming the --metric to pass.")
+@metric_option
 @click.option("--mark-wide", type=click.FloatRange(0, 1), default=None,
               help="Put a dot on every heatmap cell whose 95 % interval is wider than this (e.g. 0.5).")
 @click.option("--diff", help="Draw the difference map of two variants, A,B (default: each variant minus the first).")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import click
 
+from niah.cli.plot import metric_option
 from niah.plot.html import build_report
 
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .html file to write.")
-@click.option("--metric", help="The metric to draw: exact_match (LongVA's and VideoRoPE's), mc, generate, "
-              "value_choice (tiny models), probe. Default: the imported runs' metric, else the runs' primary one; "
-              "runs that record different metrics are refused in one line naming the --metric to pass.")
+@metric_option
 def report(run_dirs: tuple[str, ...], out: str, metric: str | None) -> None:
     """One HTML file (opens from disk, offline) with the summary table and a heatmap per model,
     variant and task; click a cell to see its samples: question, options, answer, prediction,

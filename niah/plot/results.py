@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from niah.errors import NiahError, NiahWarning
-from niah.stats import LEVEL, exact_interval, mean_interval
+from niah.stats import LEVEL, clustered_bounds, exact_interval
 from niah.sweep import outcomes as oc
 from niah.sweep.store import RUN, ResultsStore, damage_note, read_run_config
 from niah.tasks.metrics import METRICS, get_metric
@@ -216,23 +216,11 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     low, high = np.full_like(acc, np.nan), np.full_like(acc, np.nan)
     for i, j in zip(*np.nonzero(n), strict=True):
         low[i, j], high[i, j] = exact_interval(round(acc[i, j] * n[i, j]), int(n[i, j]), 1 - LEVEL)
-    overall = mean_bounds(scores, needles, seeds_of)
-    lure = mean_bounds([float(x) for x in lured], [needles[k] for k in lure_rows], [seeds_of[k] for k in lure_rows])
+    overall = clustered_bounds(scores, needles, seeds_of)
+    lure = clustered_bounds([float(x) for x in lured], [needles[k] for k in lure_rows],
+                            [seeds_of[k] for k in lure_rows])  # fmt: skip
     return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
                 seed_lures, metric, low, high, overall, lure)  # fmt: skip
-
-
-def mean_bounds(values: list[float], needles: list[str], seeds: list[str]) -> tuple[float, float]:
-    """The 95 % interval of a mean over samples clustered by needle, and by model seed where several
-    meet (the wider of the two); NaN for no samples."""
-    if not values:
-        return float("nan"), float("nan")
-    by_needle = mean_interval(values, needles)
-    if len(set(seeds)) < 2:
-        return by_needle.low, by_needle.high
-    by_seed = mean_interval(values, seeds)
-    wider = max(by_needle, by_seed, key=lambda e: e.high - e.low)
-    return wider.low, wider.high
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

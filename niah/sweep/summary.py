@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from niah.stats import mean_interval
+from niah.stats import clustered_bounds
 from niah.sweep import outcomes as oc
 
 
@@ -65,8 +65,9 @@ def metric_scores(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
 def _interval(pairs: list[tuple[float, dict[str, Any]]]) -> list[float] | None:
     if not pairs:
         return None
-    e = mean_interval([v for v, _ in pairs], [str(r.get("needle")) for _, r in pairs])
-    return [round(e.low, 4), round(e.high, 4)]
+    low, high = clustered_bounds([v for v, _ in pairs], [str(r.get("needle")) for _, r in pairs],
+                                 [str(r.get("model_seed")) for _, r in pairs])  # fmt: skip
+    return [round(low, 4), round(high, 4)]
 
 
 def _mean(values: list) -> float | None:

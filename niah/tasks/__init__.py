@@ -26,8 +26,7 @@ def register(task: Task) -> Task:
 
 
 register(Task("v-niah", "needle in the haystack (LongVA)", v_niah, PAPER_METRICS))
-register(Task("v-niah-d", "needle plus periodic look-alikes, lures and decoys (VideoRoPE)", v_niah_d, PAPER_METRICS,
-              lookalikes=True))  # fmt: skip
+register(Task("v-niah-d", "needle plus periodic look-alikes, lures and decoys (VideoRoPE)", v_niah_d, PAPER_METRICS))
 
 
 def get_task(name: str) -> Task:

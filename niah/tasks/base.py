@@ -13,13 +13,12 @@ from niah.tasks.query import Query
 @dataclass(frozen=True)
 class Task:
     """`build(dataset, cell)` makes the query of a sample; `metrics` are the names (niah.tasks.metrics)
-    it is scored by, its primary first; `lookalikes`: its videos show the cell's look-alikes."""
+    it is scored by, its primary first."""
 
     name: str
     description: str
     build: Callable[[Dataset, Cell], Query]
     metrics: tuple[str, ...]
-    lookalikes: bool = False
 
     def query(self, dataset: Dataset, cell: Cell) -> Query:
         return self.build(dataset, cell)

@@ -21,32 +21,29 @@ from niah.errors import unknown
 
 @dataclass(frozen=True)
 class Metric:
-    """`name` as recorded; `title` for figure titles and table headers; `chance` in words."""
+    """`name` as recorded; `title` for figure titles and table headers; `description` for --help."""
 
     name: str
     title: str
     description: str
-    chance: str
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("exact_match", "exact match",
            "teacher-forced greedy match of the answer's tokens over the whole vocabulary, right after the generation "
-           "prompt: every argmax equals the answer's token (LongVA's and VideoRoPE's `(pred == answer_ids).all()`)",
-           "about 0"),
+           "prompt: every argmax equals the answer's token (LongVA's and VideoRoPE's `(pred == answer_ids).all()`)"),
     Metric("mc", "multiple choice",
            "argmax over the options of the log-likelihood of each option's continuation, encoded in context after "
-           "the prompt (lm-eval's rule)", "1 / options"),
+           "the prompt (lm-eval's rule)"),
     Metric("generate", "generated answer",
-           "greedy generation of up to GENERATE_TOKENS tokens; the first option letter parsed as lmms-eval's "
+           "greedy generation of up to 16 tokens (GENERATE_TOKENS); the first option letter parsed as lmms-eval's "
            "multiple-choice tasks do (an open answer: its first word); empty, one repeated character or no option "
-           "named is `degenerate` and wrong", "about 0"),
+           "named is `degenerate` and wrong"),
     Metric("value_choice", "tiny-model choice",
-           "a tiny model's argmax over the option values in its answer vocabulary (it has no letters)",
-           "1 / options"),
+           "a tiny model's argmax over the option values in its answer vocabulary (it has no letters)"),
     Metric("probe", "probe retrieval",
            "the attention probe's heaviest frame shows the answer: a property of the RoPE variant, not a model's "
-           "accuracy", "about 1 / frames"),
+           "accuracy"),
 )}  # fmt: skip
 """Metric name → Metric. PAPER_METRICS are those a video LLM answers; the rest are niah's own."""
 
