@@ -21,7 +21,7 @@ def test_demo_runs_the_shipped_tiny_models_and_rerun_reuses_everything(tmp_path)
     res = CliRunner().invoke(main, ["demo", "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     assert str(out / "figures" / "grid_tiny.png") in res.output
-    assert "skipping 1 of 2 needles that tiny cannot answer" in res.output  # the position needle, said once
+    assert "skipping what tiny cannot answer (v-niah, v-niah-d on n001-position" in res.output  # said once
     records = [json.loads(x) for x in (out / "run" / "results.jsonl").read_text().splitlines()]
     shipped = trained_variants("demo")
     assert {r["variant"] for r in records} == set(shipped) and len(shipped) >= 3

@@ -190,6 +190,8 @@ class ProbeBackend(Backend):
     # ------------------------------------------------------------------ scoring
 
     def skip_reason(self, query: Query) -> str | None:
+        if not query.one_frame:
+            return "its answer is a relation between frames (order, count, distance); the probe retrieves one frame"
         if named_key(query.question) is None:
             return ("its question names no colour and shape, from which the probe draws its query "
                     "(it never reads the needle's pixels)")

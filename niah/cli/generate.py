@@ -79,6 +79,10 @@ class _Bars:
     "scene without the key object, VideoRoPE's kind). Each shows a wrong option (a lure) or, as a decoy, the "
     "answer, so option frequencies give nothing away.",
 )
+@click.option("--tasks", help="Tasks to build cells for, comma-separated (default v-niah,v-niah-d: the retrieval "
+              "cells). Multi-needle tasks add their own cells: ordering (3 needles: in which order?), counting (a key "
+              "in 0-5 of 6 inserted frames, look-alikes in the rest: how many?), distance (2 needles, the second "
+              "axis is their distance in % of the length: which first?). E.g. --tasks v-niah,ordering,distance.")
 @click.option("--width", type=int, help="Frame width in pixels (default 448).")
 @click.option("--height", type=int, help="Frame height in pixels (default 252).")
 @click.option("--materialize", is_flag=True, default=None, help="Also write one MP4 per cell + questions.jsonl.")
@@ -92,6 +96,7 @@ def generate(out, preset, video, frames_dir, force, quiet, **options) -> None:
       niah generate --preset demo --out data/demo
       niah generate --preset longva --out data/longva --seed 1
       niah generate --video movie.mp4 --fps 1 --lengths 200:2000:200 --out data/movie
+      niah generate --preset demo --tasks v-niah,v-niah-d,ordering,counting,distance --out data/multi
     The same command and seed rebuild the same files bit for bit; rerunning reuses an identical dataset.
     """
     if video and frames_dir:

@@ -8,7 +8,7 @@ with its chance level, per task and haystack length (and over all lengths), with
 Rules (`RULES`; each returns, per cell, the rule's expected accuracy — ties split evenly — and
 the chance level it is compared with):
 
-- text (both tasks; chance 1 / options): `text:most-common-answer` (the option text most often
+- text (every task; chance 1 / options): `text:most-common-answer` (the option text most often
   right in the *other* needles' items: leave-one-needle-out, so a prior is learnt, never read
   off the item itself), `text:answer-letter` (the letter most often right in the other needles'
   items), `text:option-not-in-question` (an option whose words the question does not use);
@@ -23,6 +23,14 @@ the chance level it is compared with):
   `frame:most-colourful` (Hasler–Süsstrunk), `frame:largest-png` (bytes of the frame as PNG:
   detail and noise), `frame:least-blocky` (the weakest 8×8 block edges: a frame that never went
   through the haystack's video codec).
+
+- multi-needle tasks (chance 1 / options): `order:as-listed` (ordering: the order in which the
+  question names the needles), `order:consensus` (ordering: the option agreeing with the others in
+  the most places, the tell of distractor options built by swapping the answer's elements),
+  `count:middle`, `count:smallest`, `count:largest` (counting: a
+  count picked by its place among the four consecutive ones offered; the number of inserted
+  frames is constant, so counting odd frames is `count:largest`'s rule at best),
+  `distance:first-named` (distance: the needle named first came first).
 
 Intervals: the exact (Clopper–Pearson) binomial interval at the effective sample size under
 clustering by needle (items of one needle are not independent: `effective_sample`). `--strict`
@@ -45,21 +53,27 @@ import numpy as np
 
 from niah.data.dataset import Dataset, FrameRef, NeedleRecord
 from niah.data.grid import LOOKALIKE_KINDS, Cell
+from niah.data.multi import MULTI_TASKS
 from niah.data.needles import LETTERS, image_statistics
 from niah.stats import clustered_interval
 
-TASKS = ("v-niah", "v-niah-d")
+RETRIEVAL = ("v-niah", "v-niah-d")
+TASKS = (*RETRIEVAL, *MULTI_TASKS)
 ALL = "all"  # the length of a row pooled over every length
 
 
 @dataclass(frozen=True)
 class Item:
-    """What a rule sees of one (task, cell): the cell, its needle, the dataset's frame statistics."""
+    """What a rule sees of one (task, cell): the cell, its needle (a multi-needle cell's anchor), the
+    question, options and answer index it asks, the dataset's frame statistics."""
 
     task: str
     cell: Cell
     needle: NeedleRecord
     frames: FrameStats | None
+    question: str
+    options: list[str]
+    answer: int
 
 
 @dataclass(frozen=True)
@@ -106,14 +120,14 @@ def register_rule(rule: Rule) -> Rule:
 
 
 class Context:
-    """Dataset-wide facts the text rules learn from: how often each answer text and each answer
-    letter is right in the items (one needle per cell, its options in the cell's order), so that
-    a rule can use the counts of every needle but the one it answers."""
+    """Task-wide facts the text rules learn from: how often each answer text and each answer letter
+    is right in a task's items (its options in the cell's order), so that a rule can use the counts
+    of every needle but the one it answers."""
 
-    def __init__(self, asked: Iterable[NeedleRecord]):
+    def __init__(self, asked: Iterable[Item]):
         self.counts: dict[str, Counter] = defaultdict(Counter)  # needle id -> its items' answer texts and letters
-        for n in asked:
-            self.counts[n.id].update([("text", n.options[n.answer]), ("letter", LETTERS[n.answer])])
+        for item in asked:
+            self.counts[item.needle.id].update([("text", item.options[item.answer]), ("letter", LETTERS[item.answer])])
         self.total = sum(self.counts.values(), Counter())
 
     def others(self, needle: str, what: str, value: str) -> int:
@@ -132,17 +146,17 @@ def _best(options: list[str], weight: Callable[[int], float]) -> list[int]:
 
 
 def _most_common_answer(item: Item, ctx: Context) -> tuple[float, float] | None:
-    n = item.needle
-    if len(n.options) < 2:
+    options, nid = item.options, item.needle.id
+    if len(options) < 2:
         return None
-    return _pick(_best(n.options, lambda i: ctx.others(n.id, "text", n.options[i])), n.answer), 1 / len(n.options)
+    return _pick(_best(options, lambda i: ctx.others(nid, "text", options[i])), item.answer), 1 / len(options)
 
 
 def _answer_letter(item: Item, ctx: Context) -> tuple[float, float] | None:
-    n = item.needle
-    if len(n.options) < 2:
+    options, nid = item.options, item.needle.id
+    if len(options) < 2:
         return None
-    return _pick(_best(n.options, lambda i: ctx.others(n.id, "letter", LETTERS[i])), n.answer), 1 / len(n.options)
+    return _pick(_best(options, lambda i: ctx.others(nid, "letter", LETTERS[i])), item.answer), 1 / len(options)
 
 
 def _words(text: str) -> set[str]:
@@ -150,12 +164,57 @@ def _words(text: str) -> set[str]:
 
 
 def _not_in_question(item: Item, ctx: Context) -> tuple[float, float] | None:
-    n = item.needle
-    if len(n.options) < 2:
+    options = item.options
+    if len(options) < 2:
         return None
-    asked = _words(n.question)
-    unused = [i for i, o in enumerate(n.options) if not _words(o) & asked]
-    return _pick(unused or list(range(len(n.options))), n.answer), 1 / len(n.options)
+    asked = _words(item.question)
+    unused = [i for i, o in enumerate(options) if not _words(o) & asked]
+    return _pick(unused or list(range(len(options))), item.answer), 1 / len(options)
+
+
+# ------------------------------------------------------------------- multi-needle tasks' priors
+
+
+def _named(question: str) -> list[str]:
+    """The key objects a multi-needle question names, in its order ('a red star' → 'red star')."""
+    return re.findall(r"\ban? ([a-z]+ [a-z]+)(?=,| and|\.|\?)", question.split(".")[0] + ".")
+
+
+def _as_listed(item: Item, ctx: Context) -> tuple[float, float] | None:
+    """Ordering: the option that lists the needles in the order the question names them."""
+    listed = ", ".join(_named(item.question))
+    same = [i for i, o in enumerate(item.options) if o == listed]
+    return _pick(same or list(range(len(item.options))), item.answer), 1 / len(item.options)
+
+
+def _consensus(item: Item, ctx: Context) -> tuple[float, float] | None:
+    """Ordering: the option that agrees with the other options in the most places."""
+    orders = [o.split(", ") for o in item.options]
+
+    def agreement(i: int) -> float:
+        return sum(a == b for j, other in enumerate(orders) if j != i for a, b in zip(orders[i], other, strict=True))
+
+    return _pick(_best(item.options, agreement), item.answer), 1 / len(item.options)
+
+
+def _middle_count(item: Item, ctx: Context) -> tuple[float, float] | None:
+    """Counting: one of the two middle options of the four consecutive counts."""
+    middle = len(item.options) // 2
+    return _pick([middle - 1, middle], item.answer), 1 / len(item.options)
+
+
+def _extreme_count(largest: bool) -> Callable[[Item, Context], tuple[float, float] | None]:
+    def score(item: Item, ctx: Context) -> tuple[float, float] | None:
+        counts = [int(o) for o in item.options]
+        return _pick([counts.index((max if largest else min)(counts))], item.answer), 1 / len(item.options)
+
+    return score
+
+
+def _first_named(item: Item, ctx: Context) -> tuple[float, float] | None:
+    """Distance: the needle the question names first appears first."""
+    first = _named(item.question)[0]
+    return _pick([i for i, o in enumerate(item.options) if o.endswith(first)], item.answer), 1 / len(item.options)
 
 
 # ------------------------------------------------------------------- frequency among look-alikes
@@ -281,6 +340,14 @@ for _rule in (
     Rule("frame:most-colourful", ("v-niah",), "the most colourful frame (Hasler-Süsstrunk)", _outlier(1, True)),
     Rule("frame:largest-png", ("v-niah",), "the frame with the most PNG bytes", _outlier(2, True)),
     Rule("frame:least-blocky", ("v-niah",), "the frame with the weakest 8x8 block edges", _outlier(3, False)),
+    Rule("order:as-listed", ("ordering",), "the order in which the question names the needles", _as_listed),
+    Rule("order:consensus", ("ordering",), "the option that agrees with the other options in the most places",
+         _consensus),
+    Rule("count:middle", ("counting",), "one of the two middle counts offered", _middle_count),
+    Rule("count:smallest", ("counting",), "the smallest count offered", _extreme_count(False)),
+    Rule("count:largest", ("counting",), "the largest count offered (the number of odd frames is constant)",
+         _extreme_count(True)),
+    Rule("distance:first-named", ("distance",), "the needle the question names first", _first_named),
 ):  # fmt: skip
     register_rule(_rule)
 
@@ -289,9 +356,16 @@ for _rule in (
 
 
 def items(dataset: Dataset, frames: FrameStats | None) -> Iterator[Item]:
-    for task in TASKS:
+    """Every (task, cell) the dataset holds: both retrieval tasks on its cells, each multi-needle
+    task on its own."""
+    for task in RETRIEVAL:
         for cell in dataset.cells:
-            yield Item(task, cell, dataset.needle(cell), frames)
+            n = dataset.needle(cell)
+            yield Item(task, cell, n, frames, n.question, n.options, n.answer)
+    for task, cells in dataset.task_cells.items():
+        for cell in cells:
+            a = cell.asked
+            yield Item(task, cell, dataset.needles[cell.needle], frames, a.question, list(a.options), a.answer)
 
 
 def audit(dataset: Dataset, frames: bool = True, level: float = 0.95,
@@ -301,9 +375,13 @@ def audit(dataset: Dataset, frames: bool = True, level: float = 0.95,
     Bonferroni-corrected lower bound (over all rows) exceeds chance. `frames=False` skips the
     frame rules (they decode the haystack)."""
     stats = FrameStats(dataset, progress) if frames else None
-    ctx = Context(dataset.needle(cell) for cell in dataset.cells)
-    scored: dict[tuple[str, str], list[tuple[int, str, float, float]]] = defaultdict(list)
+    by_task: dict[str, list[Item]] = defaultdict(list)
     for item in items(dataset, stats):
+        by_task[item.task].append(item)
+    contexts = {task: Context(asked) for task, asked in by_task.items()}
+    scored: dict[tuple[str, str], list[tuple[int, str, float, float]]] = defaultdict(list)
+    for item in (item for asked in by_task.values() for item in asked):
+        ctx = contexts[item.task]
         for rule in RULES.values():
             if item.task in rule.tasks and (result := rule.score(item, ctx)) is not None:
                 scored[(item.task, rule.name)].append((item.cell.length, item.needle.id, *result))
@@ -323,17 +401,21 @@ def audit(dataset: Dataset, frames: bool = True, level: float = 0.95,
         rows.append(Row(task, length, rule, float(values.mean()), chance, low, high, len(records), len(set(clusters)),
                         bool(strict_low > chance + 1e-12)))  # fmt: skip
     order = {name: i for i, name in enumerate(RULES)}
-    rows.sort(key=lambda r: (TASKS.index(r.task), order[r.rule], r.length == ALL, r.length if r.length != ALL else 0))
+    rank = {task: i for i, task in enumerate(TASKS)}
+    rows.sort(key=lambda r: (rank.get(r.task, len(rank)), order[r.rule], r.length == ALL,
+                             r.length if r.length != ALL else 0))  # fmt: skip
     return rows
 
 
 def verdict(rows: list[Row]) -> str:
     """One line: how many rules were checked, which beat chance, which could not be applied."""
     bad = [r for r in rows if r.beats_chance]
-    missing = sorted(set(RULES) - {r.rule for r in rows})
+    present = {r.task for r in rows}  # rules of tasks the dataset has no cells for are not "missing"
+    used = {r.rule for r in rows}
+    missing = sorted(name for name, rule in RULES.items() if set(rule.tasks) & present and name not in used)
     unused = f"; not applicable here: {', '.join(missing)}" if missing else ""
     if not bad:
-        return f"audit: no blind rule beats chance ({len(rows)} rows of {len(RULES) - len(missing)} rules{unused})"
+        return f"audit: no blind rule beats chance ({len(rows)} rows of {len(used)} rules{unused})"
     worst = max(bad, key=lambda r: r.ci_low - r.chance)
     names = sorted({r.rule for r in bad})
     return (f"audit: {len(bad)} of {len(rows)} rows beat chance ({', '.join(names)}); worst {worst.rule} on "

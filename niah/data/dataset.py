@@ -6,6 +6,8 @@ Layout of a dataset dir (written by niah.data.generate):
     haystack.mp4      the haystack (H.264, dataset fps), as long as the longest length
     needles/          needles.jsonl + one PNG per needle and per distractor
     cells.jsonl       one line per (length, depth, needle): insertions with slots and indices
+    task_cells.jsonl  only with multi-needle tasks (--tasks ordering,...): one line per (task,
+                      length, depth, needle), every needle's insertion, the question, options, answer
     cells/            only with --materialize: one MP4 per cell + questions.jsonl
 
 A cell's frames are described by `FrameRef`s (what a frame is, not its pixels), so backends can
@@ -33,6 +35,7 @@ MANIFEST = "manifest.json"
 HAYSTACK = "haystack.mp4"
 NEEDLES_DIR = "needles"
 CELLS = "cells.jsonl"
+TASK_CELLS = "task_cells.jsonl"  # the multi-needle tasks' cells (niah.data.multi), when generated
 REQUIRED_OPTIONS = ("width", "height", "fps", "seed", "distractor_mode", "distractor_period")  # what readers use
 
 
@@ -113,8 +116,9 @@ def cell_sequence(cell: Cell) -> list[FrameRef]:
     nxt = next(slots, None)
     for k in range(cell.length + 1):
         while nxt is not None and nxt.slot == k:
-            refs.append(FrameRef("needle", 0, cell.needle) if nxt.kind == "needle"
-                        else FrameRef("distractor", nxt.image, cell.needle))  # a decoy is a look-alike image too
+            needle = nxt.needle or cell.needle
+            refs.append(FrameRef("needle", 0, needle) if nxt.kind == "needle"
+                        else FrameRef("distractor", nxt.image, needle))  # a decoy is a look-alike image too
             nxt = next(slots, None)
         if k < cell.length:
             refs.append(FrameRef("haystack", k))
@@ -145,8 +149,17 @@ class Dataset:
             records = _read_jsonl(self.path / NEEDLES_DIR / "needles.jsonl")
             self.needles = {r["id"]: NeedleRecord.from_json(r) for r in records}
             self.cells = [Cell.from_json(c) for c in _read_jsonl(self.path / CELLS)]
+            self.task_cells: dict[str, list[Cell]] = {}
+            if (self.path / TASK_CELLS).is_file():
+                for c in _read_jsonl(self.path / TASK_CELLS):
+                    cell = Cell.from_json(c)
+                    self.task_cells.setdefault(cell.task, []).append(cell)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
             raise NiahError(f"dataset '{self.path}' is incomplete or corrupt ({err}): generate it again") from None
+
+    def cells_for(self, task: str) -> list[Cell]:
+        """The cells a task runs on: its own (a multi-needle task), else the retrieval cells."""
+        return self.task_cells.get(task, self.cells)
 
     @property
     def options(self) -> dict:

@@ -20,9 +20,10 @@ from pathlib import Path
 from queue import Queue
 from typing import Any, TypeVar
 
-from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, Dataset, sha256_file
+from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, TASK_CELLS, Dataset, NeedleRecord, sha256_file
 from niah.data.families import DISTRACTOR_KINDS
 from niah.data.grid import DISTRACTOR_MODES, Cell, cell_rng, check_grid, make_cell, option_order, parse_int_list
+from niah.data.multi import MULTI_TASKS, multi_cells
 from niah.data.needle_files import load_needle_file, write_needle_set
 from niah.data.needles import Needle, builtin_needles
 from niah.data.presets import load_preset
@@ -37,6 +38,7 @@ BUILTIN_NEEDLE_OPTIONS = {"needles", "families", "distractor_kind"}  # ignored b
 MAX_SEED = 2**32  # dataset seeds lie below; niah train draws its training data from 2**32 up
 MAX_SIDE = 4096  # pixels a frame side: a 4096x4096 RGB frame is 48 MiB
 MAX_FRAMES = 1_000_000  # haystack frames: 278 hours at 1 fps, far past any model's context
+RETRIEVAL_TASKS = ("v-niah", "v-niah-d")  # tasks that run on cells.jsonl; the others have their own cells
 MAX_CELLS = 1_000_000  # lengths x depths x needles
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as frames are written."""
@@ -64,6 +66,7 @@ class GenerateConfig:
     distractor_mode: str = "periodic"
     distractor_kind: str = "near"  # built-in needles: near (same scene, key changed) or scene (no key object)
     materialize: bool = False
+    tasks: list[str] = field(default_factory=lambda: list(RETRIEVAL_TASKS))  # multi-needle ones add cells
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +84,9 @@ def resolve_config(preset: str | None, **overrides: Any) -> GenerateConfig:
     for key in ("lengths", "depths"):
         if isinstance(values[key], str):
             values[key] = parse_int_list(values[key], key)
-    if isinstance(values.get("families"), str):
-        values["families"] = [f for f in values["families"].split(",") if f]
+    for key in ("families", "tasks"):
+        if isinstance(values.get(key), str):
+            values[key] = [f for f in values[key].split(",") if f]
     config = GenerateConfig(**values)
     check_config(config)
     return config
@@ -124,6 +128,11 @@ def check_config(c: GenerateConfig) -> None:
         raise unknown("distractor kind", c.distractor_kind, DISTRACTOR_KINDS)
     if c.distractor_period < 1:
         raise NiahError(f"distractor period must be at least 1 frame, got {c.distractor_period}")
+    for task in c.tasks:
+        if task not in RETRIEVAL_TASKS and task not in MULTI_TASKS:
+            raise unknown("task", task, [*RETRIEVAL_TASKS, *MULTI_TASKS])
+    if not c.tasks:
+        raise NiahError(f"give at least one task: {', '.join([*RETRIEVAL_TASKS, *MULTI_TASKS])}")
 
 
 def prefetch(items: Iterator[T], depth: int = 16) -> Iterator[T]:
@@ -286,6 +295,12 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
     write_needle_set(tmp / NEEDLES_DIR, needles)
     cells = grid_cells(c, needles)
     (tmp / CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in cells))
+    multi = [t for t in c.tasks if t in MULTI_TASKS]
+    records = [NeedleRecord.from_json(json.loads(line))
+               for line in (tmp / NEEDLES_DIR / "needles.jsonl").read_text().splitlines()] if multi else []  # fmt: skip
+    task_cells = [cell for t in multi for cell in multi_cells(t, c.seed, c.lengths, c.depths, records)]
+    if task_cells:
+        (tmp / TASK_CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in task_cells))
     if c.materialize:
         (tmp / MANIFEST).write_text(json.dumps({"options": c.as_json()}))  # lets Dataset open the dir
         _materialize(tmp, progress)
@@ -295,7 +310,9 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
         "preset": c.preset,
         "options": c.as_json(),
         "versions": versions(numpy="numpy", opencv="cv2", av="av"),
-        "counts": {"haystack_frames": count, "needles": len(needles), "cells": len(cells)},
+        "counts": {"haystack_frames": count, "needles": len(needles), "cells": len(cells),
+                   **({"task_cells": len(task_cells)} if task_cells else {})},
+        "axes": {t: MULTI_TASKS[t].axis if t in MULTI_TASKS else "needle depth (%)" for t in c.tasks},
         "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files},
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -78,7 +78,20 @@ class Insertion:
     slot: int
     index: int
     image: int  # 0 for the needle; the look-alike's number for a distractor or decoy
-    answer: int  # option index this image shows (-1: a distractor whose lure is not known)
+    answer: int  # option index this image shows (-1: not known, or a task whose frames show no option)
+    needle: str = ""  # the needle whose image it is; "": the cell's (multi-needle tasks name theirs)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The question a multi-needle task's cell asks (niah.data.multi): the question text, the
+    options in letter order, the right option's index, and the option indices a model that takes
+    a look-alike for a needle gives (`lures`; empty: none)."""
+
+    question: str
+    options: tuple[str, ...]
+    answer: int
+    lures: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,10 +108,13 @@ class Cell:
     needle: str
     insertions: tuple[Insertion, ...]
     order: tuple[int, ...] = ()
+    task: str = ""  # "": a retrieval cell (v-niah, v-niah-d); else the multi-needle task it was built for
+    asked: Asked | None = None  # a multi-needle task's question; None: the needle's own
 
     @property
     def needle_index(self) -> int:
-        return next(i.index for i in self.insertions if i.kind == "needle")
+        """The sequence index of the (first) needle frame; −1 where none is shown (a count of 0)."""
+        return next((i.index for i in self.insertions if i.kind == "needle"), -1)
 
     @property
     def num_frames(self) -> int:
@@ -109,12 +125,19 @@ class Cell:
         d["needle_index"] = self.needle_index
         d["distractor_indices"] = [i.index for i in self.insertions if i.kind == "distractor"]
         d["decoy_indices"] = [i.index for i in self.insertions if i.kind == "decoy"]
+        if not self.task:  # retrieval cells are written as before multi-needle tasks existed
+            del d["task"], d["asked"]
+            for i in d["insertions"]:
+                del i["needle"]
         return d
 
     @classmethod
     def from_json(cls, d: dict) -> Cell:
+        asked = d.get("asked")
         return cls(d["id"], d["length"], d["depth"], d["needle"], tuple(Insertion(**i) for i in d["insertions"]),
-                   tuple(d.get("order", ())))  # fmt: skip
+                   tuple(d.get("order", ())), d.get("task", ""),
+                   None if asked is None else Asked(asked["question"], tuple(asked["options"]), asked["answer"],
+                                                    tuple(asked.get("lures", ()))))  # fmt: skip
 
 
 def option_order(answer: int, options: int, position: int, rng: np.random.Generator) -> tuple[int, ...]:

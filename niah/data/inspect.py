@@ -38,6 +38,9 @@ def summary(ds: Dataset) -> str:
         f"{(per_kind['distractor'] + per_kind['decoy']) / max(1, len(ds.cells)):.1f} per cell "
         f"({per_kind['distractor']} show a lure, {per_kind['decoy']} are decoys showing the answer)",
     ]
+    for task, cells in ds.task_cells.items():
+        axis = ds.manifest.get("axes", {}).get(task, "depth")
+        lines.append(f"{task:<12} {len(cells)} cells (length × {axis} × needle), task_cells.jsonl")
     if (ds.path / "cells").is_dir():
         lines.append("materialised cells/ (one MP4 per cell + questions.jsonl)")
     return "\n".join(lines)

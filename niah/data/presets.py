@@ -17,7 +17,7 @@ from niah.errors import NiahError, unknown
 
 OPTION_KEYS = {
     "haystack", "width", "height", "fps", "seed", "lengths", "depths", "needles", "families",
-    "distractor_period", "distractor_mode", "distractor_kind",
+    "distractor_period", "distractor_mode", "distractor_kind", "tasks",
 }  # fmt: skip
 
 

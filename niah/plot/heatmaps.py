@@ -61,7 +61,7 @@ def draw_heatmap(ax, g: Grid, title: str, cmap=ACCURACY_CMAP, vmin: float = 0.0,
     ax.set_xticks([i + 0.5 for i in xi], xl, rotation=45 if len(g.lengths) > 6 else 0, fontsize=FONT)
     ax.set_yticks([i + 0.5 for i in yi], yl, fontsize=FONT)
     ax.set_xlabel("frames", fontsize=FONT)
-    ax.set_ylabel("depth (%)", fontsize=FONT)
+    ax.set_ylabel(g.axis, fontsize=FONT)
     ax.set_title(title, fontsize=FONT + 1)
     ax.tick_params(length=2, pad=1)
     return mesh
@@ -116,7 +116,8 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
                                 mark_wide=mark_wide)  # fmt: skip
             if i < len(variants) - 1:
                 ax.set_xlabel("")
-            if j:
+            left = grids.get((v, tasks[j - 1])) if j else None
+            if left is not None and left.axis == g.axis:  # a column whose second axis differs keeps its label
                 ax.set_ylabel("")
     if mesh is not None:
         _colorbar(fig, mesh, axes, metric)
@@ -130,7 +131,8 @@ DIFF_CMAP = "RdBu"
 def difference_figure(a: Grid, b: Grid, title: str, unresolved: np.ndarray | None = None) -> plt.Figure:
     """`a` minus `b` per cell, diverging colours centred at 0 (blue: a higher); cells in
     `unresolved` (the paired test, Holm-corrected, does not resolve them) are drawn grey."""
-    diff = Grid(a.lengths, a.depths, a.accuracy - b.accuracy, np.minimum(a.samples, b.samples), metric=a.metric)
+    diff = Grid(a.lengths, a.depths, a.accuracy - b.accuracy, np.minimum(a.samples, b.samples), metric=a.metric,
+                axis=a.axis)
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 2.4), constrained_layout=True)
     mesh = draw_heatmap(ax, diff, title, cmap=DIFF_CMAP, vmin=-1, vmax=1, greyed=unresolved)
     _colorbar(fig, mesh, ax, f"{a.metric_title} difference")

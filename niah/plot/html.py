@@ -77,7 +77,7 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
     """Thumbnails (id → data URL) and, per cell id, what the drill-down shows of it."""
     from niah.data.dataset import FrameRef
 
-    cells = {c.id: c for c in ds.cells}
+    cells = {c.id: c for c in [*ds.cells, *(c for cs in ds.task_cells.values() for c in cs)]}
     thumbs: dict[str, str] = {}
     info: dict[str, dict[str, Any]] = {}
     wanted: set[int] = set()
@@ -85,27 +85,32 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
         cell = cells.get(s.get("cell"))
         if cell is None or cell.id in info:
             continue
-        needle = ds.needle(cell)  # its options in the cell's order
-        # the needle sits before haystack frame `slot`
-        slot = next(i.slot for i in cell.insertions if i.kind == "needle")
+        # a retrieval cell asks its needle's question (options in the cell's order); a multi-needle one its own
+        asked = cell.asked or ds.needle(cell)
+        question, options, answer = asked.question, list(asked.options), asked.answer
+        needles = [i for i in cell.insertions if i.kind == "needle"] or list(cell.insertions[:1])
+        slot = needles[0].slot  # the (first) needle sits before haystack frame `slot`
         before, after = (slot - 1 if slot > 0 else None), (slot if slot < cell.length else None)
         wanted |= {k for k in (before, after) if k is not None}
         looks = [i for i in cell.insertions if i.kind in LOOKALIKE_KINDS]  # what this cell shows, nearest first
-        for ref in [FrameRef("needle", 0, cell.needle), *(FrameRef("distractor", i.image, cell.needle) for i in looks)]:
-            key = f"{ref.kind}:{cell.needle}:{ref.index}"
+        refs = [FrameRef("needle", 0, i.needle or cell.needle) for i in needles if i.kind == "needle"]
+        refs += [FrameRef("distractor", i.image, i.needle or cell.needle) for i in looks]
+        for ref in refs:
+            key = f"{ref.kind}:{ref.needle}:{ref.index}"
             if key not in thumbs:
                 thumbs[key] = _jpeg(ds.image(ref))
         kinds = {i.index: i.kind for i in cell.insertions}
         info[cell.id] = {
-            "needle": cell.needle, "question": needle.question, "options": needle.options, "answer": needle.answer,
+            "needle": cell.needle, "question": question, "options": options, "answer": answer,
             "lures": sorted({i.answer for i in looks if i.kind == "distractor" and i.answer >= 0}),
             "length": cell.length,
             "before": None if before is None else f"haystack:{before}",
             "after": None if after is None else f"haystack:{after}",
             "sequence": "".join(STRIP.get(kinds.get(k, "haystack"), ".") for k in range(cell.num_frames)),
-            "lookalikes": [{"image": f"distractor:{cell.needle}:{i.image}", "shows": i.answer,
+            "lookalikes": [{"image": f"distractor:{i.needle or cell.needle}:{i.image}", "shows": i.answer,
                             "decoy": i.kind == "decoy"} for i in sorted(looks, key=lambda i: abs(i.slot - slot))],
-            "image": f"needle:{cell.needle}:0",
+            "image": f"{refs[0].kind}:{refs[0].needle}:{refs[0].index}",
+            "needles": [f"needle:{i.needle or cell.needle}:0" for i in needles if i.kind == "needle"],
         }  # fmt: skip
     if wanted:
         for k, frame in enumerate(ds.haystack_frames(max(wanted) + 1)):

@@ -10,7 +10,7 @@ import numpy as np
 
 from niah.errors import NiahError
 from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
-from niah.plot.results import Grid, choose_metric, load_runs, model_grids
+from niah.plot.results import Grid, choose_metric, load_runs, model_grids, task_order
 from niah.plot.style import FORMATS, save
 from niah.plot.tables import write_tables
 from niah.stats import LEVEL
@@ -51,7 +51,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
     for model in sorted({m for m, _, _ in grids}):
         mine = {(v, t): g for (m, v, t), g in grids.items() if m == model}
         variants = [v for v in order if any(key[0] == v for key in mine)]
-        tasks = sorted({t for _, t in mine})
+        tasks = task_order(t for _, t in mine)
         emit(grid_figure(mine, variants, tasks, model, mark_wide), _slug("grid", model))
         curves = {(v, t): (g.lengths, [_mean_col(g, j) for j in range(len(g.lengths))]) for (v, t), g in mine.items()}
         emit(length_figure(curves, model, next(iter(mine.values())).metric_title), _slug("accuracy_vs_length", model))

@@ -19,6 +19,7 @@ from niah.errors import NiahError, NiahWarning
 from niah.stats import LEVEL, clustered_bounds, exact_interval
 from niah.sweep import outcomes as oc
 from niah.sweep.store import RUN, ResultsStore, damage_note, read_run_config
+from niah.tasks import TASKS
 from niah.tasks.metrics import METRICS, get_metric
 
 
@@ -130,6 +131,7 @@ class Grid:
     high: np.ndarray | None = None
     interval: tuple[float, float] = (float("nan"), float("nan"))  # the overall mean's, clustered (niah.stats)
     lure_interval: tuple[float, float] = (float("nan"), float("nan"))
+    axis: str = "depth (%)"  # what the second axis holds: the task's (niah.tasks.Task.axis)
 
     @property
     def metric_title(self) -> str:
@@ -210,9 +212,10 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     seeds = tuple(float(np.mean(v)) for _, v in sorted(by_seed.items()))
     seed_lures = tuple(float(np.mean(v)) for _, v in sorted(lured_by_seed.items()))
     imported = bool(records) and all(r.get("imported") for r in records)
+    axis = axis_of({r.get("task") for r in records})
     if imported or not records:
         return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
-                    seed_lures, metric)  # fmt: skip
+                    seed_lures, metric, axis=axis)  # fmt: skip
     low, high = np.full_like(acc, np.nan), np.full_like(acc, np.nan)
     for i, j in zip(*np.nonzero(n), strict=True):
         low[i, j], high[i, j] = exact_interval(round(acc[i, j] * n[i, j]), int(n[i, j]), 1 - LEVEL)
@@ -220,7 +223,20 @@ def grid(records: Iterable[dict[str, Any]], lengths: list[int], depths: list[int
     lure = clustered_bounds([float(x) for x in lured], [needles[k] for k in lure_rows],
                             [seeds_of[k] for k in lure_rows])  # fmt: skip
     return Grid(lengths, depths, acc, n, float(np.mean(lured)) if lured else float("nan"), seeds, imported,
-                seed_lures, metric, low, high, overall, lure)  # fmt: skip
+                seed_lures, metric, low, high, overall, lure, axis)  # fmt: skip
+
+
+def task_order(names: Iterable[str]) -> list[str]:
+    """Task names in registry order (v-niah, v-niah-d, ordering, ...), unregistered ones after, by name."""
+    rank = {name: i for i, name in enumerate(TASKS)}
+    return sorted(set(names), key=lambda t: (rank.get(t, len(rank)), t))
+
+
+def axis_of(tasks: set[str | None]) -> str:
+    """The second axis of a grid of these tasks' records: their task's (ordering: the group's place,
+    distance: the needles' distance), or depth where the tasks differ or are not registered."""
+    axes = {TASKS[t].axis if t in TASKS else "depth (%)" for t in tasks}
+    return axes.pop() if len(axes) == 1 else "depth (%)"
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from niah.plot.heatmaps import short_variant
-from niah.plot.results import Grid
+from niah.plot.results import Grid, task_order
 from niah.stats import CLUSTER_METHOD
 
 
@@ -17,7 +17,7 @@ def table_rows(grids: dict[tuple[str, str, str], Grid]) -> tuple[list[str], list
     'score (n)' per task ('mean ± sd over model seeds' when runs of several seeds are plotted
     together), and a 'TASK lured' column (the fraction of samples answered with a distractor's
     lure, ± its sd over seeds likewise) per task with distractors."""
-    tasks = sorted({t for _, _, t in grids})
+    tasks = task_order(t for _, _, t in grids)
     lure_tasks = [t for t in tasks if any(g.has_lures for (_, _, t2), g in grids.items() if t2 == t)]
     rows: dict[tuple[str, str], dict[str, Grid]] = {}
     for (m, v, t), g in grids.items():

@@ -96,17 +96,28 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
 
 
 def _answerable(plan: list[Sample], backend: Backend, dataset: Dataset) -> tuple[list[Sample], str | None]:
-    """The samples whose query the backend can answer, and one line naming the needles skipped."""
-    reasons = {s.cell.needle: why for s in plan if (why := backend.skip_reason(s.query))}
+    """The samples whose query the backend can answer, and one line naming the needles skipped per task."""
+    reasons = {(s.task.name, s.cell.needle): why for s in plan if (why := backend.skip_reason(s.query))}
     if not reasons:
         return plan, None
-    kept = [s for s in plan if s.cell.needle not in reasons]
-    listed = "; ".join(f"{nid}: {why}" for nid, why in sorted(reasons.items()))
+    kept = [s for s in plan if (s.task.name, s.cell.needle) not in reasons]
+    by_reason: dict[str, dict[str, list[str]]] = {}  # why -> task -> needles
+    for (task, needle), why in sorted(reasons.items()):
+        by_reason.setdefault(why, {}).setdefault(task, []).append(needle)
+    listed = "; ".join(f"{_which(tasks, dataset)}: {why}" for why, tasks in by_reason.items())
     if not kept:
-        raise NiahError(f"{backend.name} can answer no needle of '{dataset.path}' ({listed}): generate a dataset "
+        raise NiahError(f"{backend.name} can answer no sample of '{dataset.path}' ({listed}): generate a dataset "
                         "with needles it can see, e.g. --families colour,shape,count,position")  # fmt: skip
-    skipped = f"{len(reasons)} of {len(dataset.needles)} needles"
-    return kept, f"skipping {skipped} that {backend.name} cannot answer ({listed})"
+    return kept, f"skipping what {backend.name} cannot answer ({listed})"
+
+
+def _which(tasks: dict[str, list[str]], dataset: Dataset) -> str:
+    """'ordering, counting (every needle)' or 'v-niah, v-niah-d on n001-shape': what one reason skips."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for task, needles in tasks.items():
+        groups.setdefault(tuple(sorted(set(needles))), []).append(task)
+    return " and ".join(f"{', '.join(names)} " + ("(every needle)" if len(needles) == len(dataset.needles)
+                        else f"on {', '.join(needles)}") for needles, names in groups.items())  # fmt: skip
 
 
 def shard_from_env() -> Shard:
@@ -140,7 +151,7 @@ def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str
     return {
         "key": s.key, "task": s.task.name, "variant": s.variant.spec, "model": backend.name,
         "length": s.cell.length, "depth": s.cell.depth, "needle": s.cell.needle, "cell": s.cell.id,
-        "insert_index": next(i for i, r in enumerate(frames) if r.kind == "needle"), "frames": len(frames),
+        "insert_index": next((i for i, r in enumerate(frames) if r.kind == "needle"), None), "frames": len(frames),
         "metric": result.metric, "prediction": primary.get("prediction", ""), "answer": s.query.answer_label,
         "correct": bool(primary.get("correct", False)), "lured": primary.get("lured"), "metrics": metrics,
         "scores": result.scores, "seconds": round(result.seconds, 4),

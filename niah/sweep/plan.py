@@ -55,15 +55,17 @@ def make_plan(dataset: Dataset, tasks: Sequence[Task], variants: Sequence[RopeVa
               limit: int | None = None) -> list[Sample]:  # fmt: skip
     """Every sample in canonical order: variant, task, length, needle, depth.
 
-    `lengths`/`depths` must be in the dataset; `limit` keeps the first N cells of that order.
+    `lengths`/`depths` must be in the dataset; `limit` keeps the first N cells of each task in that order;
+    a multi-needle task runs on its own cells (niah.tasks.Task.cells).
     """
     for name, asked, have in (("length", lengths, dataset.lengths), ("depth", depths, dataset.depths)):
         missing = sorted(set(asked or []) - set(have))
         if missing:
             raise NiahError(f"{name} {missing[0]} is not in the dataset (it has {', '.join(map(str, have))})")
-    cells = [c for c in dataset.cells if (not lengths or c.length in lengths) and (not depths or c.depth in depths)]
-    cells.sort(key=lambda c: (c.length, c.needle, c.depth))
-    if limit is not None:
-        cells = cells[:limit]
-    queries = {(t.name, c.id): t.query(dataset, c) for t in tasks for c in cells}
-    return [Sample(t, v, c, queries[(t.name, c.id)]) for v in variants for t in tasks for c in cells]
+    chosen = {}
+    for t in tasks:
+        cells = [c for c in t.cells(dataset)
+                 if (not lengths or c.length in lengths) and (not depths or c.depth in depths)]  # fmt: skip
+        cells.sort(key=lambda c: (c.length, c.needle, c.depth))
+        chosen[t.name] = [(c, t.query(dataset, c)) for c in cells[:limit]]
+    return [Sample(t, v, c, query) for v in variants for t in tasks for c, query in chosen[t.name]]

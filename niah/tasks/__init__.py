@@ -11,6 +11,7 @@ from __future__ import annotations
 from niah.errors import unknown
 from niah.tasks.base import Task
 from niah.tasks.metrics import METRICS, PAPER_METRICS, Metric, Outcome, get_metric
+from niah.tasks.multi import multi_query
 from niah.tasks.needle import v_niah, v_niah_d
 from niah.tasks.query import Query
 
@@ -27,6 +28,12 @@ def register(task: Task) -> Task:
 
 register(Task("v-niah", "needle in the haystack (LongVA)", v_niah, PAPER_METRICS))
 register(Task("v-niah-d", "needle plus periodic look-alikes, lures and decoys (VideoRoPE)", v_niah_d, PAPER_METRICS))
+register(Task("ordering", "3 needles: in which order do they appear", multi_query, PAPER_METRICS, True,
+              "group place (%)"))
+register(Task("counting", "a key in 0-5 of 6 inserted frames, look-alikes in the rest: how many", multi_query,
+              PAPER_METRICS, True, "group place (%)"))
+register(Task("distance", "2 needles a distance apart: which appears first", multi_query, PAPER_METRICS, True,
+              "distance (% of length)"))
 
 
 def get_task(name: str) -> Task:

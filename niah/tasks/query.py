@@ -36,6 +36,12 @@ class Query:
         return not self.options
 
     @property
+    def one_frame(self) -> bool:
+        """Whether some frame shows an option itself (a retrieval question); False where the answer
+        is a relation between frames (ordering, counting, distance)."""
+        return any(s is not None and s != UNKNOWN for s in self.shows)
+
+    @property
     def answer_index(self) -> int | None:
         """The answer's option index (None for an open question)."""
         return None if self.is_open else self.options.index(self.answer)

@@ -36,7 +36,7 @@ def mixed(tmp_path_factory):
 def test_run_evaluates_the_needles_it_can_see_and_names_the_rest(models, mixed, tmp_path):
     res = cli("run", mixed, "--model", f"tiny:{models}", "--variants", "vanilla,m-rope", "--out", tmp_path / "r", "-q")
     assert res.exit_code == 0, res.output
-    assert "skipping 1 of 2 needles that tiny cannot answer (n001-number: family number" in res.output
+    assert "skipping what tiny cannot answer (v-niah, v-niah-d on n001-number: family number" in res.output
     records = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
     assert len(records) == 2 * 2 * 2 * 2  # lengths × depths × variants × tasks, colour needle only
     assert {r["needle"] for r in records} == {"n000-colour"} and {r["model_seed"] for r in records} == {0}
@@ -47,7 +47,7 @@ def test_run_evaluates_the_needles_it_can_see_and_names_the_rest(models, mixed, 
 def test_a_dataset_of_needles_it_cannot_see_is_refused(models, tmp_path):
     assert cli("generate", "--out", tmp_path / "d", *SMALL, "--families", "number,word").exit_code == 0
     res = cli("run", tmp_path / "d", "--model", f"tiny:{models}", "--variants", "vanilla", "--out", tmp_path / "r")
-    assert res.exit_code == 2 and "tiny can answer no needle" in res.output
+    assert res.exit_code == 2 and "tiny can answer no sample" in res.output
     assert not (tmp_path / "r").exists()
 
 

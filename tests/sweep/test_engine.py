@@ -341,3 +341,44 @@ def test_a_shard_starting_while_another_writes_run_json_is_not_refused(small_dat
     (other / "notes.txt").write_text("mine")
     res = cli("run", "--model", "probe", small_dataset, "--out", other, "-q")
     assert res.exit_code == 2 and "is not a niah run dir" in res.output  # a user's folder is still refused
+
+
+def test_backends_that_cannot_answer_a_task_skip_it_and_keep_the_others(tmp_path):
+    """The probe retrieves one frame: it skips ordering (a relation between frames) on every needle,
+    says so once, and still runs v-niah on the same needles."""
+    data = tmp_path / "d"
+    res = CliRunner().invoke(main, ["generate", "--preset", "demo", "--needles-per-cell", "3", "--lengths", "16",
+                                    "--tasks", "v-niah,ordering", "--out", str(data), "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["run", str(data), "--model", "probe", "--variants", "m-rope", "--tasks",
+                                    "v-niah,ordering", "--out", str(tmp_path / "r"), "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "skipping what probe cannot answer (ordering (every needle): its answer is a relation" in res.output
+    records = lines(tmp_path / "r")
+    assert {r["task"] for r in records} == {"v-niah"} and len(records) == 4 * 3
+    res = CliRunner().invoke(main, ["run", str(data), "--model", "probe", "--tasks", "ordering",
+                                    "--out", str(tmp_path / "r2")])  # fmt: skip
+    assert res.exit_code == 2 and "probe can answer no sample" in res.output and not (tmp_path / "r2").exists()
+
+
+def test_a_counting_item_with_no_key_frame_is_recorded(tmp_path):
+    """A count of 0 shows the key in no frame: its record has no needle index (not a crash)."""
+    from types import SimpleNamespace
+
+    from niah.backends.base import Sample
+    from niah.data.dataset import Dataset
+    from niah.rope import resolve_variant
+    from niah.sweep.engine import record
+    from niah.tasks import TASKS
+
+    data = tmp_path / "d"
+    assert cli("generate", "--preset", "demo", "--needles-per-cell", "3", "--tasks", "counting", "--out", data,
+               "-q").exit_code == 0  # fmt: skip
+    ds = Dataset(data)
+    empty = [c for c in ds.task_cells["counting"] if c.asked.options[c.asked.answer] == "0"]
+    assert empty  # the demo grid holds counts of 0
+    task = TASKS["counting"]
+    sample = Sample(task, resolve_variant("m-rope"), empty[0], task.query(ds, empty[0]))
+    result = SampleResult(sample, {"mc": Outcome("A", True)})
+    line = record(result, SimpleNamespace(name="stub", marks={}), ds)
+    assert line["insert_index"] is None and line["frames"] == empty[0].length + 6 and line["correct"] is True

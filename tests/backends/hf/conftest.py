@@ -56,3 +56,11 @@ def short_dataset(tmp_path_factory):
 def grid_dataset(tmp_path_factory):
     config = resolve_config("demo", lengths="8,12,16", depths="0,50,100", needles=2, distractor_period=4)
     return generate(tmp_path_factory.mktemp("data") / "grid", config)
+
+
+@pytest.fixture(scope="session")
+def multi_dataset(tmp_path_factory):
+    """The multi-needle tasks' cells (3 needles: ordering needs three keys) on 8-frame haystacks."""
+    config = resolve_config("demo", lengths="8", depths="0,100", needles=3, distractor_period=4,
+                            tasks="ordering,counting,distance")  # fmt: skip
+    return generate(tmp_path_factory.mktemp("data") / "multi", config)

@@ -211,3 +211,47 @@ def test_tile_family_input_niah_cannot_use_is_one_line_exit_2(tiny_checkpoints, 
                   *options)  # fmt: skip
         assert res.exit_code == 2 and needle in res.output and len(res.output.strip().splitlines()) == 1, res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_runs_multi_needle_tasks_and_plots_them_on_their_own_axes(tiny_checkpoints, multi_dataset, tmp_path):
+    """`niah run --tasks ordering,counting,distance` through the CLI, then `niah plot`: the distance
+    heatmap's second axis is the needles' distance, ordering's the group's place."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from niah.plot.results import grid, load_runs
+
+    out = tmp_path / "run"
+    res = cli("run", multi_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--variants", "m-rope",
+              "--tasks", "ordering,counting,distance", "--out", out, "--dtype", "float32", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    recs = lines(out / "results.jsonl")
+    assert {r["task"] for r in recs} == {"ordering", "counting", "distance"} and len(recs) == 3 * 6
+    assert all(r["cell"].startswith(r["task"] + "-") for r in recs)
+    counting = [r for r in recs if r["task"] == "counting"]
+    assert all(r["metrics"]["exact_match"]["lured"] is not None for r in counting)  # counting has a lure rate
+    assert all(r["metrics"]["exact_match"]["lured"] is None for r in recs if r["task"] != "counting")
+    records, _ = load_runs([str(out)])
+    by_task = {t: grid([r for r in records if r["task"] == t], [8], [0, 100], "exact_match")
+               for t in ("ordering", "distance", "counting")}  # fmt: skip
+    assert by_task["distance"].axis == "distance (% of length)" and by_task["ordering"].axis == "group place (%)"
+    res = cli("plot", out, "--out", tmp_path / "fig")
+    assert res.exit_code == 0, res.output
+    assert any("distance" in p.name for p in (tmp_path / "fig").glob("*.png"))
+    res = cli("report", out, "--out", tmp_path / "report.html")
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "report.html").read_text()
+    data = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    ordering = [c for cid, c in data["cells"].items() if cid.startswith("ordering-")]
+    assert ordering and all(len(c["needles"]) == 3 and c["sequence"].count("N") == 3 for c in ordering)
+    assert all(c["question"].endswith("In which order do they appear?") for c in ordering)
+    res = cli("run", multi_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--tasks", "v-niah,ordering",
+              "--out", tmp_path / "r2", "--dry-run")  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+
+def test_a_multi_needle_task_the_dataset_was_not_built_for_is_refused(tiny_checkpoints, demo_dataset, tmp_path):
+    res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--tasks", "ordering",
+              "--out", tmp_path / "run")  # fmt: skip
+    assert res.exit_code == 2 and "has no ordering cells" in res.output and "--tasks ordering" in res.output
+    assert not (tmp_path / "run").exists()

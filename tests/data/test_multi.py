@@ -1,0 +1,133 @@
+"""Ordering, counting and distance cells: the answer follows from the find clauses and positions
+alone, every depth row moves the needles, answers are balanced, and the audit's rules are at chance."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from niah.data.audit import audit
+from niah.data.dataset import Dataset, NeedleRecord, cell_sequence
+from niah.data.generate import generate, resolve_config
+from niah.data.multi import MULTI_TASKS, multi_cells
+from niah.errors import NiahError
+
+LENGTHS = [16, 100, 1000, 3000]
+DEPTHS = [0, 25, 50, 75, 100]
+
+
+@pytest.fixture(scope="module")
+def multi_dataset(tmp_path_factory) -> Dataset:
+    out = tmp_path_factory.mktemp("multi") / "ds"
+    config = resolve_config("demo", needles=6, lengths="16,40", tasks="v-niah,v-niah-d,ordering,counting,distance")
+    return Dataset(generate(out, config))
+
+
+def _keys_named(question: str) -> list[str]:
+    """The 'colour shape' phrases a question names, read off its words (not niah's parser)."""
+    words = re.findall(r"[a-z]+", question.lower())
+    return [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)
+            if b in ("star", "triangle", "cross", "diamond") and a not in ("a", "an", "the")]  # fmt: skip
+
+
+def _frame_keys(ds: Dataset, needles: dict[str, NeedleRecord], cell) -> list[str | None]:
+    """The key object each frame of the cell shows (None: a haystack frame), from needles.jsonl."""
+    keys = []
+    for ref in cell_sequence(cell):
+        record = needles.get(ref.needle)
+        keys.append(None if ref.kind == "haystack" else record.key if ref.kind == "needle"
+                    else record.distractors[ref.index].key)  # fmt: skip
+    return keys
+
+
+def _answer_from_frames(task: str, question: str, keys: list[str | None]) -> str:
+    named = _keys_named(question)
+    where = {k: [i for i, shown in enumerate(keys) if shown == k] for k in named}
+    if task == "counting":
+        return str(len(where[named[0]]))
+    assert all(len(v) == 1 for v in where.values()), where  # each find clause is met by exactly one frame
+    first = sorted(named, key=lambda k: where[k][0])
+    return ", ".join(first) if task == "ordering" else f"the {first[0]}"
+
+
+@pytest.mark.parametrize("task", list(MULTI_TASKS))
+def test_answer_is_determined_by_find_clauses_and_positions_at_any_length(multi_dataset, task):
+    needles = multi_dataset.needles
+    cells = multi_cells(task, 3, LENGTHS, DEPTHS, list(needles.values()))
+    assert len(cells) == len(LENGTHS) * len(DEPTHS) * len(needles)
+    for cell in cells:
+        asked = cell.asked
+        keys = _frame_keys(multi_dataset, needles, cell)
+        assert len(keys) == cell.length + len(cell.insertions)
+        assert asked.options[asked.answer] == _answer_from_frames(task, asked.question, keys), cell.id
+        assert len(set(asked.options)) == len(asked.options)
+
+
+@pytest.mark.parametrize("task", ["ordering", "counting"])
+def test_every_depth_row_moves_the_needles(multi_dataset, task):
+    """V-RULER places these needles at linspace(0, frames - 1, k) whatever the depth; here depth moves them."""
+    cells = multi_cells(task, 3, LENGTHS, DEPTHS, list(multi_dataset.needles.values()))
+    for length in LENGTHS:
+        for needle in multi_dataset.needles:
+            slots = {c.depth: tuple(i.slot for i in c.insertions) for c in cells
+                     if c.length == length and c.needle == needle}  # fmt: skip
+            assert len(set(slots.values())) == len(DEPTHS), (length, needle, slots)
+            firsts = [min(s) for _, s in sorted(slots.items())]
+            assert firsts == sorted(firsts) and firsts[0] == 0 and max(slots[100]) == length
+
+
+def test_distance_axis_is_the_gap_between_the_needles(multi_dataset):
+    cells = multi_cells("distance", 3, LENGTHS, DEPTHS, list(multi_dataset.needles.values()))
+    for c in cells:
+        first, second = (i.slot for i in c.insertions)
+        assert second - first == round(c.depth * c.length / 100)
+        assert c.insertions[0].needle != c.insertions[1].needle
+
+
+@pytest.mark.parametrize("task", list(MULTI_TASKS))
+def test_answer_letters_are_balanced(multi_dataset, task):
+    cells = multi_dataset.task_cells[task]
+    letters = Counter(c.asked.answer for c in cells)
+    assert max(letters.values()) - min(letters.values()) <= len(multi_dataset.needles)
+    assert len(letters) == MULTI_TASKS[task].options
+
+
+def test_counting_counts_only_frames_that_meet_the_find_clause(multi_dataset):
+    cells = multi_dataset.task_cells["counting"]
+    counts = Counter(int(c.asked.options[c.asked.answer]) for c in cells)
+    assert 0 in counts and set(counts) <= set(range(6))
+    for c in cells:
+        assert len(c.insertions) == 6  # odd frames: always six, whatever the count
+        kinds = Counter(i.kind for i in c.insertions)
+        assert kinds["needle"] == int(c.asked.options[c.asked.answer])
+
+
+def test_audit_is_at_chance_on_every_task(multi_dataset):
+    rows = audit(multi_dataset, frames=False)
+    assert {r.task for r in rows} == {"v-niah", "v-niah-d", *MULTI_TASKS}
+    assert {"order:as-listed", "order:consensus", "count:middle", "distance:first-named"} <= {r.rule for r in rows}
+    assert not [r for r in rows if r.beats_chance]
+
+
+def test_multi_tasks_refuse_needles_without_keys(multi_dataset):
+    from dataclasses import replace
+
+    keyless = [replace(n, key=None) for n in multi_dataset.needles.values()]
+    with pytest.raises(NiahError, match="key object is known"):
+        multi_cells("ordering", 0, [16], [50], keyless)
+
+
+def test_unknown_task_names_the_close_ones():
+    with pytest.raises(NiahError, match="ordering"):
+        resolve_config("demo", tasks="v-niah,orderin")
+
+
+def test_a_recipe_can_name_tasks(tmp_path):
+    recipe = tmp_path / "mine.json"
+    recipe.write_text('{"include": "demo", "needles": 3, "tasks": "v-niah,distance"}')
+    config = resolve_config(str(recipe))
+    assert config.tasks == ["v-niah", "distance"]
+    ds = Dataset(generate(tmp_path / "d", config))
+    assert set(ds.task_cells) == {"distance"} and ds.manifest["axes"]["distance"] == "distance (% of length)"
