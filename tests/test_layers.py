@@ -18,7 +18,7 @@ LAYERS = [
     ("niah.tasks",),
     ("niah.train",),
     ("niah.backends",),
-    ("niah.sweep",),
+    ("niah.sweep", "niah.export"),
     ("niah.plot",),
     ("niah.demo", "niah.cli", "niah.__main__"),
 ]

@@ -27,7 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("niah.cli.plot:plot", "Heatmaps, grids, difference maps, tables of runs."),
     "report": ("niah.cli.report:report", "One offline HTML file to browse runs sample by sample."),
     "compare": ("niah.cli.compare:compare", "Paired difference of two variants or runs, with interval and p."),
-    "import": ("niah.cli.imports:import_", "A paper's published accuracies as a run dir."),
+    "import": ("niah.cli.imports:import_", "Published accuracies or lmms-eval's samples as a run dir."),
+    "export": ("niah.cli.export:export", "A dataset as Hub Parquet, card and lmms-eval tasks."),
     "train": ("niah.cli.train:train", "Train tiny models per RoPE variant and seed (CPU)."),
     "rope": ("niah.cli.rope:rope", "RoPE variants: list, positions, allocation, plot."),
 }

@@ -1,4 +1,4 @@
-"""`niah import`: published results (LongVA's, VideoRoPE's) as a run dir for `niah plot`."""
+"""`niah import`: published results (LongVA's, VideoRoPE's) or lmms-eval's samples as a run dir."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import click
 
 from niah.sweep.imported import ALIASES, READERS, import_results
 
+LMMS = "lmms-eval"
+
 
 @click.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted([*READERS, *ALIASES])))
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted([*READERS, *ALIASES, LMMS])))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="Run dir to write (replaces an earlier import only)."
 )
@@ -18,22 +20,38 @@ from niah.sweep.imported import ALIASES, READERS, import_results
 )
 @click.option("--variant", required=True, help="The niah RoPE variant the results were made with (see niah rope list).")
 @click.option(
-    "--task", default="v-niah", show_default=True, help="The niah task the results are for: v-niah or v-niah-d."
-)
+    "--task", default="v-niah", show_default=True,
+    help="The niah task a published file is for: v-niah or v-niah-d (lmms-eval samples name their own).",
+)  # fmt: skip
 @click.option("--source", help="Where the file comes from (repository, commit, path), kept in run.json.")
-def import_(fmt: str, file: str, out: str, model: str, variant: str, task: str, source: str | None) -> None:
-    """Turn a published accuracy FILE into a run dir that niah plot draws beside your own runs.
+def import_(fmt: str, files: tuple[str, ...], out: str, model: str, variant: str, task: str,
+            source: str | None) -> None:  # fmt: skip
+    """Turn results FILES made elsewhere into a run dir that niah plot draws beside your own runs.
 
     \b
-    FORMAT longva (alias videorope): all_accuracies.json, a JSON list of
+    FORMAT longva (alias videorope): one all_accuracies.json, a JSON list of
     {"Num. Frame": frames, "Frame Depth": percent, "Score": 0-1}, as LongVA's and VideoRoPE's
     V-NIAH scripts write it. The run holds cells (no per-sample records) and is marked imported.
 
     \b
-    Example (the VideoRoPE paper's M-RoPE heatmap):
+    FORMAT lmms-eval: the *_samples_niah_*.jsonl files `lmms-eval --log_samples` writes for the
+    tasks of a `niah export`; each sample is scored again by niah's generate rule and becomes a
+    per-sample record (plot, report and compare treat it as any run).
+
+    \b
+    Examples:
       niah import videorope all_accuracies.json --model Qwen2-VL-7B --variant m-rope \\
           --task v-niah --out runs/paper-m-rope
+      niah import lmms-eval logs/qwen2_5_vl/*_samples_niah_*.jsonl --model Qwen2.5-VL-7B \\
+          --variant m-rope --out runs/lmms-qwen
       niah plot runs/mine runs/paper-m-rope --out figures/
     """
-    root = import_results(fmt, file, out, model, variant, task, source)
-    click.echo(f"imported {file} → {root}")
+    if fmt == LMMS:
+        from niah.sweep.lmms import import_lmms
+
+        root = import_lmms(files, out, model, variant, source)
+    else:
+        if len(files) != 1:
+            raise click.UsageError(f"format {fmt} reads one file, got {len(files)}")
+        root = import_results(fmt, files[0], out, model, variant, task, source)
+    click.echo(f"imported {', '.join(files)} → {root}")

@@ -104,7 +104,7 @@ def import_results(fmt: str, file: str | Path, out: str | Path, model: str, vari
     if not path.is_file():
         raise NiahError(f"results file '{file}' does not exist")
     cells = reader(path)
-    _check_out(root)
+    check_out(root)
     config = {
         "imported": {
             "format": ALIASES.get(fmt, fmt),
@@ -127,6 +127,11 @@ def import_results(fmt: str, file: str | Path, out: str | Path, model: str, vari
     mean = sum(c.score for c in cells) / len(cells)
     summary = {"imported": True, "cells": len(cells), "metric": metric,
                "accuracy": {f"{model}|{spec}|{task_name}": mean}}  # fmt: skip
+    return write_run(root, records, summary, config)
+
+
+def write_run(root: Path, records: list[dict[str, Any]], summary: dict[str, Any], config: dict[str, Any]) -> Path:
+    """Write an imported run dir: results.jsonl, summary.json and run.json (each file in one step)."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         atomic_write(root / RESULTS, "".join(json.dumps(r) + "\n" for r in records))
@@ -137,7 +142,8 @@ def import_results(fmt: str, file: str | Path, out: str | Path, model: str, vari
     return root
 
 
-def _check_out(root: Path) -> None:
+def check_out(root: Path) -> None:
+    """Refuse `root` unless it is absent, empty, or an earlier import (replaced)."""
     if not root.exists():
         return
     if not root.is_dir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -255,3 +256,46 @@ def test_a_multi_needle_task_the_dataset_was_not_built_for_is_refused(tiny_check
               "--out", tmp_path / "run")  # fmt: skip
     assert res.exit_code == 2 and "has no ordering cells" in res.output and "--tasks ordering" in res.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_runs_predictions_through_lmms_eval_logs_come_back_as_the_same_heatmap(tiny_checkpoints, demo_dataset,
+                                                                                  tmp_path):  # fmt: skip
+    """Round trip: a niah run's generated texts, written as lmms-eval --log_samples lines for the
+    exported tasks (docs from the export's Parquet, metrics from its utils.py), imported back: the
+    same cells, the same accuracies under `generate`."""
+    import importlib.util
+
+    datasets = pytest.importorskip("datasets")
+    from niah.plot.results import grid, load_runs
+
+    run = tmp_path / "run"
+    res = cli("run", demo_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--variants", "m-rope",
+              "--out", run, "--dtype", "float32", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    export = tmp_path / "export"
+    assert cli("export", demo_dataset, "--out", export, "--no-audit", "-q").exit_code == 0
+    spec = importlib.util.spec_from_file_location("utils", export / "lmms_eval_tasks" / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    logs = []
+    for task in ("v-niah", "v-niah-d"):
+        docs = {r["cell"]: r for r in datasets.load_dataset(str(export), task, split="test")}
+        lines_out = []
+        for doc_id, r in enumerate(x for x in lines(run / "results.jsonl") if x["task"] == task):
+            doc, text = docs[r["cell"]], r["scores"]["generated"]
+            lines_out.append({"doc_id": doc_id, "doc": doc, "target": doc["answer"], "arguments": [],
+                              "resps": [[text]], "filtered_resps": [text], **utils.process_results(doc, [text])})
+        logs.append(tmp_path / f"samples_niah_{task}.jsonl")
+        logs[-1].write_text("".join(json.dumps(x) + "\n" for x in lines_out))
+    back = tmp_path / "back"
+    res = cli("import", "lmms-eval", *logs, "--model", "tiny (lmms-eval)", "--variant", "m-rope", "--out", back)
+    assert res.exit_code == 0, res.output
+    ours, _ = load_runs([str(run)])
+    theirs, _ = load_runs([str(back)])
+    assert len(theirs) == len(ours)
+    for task in ("v-niah", "v-niah-d"):
+        a = grid([r for r in ours if r["task"] == task], [16, 32, 48, 64], [0, 33, 67, 100], "generate")
+        b = grid([r for r in theirs if r["task"] == task], [16, 32, 48, 64], [0, 33, 67, 100], "generate")
+        assert np.array_equal(a.accuracy, b.accuracy) and np.array_equal(a.samples, b.samples)
+        assert a.lure_rate == b.lure_rate or (np.isnan(a.lure_rate) and np.isnan(b.lure_rate))
+    assert cli("plot", run, back, "--metric", "generate", "--out", tmp_path / "fig").exit_code == 0

@@ -1,0 +1,104 @@
+"""`niah import lmms-eval`: lmms-eval's --log_samples output for an exported niah task as a run dir.
+
+lmms-eval writes one JSON line per document: `doc` (the exported row: id, task, cell, length,
+depth, needle, options, answer, lure_letters), `filtered_resps` (the model's text, after the task's
+filters) and the task's metrics (`niah_generate`, from the export's utils.process_results). Each
+line becomes a per-sample record scored by niah's own `generate` rule on the text
+(niah.tasks.metrics.generated_outcome, the rule the export's utils.py repeats for lmms-eval), so
+`niah plot`, `report` and `compare` treat it as any run of the `generate` metric; a logged
+`niah_generate` that disagrees with niah's rescoring is refused (the export's utils.py was changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from niah.errors import NiahError
+from niah.sweep.imported import check_out, write_run
+from niah.tasks.metrics import generated_outcome
+
+METRIC = "generate"
+DOC_FIELDS = ("id", "task", "cell", "length", "depth", "needle", "options", "answer", "lure_letters")
+
+
+def response_text(line: dict[str, Any]) -> str:
+    """The model's text of a logged sample: the first string in filtered_resps (else resps)."""
+    value: Any = line.get("filtered_resps") or line.get("resps") or [""]
+    while isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value)
+
+
+def sample_record(line: dict[str, Any], model: str, variant: str, where: str) -> dict[str, Any]:
+    """The run record of one logged lmms-eval sample (see the module docstring)."""
+    doc = line.get("doc")
+    if not isinstance(doc, dict) or any(k not in doc for k in DOC_FIELDS):
+        raise NiahError(f"{where} is not a sample of a niah export's lmms-eval task (its doc lacks "
+                        f"{', '.join(k for k in DOC_FIELDS if k not in (doc or {}))}): log it with the tasks "
+                        "`niah export` writes")  # fmt: skip
+    text = response_text(line)
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(doc["options"])] if len(doc["options"]) > 1 else ""
+    outcome = generated_outcome(text, letters, doc["answer"])
+    lure_letters = None if doc["lure_letters"] is None else frozenset(doc["lure_letters"])
+    scored = outcome.as_json(lure_letters)
+    logged = line.get("niah_generate")
+    if isinstance(logged, dict) and (logged.get("prediction"), logged.get("correct")) != (scored["prediction"],
+                                                                                        scored["correct"]):
+        raise NiahError(f"{where}: lmms-eval logged prediction {logged.get('prediction')!r} "
+                        f"({'right' if logged.get('correct') else 'wrong'}) where niah's generate rule reads "
+                        f"{scored['prediction']!r} from {text!r}: the export's utils.py was changed; "
+                        "export again")  # fmt: skip
+    return {"key": f"{doc['task']}|{variant}|{doc['cell']}", "task": doc["task"], "variant": variant, "model": model,
+            "length": doc["length"], "depth": doc["depth"], "needle": doc["needle"], "cell": doc["cell"],
+            "metric": METRIC, "prediction": scored["prediction"], "answer": doc["answer"],
+            "correct": scored["correct"], "lured": scored["lured"], "metrics": {METRIC: scored},
+            "scores": {"generated": text}, "status": "ok", "error": None,
+            "lmms_doc_id": line.get("doc_id")}  # fmt: skip
+
+
+def import_lmms(files: Sequence[str | Path], out: str | Path, model: str, variant: str,
+                source: str | None = None) -> Path:  # fmt: skip
+    """Write run dir `out` from lmms-eval samples files of niah export tasks (one per task, or
+    several); a sample logged twice (the same task and cell) is refused."""
+    from niah.rope import resolve_variant
+
+    spec = resolve_variant(variant).spec
+    records: dict[str, dict[str, Any]] = {}
+    hashes = {}
+    for file in files:
+        path = Path(file)
+        if not path.is_file():
+            raise NiahError(f"lmms-eval samples file '{file}' does not exist")
+        hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        for n, text in enumerate(path.read_text().splitlines(), 1):
+            if not text.strip():
+                continue
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError:
+                raise NiahError(f"{path}:{n} is not JSON: give lmms-eval's *_samples_*.jsonl files") from None
+            r = sample_record(line, model, spec, f"{path}:{n}")
+            if r["key"] in records:
+                raise NiahError(f"{path}:{n}: {r['task']} cell {r['cell']} is logged twice; give each task's samples "
+                                "once")  # fmt: skip
+            records[r["key"]] = r
+    if not records:
+        raise NiahError("the lmms-eval samples files hold no samples")
+    root = Path(out)
+    check_out(root)
+    rows = list(records.values())
+    config = {"imported": {"format": "lmms-eval", "files": hashes, "metric": METRIC, "source": source,
+                           "per_sample": True},
+              "dataset": None, "dataset_manifest_sha256": None, "model": model, "variants": [spec],
+              "tasks": sorted({r["task"] for r in rows}), "lengths": sorted({r["length"] for r in rows}),
+              "depths": sorted({r["depth"] for r in rows})}  # fmt: skip
+    by_task: dict[str, list[bool]] = {}
+    for r in rows:
+        by_task.setdefault(r["task"], []).append(r["correct"])
+    summary = {"imported": True, "samples": len(rows), "metric": METRIC,
+               "accuracy": {f"{model}|{spec}|{t}": sum(v) / len(v) for t, v in sorted(by_task.items())}}  # fmt: skip
+    return write_run(root, rows, summary, config)
