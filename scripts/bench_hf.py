@@ -52,7 +52,7 @@ from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.tasks import TASKS
+from niah.tasks import TASKS, dataset_tasks
 
 STAGES = ("peak", "prefill", "grid", "estimate")
 
@@ -131,7 +131,7 @@ def cpu_reuse(workdir: Path) -> None:
         save_tiny_checkpoint(ckpt, "qwen2_vl")
     config = resolve_config("longva", lengths="20:300:20", width=112, height=56, distractor_period=20)
     ds = Dataset(generate(workdir / "longva-scaled", config))
-    plan = make_plan(ds, list(TASKS.values()), [resolve_variant("m-rope")])
+    plan = make_plan(ds, dataset_tasks(ds), [resolve_variant("m-rope")])
     backend = HFBackend(str(ckpt), dtype="float32", device="cpu")
     backend._load(ds)
     backend._encode_frames(ds, plan)
@@ -273,7 +273,7 @@ def grid_slice(backend: HFBackend, ds: Dataset, scale: Scale, cost: tuple[float,
 
 
 def estimate(backend: HFBackend, ds: Dataset, cost: tuple[float, float]) -> dict:
-    plan = make_plan(ds, list(TASKS.values()), [resolve_variant("m-rope")])
+    plan = make_plan(ds, dataset_tasks(ds), [resolve_variant("m-rope")])
     out = {"samples_per_variant": len(plan), "a": cost[0], "b": cost[1]}
     for name, reusing in (("naive", False), ("reuse", True)):
         backend.set_prefix_reuse(reusing)

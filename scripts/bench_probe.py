@@ -19,14 +19,14 @@ from niah.data.generate import generate, resolve_config
 from niah.data.grid import parse_int_list
 from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
-from niah.tasks import TASKS
+from niah.tasks import dataset_tasks
 
 VARIANTS = ["vanilla", "m-rope", "videorope"]
 
 
 def bench(ds: Dataset, lengths: list[int] | None) -> tuple[int, float, int]:
     probe = ProbeBackend()
-    plan = make_plan(ds, list(TASKS.values()), [resolve_variant(v) for v in VARIANTS], lengths=lengths)
+    plan = make_plan(ds, dataset_tasks(ds), [resolve_variant(v) for v in VARIANTS], lengths=lengths)
     start = time.perf_counter()
     for _ in probe.run(probe.order(plan), ds):
         pass

@@ -33,7 +33,7 @@ from typing import Any
 from niah.data.dataset import HAYSTACK, NEEDLES_DIR, Dataset, sha256_file
 from niah.errors import FULL, NiahError, disk_hint
 from niah.files import transient_lock, umask
-from niah.tasks import TASKS, Task
+from niah.tasks import Task, dataset_tasks
 from niah.versions import versions
 
 MARKER = "niah_export.json"  # names an export dir (so --force replaces only an export)
@@ -52,12 +52,6 @@ class ExportPlan:
     @property
     def count(self) -> int:
         return sum(len(r) for r in self.rows.values())
-
-
-def dataset_tasks(dataset: Dataset) -> list[Task]:
-    """The tasks a dataset was generated for (older datasets: the two retrieval tasks)."""
-    names = dataset.options.get("tasks", ["v-niah", "v-niah-d"])
-    return [TASKS[n] for n in names if n in TASKS]
 
 
 def rows(dataset: Dataset, task: Task, materialize: bool) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ one `register` call with a function that builds its query.
 
 from __future__ import annotations
 
+from niah.data.dataset import Dataset
 from niah.errors import unknown
 from niah.tasks.base import Task
 from niah.tasks.metrics import METRICS, PAPER_METRICS, Metric, Outcome, get_metric
@@ -36,11 +37,16 @@ register(Task("distance", "2 needles a distance apart: which appears first", mul
               "distance (% of length)"))
 
 
+def dataset_tasks(dataset: Dataset) -> list[Task]:
+    """The registered tasks a dataset was generated for (datasets made before --tasks: the two retrieval tasks)."""
+    return [TASKS[n] for n in dataset.options.get("tasks", ["v-niah", "v-niah-d"]) if n in TASKS]
+
+
 def get_task(name: str) -> Task:
     if name not in TASKS:
         raise unknown("task", name, TASKS)
     return TASKS[name]
 
 
-__all__ = ["METRICS", "PAPER_METRICS", "TASKS", "Metric", "Outcome", "Query", "Task", "get_metric", "get_task",
-           "register"]  # fmt: skip
+__all__ = ["METRICS", "PAPER_METRICS", "TASKS", "Metric", "Outcome", "Query", "Task", "dataset_tasks", "get_metric",
+           "get_task", "register"]  # fmt: skip
