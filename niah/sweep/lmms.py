@@ -1,9 +1,10 @@
 """`niah import lmms-eval`: lmms-eval's --log_samples output for an exported niah task as a run dir.
 
-lmms-eval writes one JSON line per document: `doc` (the exported row: id, task, cell, length,
-depth, needle, options, answer, lure_letters), `filtered_resps` (the model's text, after the task's
-filters) and the task's metrics (`niah_generate`, from the export's utils.process_results). Each
-line becomes a per-sample record scored by niah's own `generate` rule on the text
+lmms-eval writes one JSON line per document: `filtered_resps` (the model's text, after the task's
+filters), the task's metrics (`niah_generate`, from the export's utils.process_results: the row's
+id, task, cell, length, depth, needle, answer, lure letters and option letters, and the outcome)
+and, before lmms-eval 0.7, the row itself as `doc`. Each line becomes a per-sample record scored by
+niah's own `generate` rule on the text
 (niah.tasks.metrics.generated_outcome, the rule the export's utils.py repeats for lmms-eval), so
 `niah plot`, `report` and `compare` treat it as any run of the `generate` metric; a logged
 `niah_generate` that disagrees with niah's rescoring is refused (the export's utils.py was changed).
@@ -17,12 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from niah.data.needles import LETTERS
 from niah.errors import NiahError
 from niah.sweep.imported import check_out, write_run
 from niah.tasks.metrics import generated_outcome
 
 METRIC = "generate"
-DOC_FIELDS = ("id", "task", "cell", "length", "depth", "needle", "options", "answer", "lure_letters")
+FIELDS = ("task", "cell", "length", "depth", "needle", "answer", "lure_letters")
 
 
 def response_text(line: dict[str, Any]) -> str:
@@ -35,17 +37,19 @@ def response_text(line: dict[str, Any]) -> str:
 
 def sample_record(line: dict[str, Any], model: str, variant: str, where: str) -> dict[str, Any]:
     """The run record of one logged lmms-eval sample (see the module docstring)."""
-    doc = line.get("doc")
-    if not isinstance(doc, dict) or any(k not in doc for k in DOC_FIELDS):
-        raise NiahError(f"{where} is not a sample of a niah export's lmms-eval task (its doc lacks "
-                        f"{', '.join(k for k in DOC_FIELDS if k not in (doc or {}))}): log it with the tasks "
-                        "`niah export` writes")  # fmt: skip
+    logged = line.get("niah_generate")
+    doc = {**(line.get("doc") if isinstance(line.get("doc"), dict) else {}),
+           **(logged if isinstance(logged, dict) else {})}  # fmt: skip
+    if "letters" not in doc and isinstance(doc.get("options"), list):
+        doc["letters"] = LETTERS[: len(doc["options"])] if len(doc["options"]) > 1 else ""
+    missing = [k for k in (*FIELDS, "letters") if k not in doc]
+    if missing:
+        raise NiahError(f"{where} is not a sample of a niah export's lmms-eval task (it lacks {', '.join(missing)}): "
+                        "log it with the tasks `niah export` writes")  # fmt: skip
     text = response_text(line)
-    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: len(doc["options"])] if len(doc["options"]) > 1 else ""
-    outcome = generated_outcome(text, letters, doc["answer"])
+    outcome = generated_outcome(text, doc["letters"], doc["answer"])
     lure_letters = None if doc["lure_letters"] is None else frozenset(doc["lure_letters"])
     scored = outcome.as_json(lure_letters)
-    logged = line.get("niah_generate")
     if isinstance(logged, dict) and (logged.get("prediction"), logged.get("correct")) != (scored["prediction"],
                                                                                         scored["correct"]):
         raise NiahError(f"{where}: lmms-eval logged prediction {logged.get('prediction')!r} "

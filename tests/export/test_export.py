@@ -171,8 +171,37 @@ def test_bad_exports_are_refused_in_one_line_and_touch_nothing(source, exported,
     assert not list(tmp_path.glob(".full*"))
 
 
+LMMS_LOGS = Path(__file__).parents[1] / "fixtures" / "lmms_eval"  # lmms-eval 0.7.3's own output: see PROVENANCE.md
+
+
+def test_lmms_evals_own_samples_files_import_as_the_cells_they_answer(tmp_path):
+    """The dummy model answered "B" everywhere: the imported run must hold every cell of the dataset
+    the log was made on (rebuilt by the same command), right exactly where that cell's answer is B."""
+    data = tmp_path / "data"
+    assert cli("generate", "--preset", "demo", "--needles-per-cell", "3", "--lengths", "16", "--tasks",
+               "v-niah-d,ordering", "--out", data, "-q").exit_code == 0  # fmt: skip
+    ds = Dataset(data)
+    res = cli("import", "lmms-eval", *sorted(LMMS_LOGS.glob("*_samples_*.jsonl")), "--model", "dummy (lmms-eval)",
+              "--variant", "m-rope", "--out", tmp_path / "r")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    records = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    for task in ("v-niah-d", "ordering"):
+        mine = {r["cell"]: r for r in records if r["task"] == task}
+        queries = {c.id: TASKS[task].query(ds, c) for c in TASKS[task].cells(ds)}
+        assert set(mine) == set(queries)
+        for cell, q in queries.items():
+            assert mine[cell]["prediction"] == "B" and mine[cell]["correct"] == (q.answer_label == "B")
+            assert mine[cell]["lured"] == (None if q.lure_letters is None else "B" in q.lure_letters)
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    published = json.loads(next(LMMS_LOGS.glob("*_results.json")).read_text())["results"]
+    for task in ("v-niah-d", "ordering"):  # lmms-eval's own aggregate, from the same samples
+        name = "niah_" + task.replace("-", "_")
+        assert summary["accuracy"][f"dummy (lmms-eval)|m-rope|{task}"] == published[name]["niah_generate,none"]
+
+
 def test_import_refuses_a_log_that_is_not_a_niah_export(tmp_path):
     log = tmp_path / "samples.jsonl"
     log.write_text(json.dumps({"doc_id": 0, "doc": {"question": "q"}, "filtered_resps": ["A"]}) + "\n")
     res = cli("import", "lmms-eval", log, "--model", "m", "--variant", "m-rope", "--out", tmp_path / "r")
-    assert res.exit_code == 2 and "not a sample of a niah export" in res.output and not (tmp_path / "r").exists()
+    assert res.exit_code == 2 and "not a sample of a niah export" in res.output and "it lacks task" in res.output
+    assert not (tmp_path / "r").exists()

@@ -83,14 +83,20 @@ def score(doc, text):
     return {"prediction": prediction, "correct": bool(correct), "lured": lured, "degenerate": bool(degenerate)}
 
 
+KEPT = ("id", "task", "cell", "length", "depth", "needle", "answer", "lure_letters")
+"""What process_results carries of a row into lmms-eval's log (lmms-eval 0.7 logs no `doc`), so
+`niah import lmms-eval` can place and rescore every sample."""
+
+
 def process_results(doc, results):
-    """{"niah_generate": {id, task, length, depth, needle, prediction, correct, lured, degenerate}}."""
+    """{"niah_generate": {id, task, cell, length, depth, needle, answer, lure_letters, letters,
+    prediction, correct, lured, degenerate}}: the row's place and answer, and its outcome."""
     text = results[0] if results else ""
     while isinstance(text, list):
         text = text[0] if text else ""
     outcome = score(doc, str(text))
-    keep = {k: doc[k] for k in ("id", "task", "cell", "length", "depth", "needle")}
-    return {"niah_generate": {**keep, **outcome}}
+    letters = string.ascii_uppercase[: len(doc["options"])] if len(doc["options"]) > 1 else ""
+    return {"niah_generate": {**{k: doc[k] for k in KEPT}, "letters": letters, **outcome}}
 
 
 def aggregate(results):
