@@ -98,7 +98,7 @@ class TinyBackend(Backend):
             return f"family {query.family} is not one it was trained to see ({', '.join(self.input.families)})"
         if query.is_open:
             return "asks an open question (a tiny model chooses among options)"
-        if self.tokenizer.options(list(query.options)) is None:
+        if self.tokenizer.options(list(query.options), query.question) is None:
             return "has options outside the answer vocabulary"
         return None
 
@@ -132,7 +132,7 @@ class TinyBackend(Backend):
             question = self.tokenizer.question(query.question)
             cos, sin = rotary(sample.variant, self.input, layout(self.input, len(refs), len(question), seconds))
             inputs = Inputs(np.concatenate([self._features[r.key] for r in refs]), question, cos, sin,
-                            self.tokenizer.options(list(query.options)), query.answer_index)
+                            self.tokenizer.options(list(query.options), query.question), query.answer_index)
             batch = collate([inputs], self.tokenizer.prefix(), self.input.features)
             with torch.inference_mode():
                 logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)[0]

@@ -15,6 +15,9 @@ from niah.cli.run import split_variants
 @click.option("--steps", type=click.IntRange(min=1),
               help="Optimizer steps of 16 samples (default 3600: about 7 min on 2 cores).")  # fmt: skip
 @click.option("--lengths", help="Training haystack lengths in frames (default 4,6,8,10,12).")
+@click.option("--tasks", help="What the models learn, comma-separated (default v-niah,v-niah-d): add ordering (3 "
+              "needles: in which order?) and distance (2 needles: which first?), the tasks only positions answer; "
+              "each batch is one of retrieval (half V-NIAH, half V-NIAH-D) or an order task, drawn evenly.")
 @click.option("--families", help="Needle families to train on (default colour: the one a default run learns; "
               "shape, count and position are accepted, see docs/train.md).")  # fmt: skip
 @click.option("--partial-rotary", type=float, default=1.0, show_default=True,
@@ -27,8 +30,8 @@ from niah.cli.run import split_variants
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="Torch CPU threads; the same seed and thread count give the same weights.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str | None, families: str | None,
-          partial_rotary: float, device: str, threads: int, quiet: bool) -> None:  # fmt: skip
+def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str | None, tasks: str | None,
+          families: str | None, partial_rotary: float, device: str, threads: int, quiet: bool) -> None:  # fmt: skip
     """Train a tiny transformer per RoPE variant and seed on synthetic V-NIAH / V-NIAH-D cells.
 
     \b
@@ -64,7 +67,8 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
         done = train_all(out, split_variants(variants), parse_int_list(seeds, "seeds"), steps=steps,
                          lengths=parse_int_list(lengths, "lengths") if lengths else None, threads=threads,
                          families=[f for f in families.split(",") if f] if families else None,
-                         progress=progress, partial_rotary=partial_rotary, device=device)  # fmt: skip
+                         progress=progress, partial_rotary=partial_rotary, device=device,
+                         tasks=[t for t in tasks.split(",") if t] if tasks else None)  # fmt: skip
     finally:
         for bar in bars.values():
             bar.close()

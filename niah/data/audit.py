@@ -53,7 +53,7 @@ import numpy as np
 
 from niah.data.dataset import Dataset, FrameRef, NeedleRecord
 from niah.data.grid import LOOKALIKE_KINDS, Cell
-from niah.data.multi import MULTI_TASKS
+from niah.data.multi import MULTI_TASKS, named_keys
 from niah.data.needles import LETTERS, image_statistics
 from niah.stats import clustered_interval
 
@@ -175,14 +175,9 @@ def _not_in_question(item: Item, ctx: Context) -> tuple[float, float] | None:
 # ------------------------------------------------------------------- multi-needle tasks' priors
 
 
-def _named(question: str) -> list[str]:
-    """The key objects a multi-needle question names, in its order ('a red star' → 'red star')."""
-    return re.findall(r"\ban? ([a-z]+ [a-z]+)(?=,| and|\.|\?)", question.split(".")[0] + ".")
-
-
 def _as_listed(item: Item, ctx: Context) -> tuple[float, float] | None:
     """Ordering: the option that lists the needles in the order the question names them."""
-    listed = ", ".join(_named(item.question))
+    listed = ", ".join(named_keys(item.question))
     same = [i for i, o in enumerate(item.options) if o == listed]
     return _pick(same or list(range(len(item.options))), item.answer), 1 / len(item.options)
 
@@ -213,7 +208,7 @@ def _extreme_count(largest: bool) -> Callable[[Item, Context], tuple[float, floa
 
 def _first_named(item: Item, ctx: Context) -> tuple[float, float] | None:
     """Distance: the needle the question names first appears first."""
-    first = _named(item.question)[0]
+    first = named_keys(item.question)[0]
     return _pick([i for i, o in enumerate(item.options) if o.endswith(first)], item.answer), 1 / len(item.options)
 
 

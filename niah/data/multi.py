@@ -30,6 +30,7 @@ its answer as option (i + k) mod options.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -87,6 +88,44 @@ def key_phrase(key: str) -> str:
     return f"{'an' if key[0] in 'aeiou' else 'a'} {key}"
 
 
+def listed(keys: list[str]) -> str:
+    """'a red star, a blue cross and a green diamond': keys as a question names them."""
+    phrases = [key_phrase(k) for k in keys]
+    return ", ".join(phrases[:-1]) + f" and {phrases[-1]}"
+
+
+def ordering_question(keys: list[str]) -> str:
+    return f"Find the frames with {listed(keys)}. In which order do they appear?"
+
+
+def distance_question(keys: list[str]) -> str:
+    return f"Find the frames with {listed(keys)}. Which appears first?"
+
+
+def named_keys(question: str) -> list[str]:
+    """The key objects a multi-needle question names, in its order ('a red star' → 'red star')."""
+    return re.findall(r"\ban? ([a-z]+ [a-z]+)(?=,| and|\.|\?)", question.split(".")[0] + ".")
+
+
+def order_label(question: str, option: str) -> str | None:
+    """An ordering or distance option as the order of the question's named keys: 'order:201' is the
+    third named, then the first, then the second; a distance option names the one that comes first
+    ('the blue cross' with two keys named). None when the option is no such order."""
+    named = named_keys(question)
+    if option.startswith("the ") and len(named) == 2 and option[4:] in named:
+        order = [option[4:], *(k for k in named if k != option[4:])]
+    else:
+        order = option.split(", ")
+    if len(named) < 2 or sorted(order) != sorted(named):
+        return None
+    return "order:" + "".join(str(named.index(k)) for k in order)
+
+
+def order_labels(count: int) -> list[str]:
+    """Every order label of `count` named keys ('order:01', 'order:10' for two)."""
+    return ["order:" + "".join(map(str, p)) for p in itertools.permutations(range(count))]
+
+
 def group_slots(length: int, depth: int, count: int) -> list[int]:
     """`count` evenly spaced slots spanning GROUP_SPAN of the haystack (at least one slot apart),
     the first at depth % of the room the span leaves: depth 0 starts at slot 0, 100 ends at L."""
@@ -128,12 +167,11 @@ def _cell(task: str, spec: CellSpec, placed: list[tuple[int, str, NeedleRecord, 
 def _ordering(spec: CellSpec) -> Cell:
     needles = other_needles(spec, ORDER_NEEDLES)
     shown = [needles[int(k)] for k in spec.rng.permutation(ORDER_NEEDLES)]  # order of appearance
-    listed = [needles[int(k)] for k in spec.rng.permutation(ORDER_NEEDLES)]  # order the question names them
-    text = [", ".join(p.key for p in order) for order in itertools.permutations(listed)]
+    names = [needles[int(k)] for k in spec.rng.permutation(ORDER_NEEDLES)]  # order the question names them
+    text = [", ".join(p.key for p in order) for order in itertools.permutations(names)]
     answer = ", ".join(n.key for n in shown)
     options = _options_with(answer, [t for t in text if t != answer], spec.place, spec.rng, ORDER_OPTIONS)
-    names = ", ".join(key_phrase(n.key) for n in listed[:-1]) + f" and {key_phrase(listed[-1].key)}"
-    question = f"Find the frames with {names}. In which order do they appear?"
+    question = ordering_question([n.key for n in names])
     slots = group_slots(spec.length, spec.depth, ORDER_NEEDLES)
     placed = [(slot, "needle", n, 0) for slot, n in zip(slots, shown, strict=True)]
     return _cell("ordering", spec, placed, Asked(question, tuple(options), spec.place))
@@ -167,9 +205,9 @@ def _distance(spec: CellSpec) -> Cell:
         first, second = second, first
     gap = round(spec.depth * spec.length / 100)
     start = int(spec.rng.integers(0, spec.length - gap + 1))
-    listed = (first, second) if spec.place == 0 else (second, first)
-    options = tuple(f"the {n.key}" for n in listed)
-    question = f"Find the frames with {key_phrase(listed[0].key)} and {key_phrase(listed[1].key)}. Which appears first?"
+    names = (first, second) if spec.place == 0 else (second, first)
+    options = tuple(f"the {n.key}" for n in names)
+    question = distance_question([n.key for n in names])
     placed = [(start, "needle", first, 0), (start + gap, "needle", second, 0)]
     return _cell("distance", spec, placed, Asked(question, options, spec.place))
 

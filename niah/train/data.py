@@ -25,10 +25,11 @@ import torch
 from niah.data.dataset import cell_sequence
 from niah.data.families import DISTRACTOR_KINDS, NEEDLE_FAMILIES, render
 from niah.data.grid import make_cell
+from niah.data.multi import distance_question, order_labels, ordering_question
 from niah.data.needles import Needle
 from niah.data.synthetic import SyntheticHaystack
 from niah.rope import RopeVariant
-from niah.train.model import TinyConfig, Tokenizer, frame_features, key_classes, layout, rotary
+from niah.train.model import ORDER_TASKS, TinyConfig, Tokenizer, frame_features, key_classes, layout, rotary
 
 TRAIN_SEED_BASE = 2**32  # datasets' seeds lie below: the training stream never meets them
 TRAIN_LOOKALIKES = 7  # per needle: round 0 (3 lures) and round 1 (4): enough for 4-12 frames at period >= 2
@@ -159,6 +160,12 @@ class Stream:
         rng = np.random.default_rng([TRAIN_SEED_BASE + self.seed, 2, step])
         length = int(rng.choice(self.lengths))
         length = length if cap is None else min(length, cap)
+        kinds = self.kinds
+        if kinds != ["retrieval"]:  # a model of retrieval alone draws exactly the stream it always did
+            kind = kinds[int(rng.integers(len(kinds)))]
+            if kind != "retrieval":
+                return collate([self._order_sample(kind, length, rng) for _ in range(self.batch)],
+                               self.tokenizer.prefix(), self.config.features)  # fmt: skip
         samples = []
         for _ in range(self.batch):
             needle = draw_needle(self.config, self.tokenizer, self.pool, rng)
@@ -171,6 +178,43 @@ class Stream:
             start = int(rng.integers(0, len(self.pool.features) - length))
             samples.append(self._sample(cell, needle, start))
         return collate(samples, self.tokenizer.prefix(), self.config.features)
+
+    @property
+    def kinds(self) -> list[str]:
+        """What a batch can be: "retrieval" (half V-NIAH, half V-NIAH-D) and each order task trained."""
+        retrieval = ["retrieval"] if {"v-niah", "v-niah-d"} & set(self.config.tasks) else []
+        return retrieval + [t for t in self.config.tasks if t in ORDER_TASKS]
+
+    def _order_sample(self, task: str, length: int, rng: np.random.Generator) -> Inputs:
+        """An ordering or distance sample: fresh needles with distinct keys at drawn slots, the question
+        naming them in a drawn order, every order label as an option, the true order the target."""
+        count, needles, keys = ORDER_TASKS[task], [], []
+        while len(needles) < count:
+            needle = draw_needle(self.config, self.tokenizer, self.pool, rng)
+            if needle.keys[0] not in keys:
+                needles.append(needle)
+                keys.append(needle.keys[0])
+        slots = sorted(int(k) for k in rng.choice(length + 1, size=count, replace=length + 1 < count))
+        shown = [int(k) for k in rng.permutation(count)]  # shown[j]: the needle at the j-th slot
+        names = [key_classes()[keys[j]] for j in range(count)]  # needle j is named j-th
+        question = self.tokenizer.question(ordering_question(names) if task == "ordering" else distance_question(names))
+        start = int(rng.integers(0, len(self.pool.features) - length))
+        frames, frame_keys, values = [], [], []
+        for k in range(length + 1):
+            for slot, j in zip(slots, shown, strict=True):
+                if slot == k:
+                    frames.append(needles[j].features[0])
+                    frame_keys.append(needles[j].keys[0])
+                    values.append(needles[j].values[0])
+            if k < length:
+                frames.append(self.pool.features[start + k])
+                frame_keys.append(0)
+                values.append(IGNORE)
+        labels = order_labels(count)
+        target = labels.index("order:" + "".join(map(str, shown)))
+        cos, sin = self.tables(len(frames), len(question))
+        options = [self.tokenizer.answers[label] for label in labels]
+        return Inputs(np.concatenate(frames), question, cos, sin, options, target, frame_keys, values)
 
     def frames_at(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The vision steps' batch `step`: `batch` fresh needles' n = 1 + TRAIN_LOOKALIKES images each,

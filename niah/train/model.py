@@ -44,6 +44,7 @@ from torch.nn import functional as F
 
 from niah.data.draw import COLOURS, KEY_SHAPES
 from niah.data.families import KEY_COLOURS, NEEDLE_FAMILIES, Key
+from niah.data.multi import ORDER_NEEDLES, distance_question, order_label, order_labels, ordering_question
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
 from niah.rope.frequencies import rotary_dim
 from niah.rope.tables import apply_rotary
@@ -62,10 +63,21 @@ def _words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def build_vocab(families: list[str]) -> tuple[list[str], list[str]]:
-    """(text vocabulary, answer vocabulary) of the question templates and options of `families`."""
+ORDER_TASKS = {"ordering": ORDER_NEEDLES, "distance": 2}
+"""Multi-needle tasks a tiny model can learn: answers are orders of the question's named keys
+('order:201', niah.data.multi.order_label), one answer token per order of this many keys."""
+TRAINABLE_TASKS = ("v-niah", "v-niah-d", *ORDER_TASKS)
+
+
+def build_vocab(families: list[str], tasks: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """(text vocabulary, answer vocabulary) of the question templates and options of `families`,
+    and of the order tasks among `tasks` (their questions' words; an answer token per order)."""
     rng = np.random.default_rng(0)
     words: set[str] = set(_words("find the frame with a an")) | set(KEY_SHAPES) | set(KEY_COLOURS)
+    orders = [t for t in tasks or [] if t in ORDER_TASKS]
+    for task in orders:
+        keys = [f"{c} star" for c in KEY_COLOURS[: ORDER_TASKS[task]]]
+        words |= set(_words(ordering_question(keys) if task == "ordering" else distance_question(keys)))
     answers: list[str] = []
     for name in families:
         family = NEEDLE_FAMILIES[name]
@@ -74,6 +86,7 @@ def build_vocab(families: list[str]) -> tuple[list[str], list[str]]:
             for _ in range(32):
                 answers += [o for o in family.options(rng, Key("star", colour)) if o not in answers]
     words |= set(COLOURS)
+    answers += [label for task in orders for label in order_labels(ORDER_TASKS[task]) if label not in answers]
     return [*SPECIALS, *sorted(words)], sorted(answers)
 
 
@@ -94,13 +107,14 @@ class TinyConfig:
     # colour only: the one family a run of minutes learns (shape, count, position stayed at chance
     # for 600 steps each on the needle frame alone; docs/train.md)
     families: list[str] = field(default_factory=lambda: ["colour"])
+    tasks: list[str] = field(default_factory=lambda: ["v-niah", "v-niah-d"])  # what it is trained to answer
     vocab: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.grid = tuple(self.grid)
         if not self.vocab or not self.answers:
-            self.vocab, self.answers = build_vocab(self.families)
+            self.vocab, self.answers = build_vocab(self.families, self.tasks)
         if self.width % self.heads or (self.width // self.heads) % 2:
             raise ValueError(f"width {self.width} must split into {self.heads} heads of even size")
         rotary_dim(self.head_dim, self.partial_rotary)  # raises for a fraction that leaves no even dims
@@ -163,9 +177,10 @@ class Tokenizer:
         unk = self.ids["<unk>"]
         return [self.ids["<vision_end>"], *(self.ids.get(w, unk) for w in _words(text))]
 
-    def options(self, options: list[str]) -> list[int] | None:
-        """Answer-vocabulary ids of the options, or None when one is outside the vocabulary."""
-        ids = [self.answers.get(o) for o in options]
+    def options(self, options: list[str], question: str = "") -> list[int] | None:
+        """Answer-vocabulary ids of the options, or None when one is outside the vocabulary; an
+        order of the question's named keys is its order label's id (niah.data.multi.order_label)."""
+        ids = [self.answers.get(o, self.answers.get(order_label(question, o) or "")) for o in options]
         return None if any(i is None for i in ids) else ids
 
 

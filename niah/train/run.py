@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from niah.data.families import get_family
-from niah.errors import NiahError
+from niah.errors import NiahError, unknown
 from niah.rope import resolve_variant
 from niah.train.data import POOL_FRAMES, build_pool
-from niah.train.model import TinyConfig, perceivable_families
+from niah.train.model import TRAINABLE_TASKS, TinyConfig, perceivable_families
 from niah.train.trainer import LOG, TrainOptions, checkpoint_name, train
 
 Progress = Callable[[str, int, int, dict[str, float]], None]
@@ -19,11 +19,12 @@ Progress = Callable[[str, int, int, dict[str, float]], None]
 
 def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int | None = None,
               lengths: list[int] | None = None, threads: int = 2, families: list[str] | None = None,
-              progress: Progress | None = None, partial_rotary: float = 1.0,
-              device: str = "cpu") -> list[tuple[Path, str]]:  # fmt: skip
+              progress: Progress | None = None, partial_rotary: float = 1.0, device: str = "cpu",
+              tasks: list[str] | None = None) -> list[tuple[Path, str]]:  # fmt: skip
     """Train (or resume, or skip) one model per variant × seed into out/NAME-sS on `device` ("cpu",
     "cuda", "cuda:1"). Returns each checkpoint dir with a one-line summary of its last log line.
-    `partial_rotary`: the fraction of each head that rotates (Qwen3.5's 0.25), for every model."""
+    `partial_rotary`: the fraction of each head that rotates (Qwen3.5's 0.25), for every model;
+    `tasks`: what the models learn (default the two retrieval tasks; ordering and distance too)."""
     check_device(device)
     resolved = [resolve_variant(v) for v in variants]  # unknown names fail here, before any work
     for variant in resolved:
@@ -46,13 +47,18 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
         TinyConfig(partial_rotary=partial_rotary)  # checks the fraction leaves an even number of rotated dims
     except ValueError as err:
         raise NiahError(f"--partial-rotary {partial_rotary:g}: {err}") from None
+    for task in tasks or []:
+        if task not in TRAINABLE_TASKS:
+            raise unknown("task a tiny model can learn", task, TRAINABLE_TASKS)
+    if tasks is not None and not tasks:
+        raise NiahError(f"give at least one task to train: {', '.join(TRAINABLE_TASKS)}")
     defaults = TrainOptions()
     done = []
     for seed in seeds:
         options = TrainOptions(seed=seed, steps=steps or defaults.steps, lengths=lengths or defaults.lengths)
         pool = None
         for spec in specs:
-            chosen = {"families": families} if families else {}
+            chosen = {k: v for k, v in (("families", families), ("tasks", tasks)) if v}
             config = TinyConfig(variant=spec, partial_rotary=partial_rotary, **chosen)
             pool = pool or build_pool(config, seed)  # every variant of a seed sees the same frames
             name = checkpoint_name(spec, seed)

@@ -120,6 +120,7 @@ def test_cli_trains_one_dir_per_variant_and_seed_and_rerun_skips(tmp_path):
     (["--seeds", "-1"], "seeds must be 0 or more"),
     (["--lengths", "0"], "at least 1 frame"),
     (["--device", "tpu"], "--device 'tpu' is not a device: use cpu, cuda or cuda:N"),
+    (["--tasks", "counting"], "unknown task a tiny model can learn 'counting'"),
     *([(["--device", "cuda"], "this machine has no CUDA GPU torch can use: train with --device cpu")]
       if not torch.cuda.is_available() else []),
 ])  # fmt: skip
