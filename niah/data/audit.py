@@ -30,7 +30,9 @@ the chance level it is compared with):
   `count:middle`, `count:smallest`, `count:largest` (counting: a
   count picked by its place among the four consecutive ones offered; the number of inserted
   frames is constant, so counting odd frames is `count:largest`'s rule at best),
-  `distance:first-named` (distance: the needle named first came first).
+  `multi-key:leaves-out-first` (multi-key: the set without the first value the needle's options
+  list; the sets are written in that order), `distance:first-named` (distance: the needle named
+  first came first).
 
 Intervals: the exact (Clopper–Pearson) binomial interval at the effective sample size under
 clustering by needle (items of one needle are not independent: `effective_sample`). `--strict`
@@ -192,6 +194,12 @@ def _consensus(item: Item, ctx: Context) -> tuple[float, float] | None:
     return _pick(_best(item.options, agreement), item.answer), 1 / len(item.options)
 
 
+def _leaves_out_first(item: Item, ctx: Context) -> tuple[float, float] | None:
+    """Multi-key: the set without the needle's first-listed option value."""
+    first = item.needle.options[0]
+    return _pick([i for i, o in enumerate(item.options) if first not in o.split(", ")], item.answer), 0.25
+
+
 def _middle_count(item: Item, ctx: Context) -> tuple[float, float] | None:
     """Counting: one of the two middle options of the four consecutive counts."""
     middle = len(item.options) // 2
@@ -342,6 +350,8 @@ for _rule in (
     Rule("count:smallest", ("counting",), "the smallest count offered", _extreme_count(False)),
     Rule("count:largest", ("counting",), "the largest count offered (the number of odd frames is constant)",
          _extreme_count(True)),
+    Rule("multi-key:leaves-out-first", ("multi-key",), "the set without the needle's first-listed value",
+         _leaves_out_first),
     Rule("distance:first-named", ("distance",), "the needle the question names first", _first_named),
 ):  # fmt: skip
     register_rule(_rule)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -47,15 +47,18 @@ class FrameRef:
     KINDS = ("haystack", "needle", "distractor")
 
     kind: str  # one of KINDS
-    index: int = 0  # haystack frame index, or the distractor's number
+    index: int = 0  # haystack frame index, the distractor's number, or 1 + option of a same-key needle image
     needle: str = ""
 
     @property
     def key(self) -> str:
-        """A stable string naming the frame's content, e.g. 'h17', 'n:n000-colour', 'd:n000-colour:1'."""
+        """A stable string naming the frame's content, e.g. 'h17', 'n:n000-colour', 'n:n000-colour:2' (its
+        key beside option 2, the multi-key task's), 'd:n000-colour:1'."""
         if self.kind == "haystack":
             return f"h{self.index}"
-        return f"n:{self.needle}" if self.kind == "needle" else f"d:{self.needle}:{self.index}"
+        if self.kind == "needle":
+            return f"n:{self.needle}" if self.index == 0 else f"n:{self.needle}:{self.index}"
+        return f"d:{self.needle}:{self.index}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class NeedleRecord:
     value_box: list[int] | None
     distractors: list[DistractorRecord]
     key: str | None = None  # what the find clause names, "colour shape"; None: not known
+    same_key: list[dict] = field(default_factory=list)  # [{image, value}]: its key beside another option
 
     @classmethod
     def from_json(cls, d: dict) -> NeedleRecord:
@@ -117,7 +121,7 @@ def cell_sequence(cell: Cell) -> list[FrameRef]:
     for k in range(cell.length + 1):
         while nxt is not None and nxt.slot == k:
             needle = nxt.needle or cell.needle
-            refs.append(FrameRef("needle", 0, needle) if nxt.kind == "needle"
+            refs.append(FrameRef("needle", nxt.image, needle) if nxt.kind == "needle"
                         else FrameRef("distractor", nxt.image, needle))  # a decoy is a look-alike image too
             nxt = next(slots, None)
         if k < cell.length:
@@ -199,15 +203,25 @@ class Dataset:
         """Pixels of a needle or distractor frame (cached); haystack frames come from `frames`."""
         if ref.kind == "haystack":
             raise ValueError("haystack frames are decoded in order: use frames() or haystack_frames()")
+        return load_png(self.path / NEEDLES_DIR / self.image_name(ref))
+
+    def image_name(self, ref: FrameRef) -> str:
+        """The file in needles/ of a needle, same-key or look-alike frame."""
         record = self.needles[ref.needle]
-        name = record.image if ref.kind == "needle" else record.distractors[ref.index].image
-        return load_png(self.path / NEEDLES_DIR / name)
+        if ref.kind == "needle":
+            return record.image if ref.index == 0 else record.same_key[_same_key_at(record, ref.index - 1)]["image"]
+        return record.distractors[ref.index].image
 
     def frames(self, cell: Cell) -> Iterator[tuple[FrameRef, np.ndarray]]:
         """(ref, pixels) of the cell's frames in order, decoding each haystack frame once."""
         haystack = self.haystack_frames(cell.length)
         for ref in self.sequence(cell):
             yield ref, (next(haystack) if ref.kind == "haystack" else self.image(ref))
+
+
+def _same_key_at(record: NeedleRecord, option: int) -> int:
+    """The position in `record.same_key` of its key beside option `option` (the needle's own order)."""
+    return next(j for j, s in enumerate(record.same_key) if s["value"] == option)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

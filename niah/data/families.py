@@ -167,6 +167,7 @@ class Rendered:
     distractor_drawn: list[list[Drawn]]
     shows: list[int]
     kind: str
+    same_key: list[tuple[int, np.ndarray]]  # (option index, image): the needle's key beside each other option
 
 
 def lookalike_design(
@@ -257,4 +258,6 @@ def render(family: NeedleFamily, rng: np.random.Generator, answer: int, kind: st
         d_image, d_drawn = draw(1 + j, look, shown)
         distractors.append(d_image)
         distractor_drawn.append(d_drawn)
-    return Rendered(key, options, answer, image, drawn, distractors, distractor_drawn, [v for _, v in design], kind)
+    same_key = [(o, draw(0, key, o)[0]) for o in range(len(options)) if o != answer]  # draws nothing from rng
+    return Rendered(key, options, answer, image, drawn, distractors, distractor_drawn, [v for _, v in design], kind,
+                    same_key)  # fmt: skip

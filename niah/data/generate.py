@@ -292,7 +292,7 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
             writer.write(frame)
             if progress and (writer.count % 50 == 0 or writer.count == count):
                 progress("haystack", writer.count, count)
-    write_needle_set(tmp / NEEDLES_DIR, needles)
+    write_needle_set(tmp / NEEDLES_DIR, needles, same_key="multi-key" in c.tasks)
     cells = grid_cells(c, needles)
     (tmp / CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in cells))
     multi = [t for t in c.tasks if t in MULTI_TASKS]

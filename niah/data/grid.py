@@ -77,7 +77,7 @@ class Insertion:
     kind: str  # "needle", "distractor" (a look-alike showing a lure) or "decoy" (a look-alike showing the answer)
     slot: int
     index: int
-    image: int  # 0 for the needle; the look-alike's number for a distractor or decoy
+    image: int  # 0 for the needle (1 + option: its key beside that option, multi-key); a look-alike's number
     answer: int  # option index this image shows (-1: not known, or a task whose frames show no option)
     needle: str = ""  # the needle whose image it is; "": the cell's (multi-needle tasks name theirs)
 

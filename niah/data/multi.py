@@ -19,6 +19,12 @@ Units: slots as in niah.data.grid (an insertion goes before haystack frame `slot
   the answer at a balanced place. The six frames sit at evenly spaced slots of a group placed by
   depth as for ordering. Lure: the count a model gets by matching the key's colour or its shape
   alone, where that is another option.
+- ``multi-key`` (MULTI_KEY_FRAMES = 3 frames): the anchor's key object beside three of its four
+  option values (the needle's image and `same_key` images, each drawn on the needle's background);
+  "Find the frames with a red star. Each answers: What colour is the square beside it? Which three
+  answers do they give?"; the options are the four sets of three values (each misses one, so every
+  wrong set swaps one value), written in the needle's option order, not in order of appearance.
+  The second axis is the group's place, as for ordering.
 - ``distance`` (2 needles): the second axis is the distance in percent of the haystack: needles
   before haystack frames s and s + round(d · L / 100), s drawn uniformly where both fit; "Which
   appears first?", the two needles as options (the answer's letter balanced).
@@ -45,6 +51,7 @@ COUNT_FRAMES = 6  # inserted frames of a counting item: the key in c of them, lo
 COUNT_OPTIONS = 4  # consecutive counts offered
 GROUP_SPAN = 0.25  # the fraction of the haystack a group of needles spans
 ORDER_OPTIONS = 4
+MULTI_KEY_FRAMES = 3  # frames of a multi-key item: 3 of the needle's 4 option values beside its key
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,24 @@ def _counting(spec: CellSpec) -> Cell:
     return _cell("counting", spec, placed, Asked(question, options, spec.place, lures))
 
 
+def _multi_key(spec: CellSpec) -> Cell:
+    needle = spec.anchor
+    if len(needle.same_key) != len(needle.options) - 1 or len(needle.options) != MULTI_KEY_FRAMES + 1:
+        raise NiahError(f"multi-key needs each needle's key drawn beside every option ({needle.id} has "
+                        f"{len(needle.same_key)} such images, {len(needle.options)} options): built-in needles only")
+    missing = [int(k) for k in spec.rng.permutation(len(needle.options))]  # option place p misses missing[p]
+    left_out = missing[spec.place]
+    shown = [o for o in range(len(needle.options)) if o != left_out]
+    shown = [shown[int(k)] for k in spec.rng.permutation(len(shown))]  # order of appearance
+    options = tuple(", ".join(needle.options[o] for o in range(len(needle.options)) if o != m) for m in missing)
+    question = (f"Find the frames with {key_phrase(needle.key)}. Each answers: {needle.ask} "
+                "Which three answers do they give?")
+    slots = group_slots(spec.length, spec.depth, MULTI_KEY_FRAMES)
+    placed = [(slot, "needle", needle, 0 if o == needle.answer else 1 + o)
+              for slot, o in zip(slots, shown, strict=True)]  # fmt: skip
+    return _cell("multi-key", spec, placed, Asked(question, options, spec.place))
+
+
 def _distance(spec: CellSpec) -> Cell:
     first, second = other_needles(spec, 2)
     if spec.rng.random() < 0.5:
@@ -214,6 +239,7 @@ def _distance(spec: CellSpec) -> Cell:
 
 register_multi(MultiTask("ordering", "group place (%)", _ordering, ORDER_OPTIONS))
 register_multi(MultiTask("counting", "group place (%)", _counting, COUNT_OPTIONS))
+register_multi(MultiTask("multi-key", "group place (%)", _multi_key, 4))
 register_multi(MultiTask("distance", "distance (% of length)", _distance, 2))
 
 

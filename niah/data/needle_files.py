@@ -245,9 +245,10 @@ def needle_record(n: Needle) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def write_needle_set(folder: Path, needles: list[Needle]) -> Path:
-    """Write `needles` to `folder` (created): one PNG per needle and distractor + needles.jsonl.
-    Returns the JSONL's path."""
+def write_needle_set(folder: Path, needles: list[Needle], same_key: bool = False) -> Path:
+    """Write `needles` to `folder` (created): one PNG per needle and distractor + needles.jsonl;
+    with `same_key` also each needle's key beside every other option (`{id}.k{option}.png`, listed
+    under "same_key": what the multi-key task shows). Returns the JSONL's path."""
     folder.mkdir(parents=True, exist_ok=True)
     records = []
     for n in needles:
@@ -255,6 +256,10 @@ def write_needle_set(folder: Path, needles: list[Needle]) -> Path:
         write_png(folder / record["image"], n.image)
         for d, spec in zip(n.distractors, record["distractors"], strict=True):
             write_png(folder / spec["image"], d.image)
+        if same_key and n.same_key:
+            record["same_key"] = [{"image": f"{n.id}.k{o}.png", "value": o} for o, _ in n.same_key]
+            for (_, image), spec in zip(n.same_key, record["same_key"], strict=True):
+                write_png(folder / spec["image"], image)
         records.append(record)
     path = folder / NEEDLE_SET_FILE
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))

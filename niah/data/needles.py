@@ -62,6 +62,7 @@ class Needle:
     key_box: Box | None = None
     value_box: Box | None = None
     key: str | None = None  # what the find clause names, "colour shape"; None: not known (a user's needle)
+    same_key: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (option, image): its key beside another
 
     @property
     def question(self) -> str:
@@ -156,5 +157,5 @@ def builtin_needles(count: int, seed: int, width: int, height: int, families: li
         value_box = next((d.box for d in drawn.drawn if not drawn.key.matches(d)), None)
         needles.append(Needle(f"n{i:03d}-{family.name}", family.name, drawn.key.find, family.ask, drawn.options,
                               drawn.answer, drawn.image, distractors, key_box, value_box,
-                              f"{drawn.key.colour} {drawn.key.shape}"))  # fmt: skip
+                              f"{drawn.key.colour} {drawn.key.shape}", drawn.same_key))  # fmt: skip
     return needles

@@ -70,7 +70,7 @@ def rows(dataset: Dataset, task: Task, materialize: bool) -> list[dict[str, Any]
                     raise NiahError(f"cell {cell.id}: haystack frames out of order, cannot be exported")
                 haystack += 1
             else:
-                inserted.append({"index": k, "image": f"media/{NEEDLES_DIR}/{_image_name(dataset, ref)}"})
+                inserted.append({"index": k, "image": f"media/{NEEDLES_DIR}/{dataset.image_name(ref)}"})
         out.append({
             "id": f"{task.name}|{cell.id}", "task": task.name, "cell": cell.id, "length": cell.length,
             "depth": cell.depth, "axis": task.axis, "needle": cell.needle, "question": q.question,
@@ -81,11 +81,6 @@ def rows(dataset: Dataset, task: Task, materialize: bool) -> list[dict[str, Any]
             "video": f"videos/{task.name}/{cell.id}.mp4" if materialize else None,
         })  # fmt: skip
     return out
-
-
-def _image_name(dataset: Dataset, ref) -> str:
-    record = dataset.needles[ref.needle]
-    return record.image if ref.kind == "needle" else record.distractors[ref.index].image
 
 
 def plan_export(dataset: Dataset, materialize: bool) -> ExportPlan:

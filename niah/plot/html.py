@@ -93,7 +93,7 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
         before, after = (slot - 1 if slot > 0 else None), (slot if slot < cell.length else None)
         wanted |= {k for k in (before, after) if k is not None}
         looks = [i for i in cell.insertions if i.kind in LOOKALIKE_KINDS]  # what this cell shows, nearest first
-        refs = [FrameRef("needle", 0, i.needle or cell.needle) for i in needles if i.kind == "needle"]
+        refs = [FrameRef("needle", i.image, i.needle or cell.needle) for i in needles if i.kind == "needle"]
         refs += [FrameRef("distractor", i.image, i.needle or cell.needle) for i in looks]
         for ref in refs:
             key = f"{ref.kind}:{ref.needle}:{ref.index}"
@@ -110,7 +110,7 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
             "lookalikes": [{"image": f"distractor:{i.needle or cell.needle}:{i.image}", "shows": i.answer,
                             "decoy": i.kind == "decoy"} for i in sorted(looks, key=lambda i: abs(i.slot - slot))],
             "image": f"{refs[0].kind}:{refs[0].needle}:{refs[0].index}",
-            "needles": [f"needle:{i.needle or cell.needle}:0" for i in needles if i.kind == "needle"],
+            "needles": [f"needle:{i.needle or cell.needle}:{i.image}" for i in needles if i.kind == "needle"],
         }  # fmt: skip
     if wanted:
         for k, frame in enumerate(ds.haystack_frames(max(wanted) + 1)):

@@ -33,6 +33,8 @@ register(Task("ordering", "3 needles: in which order do they appear", multi_quer
               "group place (%)"))
 register(Task("counting", "a key in 0-5 of 6 inserted frames, look-alikes in the rest: how many", multi_query,
               PAPER_METRICS, True, "group place (%)"))
+register(Task("multi-key", "one key beside 3 of its 4 values: which set of answers", multi_query, PAPER_METRICS, True,
+              "group place (%)"))
 register(Task("distance", "2 needles a distance apart: which appears first", multi_query, PAPER_METRICS, True,
               "distance (% of length)"))
 

@@ -21,7 +21,8 @@ DEPTHS = [0, 25, 50, 75, 100]
 @pytest.fixture(scope="module")
 def multi_dataset(tmp_path_factory) -> Dataset:
     out = tmp_path_factory.mktemp("multi") / "ds"
-    config = resolve_config("demo", needles=6, lengths="16,40", tasks="v-niah,v-niah-d,ordering,counting,distance")
+    tasks = "v-niah,v-niah-d,ordering,counting,multi-key,distance"
+    config = resolve_config("demo", needles=6, lengths="16,40", tasks=tasks)
     return Dataset(generate(out, config))
 
 
@@ -32,21 +33,30 @@ def _keys_named(question: str) -> list[str]:
             if b in ("star", "triangle", "cross", "diamond") and a not in ("a", "an", "the")]  # fmt: skip
 
 
-def _frame_keys(ds: Dataset, needles: dict[str, NeedleRecord], cell) -> list[str | None]:
-    """The key object each frame of the cell shows (None: a haystack frame), from needles.jsonl."""
-    keys = []
+def _frame_keys(ds: Dataset, needles: dict[str, NeedleRecord], cell) -> list[tuple[str | None, str | None]]:
+    """(key object, value) each frame of the cell shows (None: a haystack frame), from needles.jsonl."""
+    shown = []
     for ref in cell_sequence(cell):
         record = needles.get(ref.needle)
-        keys.append(None if ref.kind == "haystack" else record.key if ref.kind == "needle"
-                    else record.distractors[ref.index].key)  # fmt: skip
-    return keys
+        if ref.kind == "haystack":
+            shown.append((None, None))
+        elif ref.kind == "needle":  # image 0: the needle; 1 + o: its key beside option o
+            value = record.answer if ref.index == 0 else next(s["value"] for s in record.same_key
+                                                              if s["image"] == f"{record.id}.k{ref.index - 1}.png")
+            shown.append((record.key, record.options[value]))
+        else:
+            shown.append((record.distractors[ref.index].key, None))
+    return shown
 
 
-def _answer_from_frames(task: str, question: str, keys: list[str | None]) -> str:
+def _answer_from_frames(task: str, question: str, shown: list[tuple[str | None, str | None]]) -> str:
     named = _keys_named(question)
-    where = {k: [i for i, shown in enumerate(keys) if shown == k] for k in named}
+    keys = [k for k, _ in shown]
+    where = {k: [i for i, s in enumerate(keys) if s == k] for k in named}
     if task == "counting":
         return str(len(where[named[0]]))
+    if task == "multi-key":
+        return ", ".join(sorted(shown[i][1] for i in where[named[0]]))
     assert all(len(v) == 1 for v in where.values()), where  # each find clause is met by exactly one frame
     first = sorted(named, key=lambda k: where[k][0])
     return ", ".join(first) if task == "ordering" else f"the {first[0]}"
@@ -59,13 +69,16 @@ def test_answer_is_determined_by_find_clauses_and_positions_at_any_length(multi_
     assert len(cells) == len(LENGTHS) * len(DEPTHS) * len(needles)
     for cell in cells:
         asked = cell.asked
-        keys = _frame_keys(multi_dataset, needles, cell)
-        assert len(keys) == cell.length + len(cell.insertions)
-        assert asked.options[asked.answer] == _answer_from_frames(task, asked.question, keys), cell.id
+        shown = _frame_keys(multi_dataset, needles, cell)
+        assert len(shown) == cell.length + len(cell.insertions)
+        answer = asked.options[asked.answer]
+        if task == "multi-key":  # a set: compared without its written order
+            answer = ", ".join(sorted(answer.split(", ")))
+        assert answer == _answer_from_frames(task, asked.question, shown), cell.id
         assert len(set(asked.options)) == len(asked.options)
 
 
-@pytest.mark.parametrize("task", ["ordering", "counting"])
+@pytest.mark.parametrize("task", ["ordering", "counting", "multi-key"])
 def test_every_depth_row_moves_the_needles(multi_dataset, task):
     """V-RULER places these needles at linspace(0, frames - 1, k) whatever the depth; here depth moves them."""
     cells = multi_cells(task, 3, LENGTHS, DEPTHS, list(multi_dataset.needles.values()))
@@ -107,7 +120,8 @@ def test_counting_counts_only_frames_that_meet_the_find_clause(multi_dataset):
 def test_audit_is_at_chance_on_every_task(multi_dataset):
     rows = audit(multi_dataset, frames=False)
     assert {r.task for r in rows} == {"v-niah", "v-niah-d", *MULTI_TASKS}
-    assert {"order:as-listed", "order:consensus", "count:middle", "distance:first-named"} <= {r.rule for r in rows}
+    assert {"order:as-listed", "order:consensus", "count:middle", "multi-key:leaves-out-first",
+            "distance:first-named"} <= {r.rule for r in rows}  # fmt: skip
     assert not [r for r in rows if r.beats_chance]
 
 
@@ -131,3 +145,13 @@ def test_a_recipe_can_name_tasks(tmp_path):
     assert config.tasks == ["v-niah", "distance"]
     ds = Dataset(generate(tmp_path / "d", config))
     assert set(ds.task_cells) == {"distance"} and ds.manifest["axes"]["distance"] == "distance (% of length)"
+
+
+def test_multi_key_options_are_every_set_that_swaps_one_value(multi_dataset):
+    for cell in multi_dataset.task_cells["multi-key"]:
+        needle = multi_dataset.needles[cell.needle]
+        sets = [frozenset(o.split(", ")) for o in cell.asked.options]
+        assert len(set(sets)) == 4 and all(len(s) == 3 and s <= set(needle.options) for s in sets)
+        answer = sets[cell.asked.answer]
+        assert all(len(answer - s) == 1 for k, s in enumerate(sets) if k != cell.asked.answer)
+        assert all(i.needle == cell.needle and i.kind == "needle" for i in cell.insertions)

@@ -224,10 +224,10 @@ def test_cli_runs_multi_needle_tasks_and_plots_them_on_their_own_axes(tiny_check
 
     out = tmp_path / "run"
     res = cli("run", multi_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--variants", "m-rope",
-              "--tasks", "ordering,counting,distance", "--out", out, "--dtype", "float32", "-q")  # fmt: skip
+              "--tasks", "ordering,counting,multi-key,distance", "--out", out, "--dtype", "float32", "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
     recs = lines(out / "results.jsonl")
-    assert {r["task"] for r in recs} == {"ordering", "counting", "distance"} and len(recs) == 3 * 6
+    assert {r["task"] for r in recs} == {"ordering", "counting", "multi-key", "distance"} and len(recs) == 4 * 6
     assert all(r["cell"].startswith(r["task"] + "-") for r in recs)
     counting = [r for r in recs if r["task"] == "counting"]
     assert all(r["metrics"]["exact_match"]["lured"] is not None for r in counting)  # counting has a lure rate
@@ -246,6 +246,8 @@ def test_cli_runs_multi_needle_tasks_and_plots_them_on_their_own_axes(tiny_check
     ordering = [c for cid, c in data["cells"].items() if cid.startswith("ordering-")]
     assert ordering and all(len(c["needles"]) == 3 and c["sequence"].count("N") == 3 for c in ordering)
     assert all(c["question"].endswith("In which order do they appear?") for c in ordering)
+    multi_key = [c for cid, c in data["cells"].items() if cid.startswith("multi-key-")]
+    assert multi_key and all(len(set(c["needles"])) == 3 for c in multi_key)  # three images of one key, each shown
     res = cli("run", multi_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--tasks", "v-niah,ordering",
               "--out", tmp_path / "r2", "--dry-run")  # fmt: skip
     assert res.exit_code == 0, res.output

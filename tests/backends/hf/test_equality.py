@@ -166,13 +166,14 @@ def test_v2pe_visual_stride_runs_on_internvl(tiny_checkpoints, short_dataset, tm
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_multi_needle_tasks_run_and_prefix_reuse_equals_recompute(family, tiny_checkpoints, multi_dataset, tmp_path):
-    """Ordering, counting and distance insert several needles (and look-alikes) per cell: every family
+    """Ordering, counting, multi-key and distance insert several needles (and look-alikes) per cell: every family
     scores them through the task interface alone, and reusing the shared prefix changes no answer."""
     from niah.rope import resolve_variant
 
     ds = Dataset(multi_dataset)
-    plan = make_plan(ds, [TASKS[t] for t in ("ordering", "counting", "distance")], [resolve_variant("m-rope")])
-    assert {s.task.name for s in plan} == {"ordering", "counting", "distance"}
+    multi = ("ordering", "counting", "multi-key", "distance")
+    plan = make_plan(ds, [TASKS[t] for t in multi], [resolve_variant("m-rope")])
+    assert {s.task.name for s in plan} == set(multi)
     assert all(sum(r.kind == "needle" for r in s.query.frames) >= 2 for s in plan if s.task.name != "counting")
     results = {}
     for reuse in (True, False):
