@@ -189,7 +189,7 @@ def _consensus(item: Item, ctx: Context) -> tuple[float, float] | None:
     orders = [o.split(", ") for o in item.options]
 
     def agreement(i: int) -> float:
-        return sum(a == b for j, other in enumerate(orders) if j != i for a, b in zip(orders[i], other, strict=True))
+        return sum(a == b for j, other in enumerate(orders) if j != i for a, b in zip(orders[i], other, strict=False))
 
     return _pick(_best(item.options, agreement), item.answer), 1 / len(item.options)
 

@@ -175,12 +175,17 @@ class Dataset:
         return sha256_file(self.path / MANIFEST)
 
     @property
+    def all_cells(self) -> list[Cell]:
+        """The retrieval cells and every multi-needle task's."""
+        return [*self.cells, *(c for cells in self.task_cells.values() for c in cells)]
+
+    @property
     def lengths(self) -> list[int]:
-        return sorted({c.length for c in self.cells})
+        return sorted({c.length for c in self.all_cells})
 
     @property
     def depths(self) -> list[int]:
-        return sorted({c.depth for c in self.cells})
+        return sorted({c.depth for c in self.all_cells})
 
     @property
     def frame_size(self) -> tuple[int, int]:

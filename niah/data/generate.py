@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,12 +25,13 @@ from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, TASK_CELLS
 from niah.data.families import DISTRACTOR_KINDS
 from niah.data.grid import DISTRACTOR_MODES, Cell, cell_rng, check_grid, make_cell, option_order, parse_int_list
 from niah.data.multi import MULTI_TASKS, multi_cells
-from niah.data.needle_files import load_needle_file, write_needle_set
+from niah.data.needle_files import load_needle_file, resolve_needle_file, write_needle_set
 from niah.data.needles import Needle, builtin_needles
 from niah.data.presets import load_preset
 from niah.data.sources import HAYSTACK_SOURCES, SourceSpec
 from niah.data.video_io import Mp4Writer, mp4_rate, write_mp4
-from niah.errors import FULL, NiahError, disk_hint, unknown
+from niah.data.vruler import file_task, is_vruler, item_cells, item_needles, load_records, read_items
+from niah.errors import FULL, NiahError, NiahWarning, disk_hint, unknown
 from niah.files import transient_lock, umask
 from niah.versions import versions
 
@@ -87,9 +89,20 @@ def resolve_config(preset: str | None, **overrides: Any) -> GenerateConfig:
     for key in ("families", "tasks"):
         if isinstance(values.get(key), str):
             values[key] = [f for f in values[key].split(",") if f]
+    if values.get("needle_file") and (path := vruler_file(values["needle_file"])):  # items, not needles
+        values["tasks"] = [file_task(path, values.get("tasks") or [])]
     config = GenerateConfig(**values)
     check_config(config)
     return config
+
+
+def vruler_file(name: str) -> Path | None:
+    """The needle file's path when it holds V-RULER items (niah.data.vruler), else None."""
+    try:
+        path = resolve_needle_file(name)
+    except NiahError:
+        return None
+    return path if path.suffix == ".json" and is_vruler(load_records(path)) else None
 
 
 def check_config(c: GenerateConfig) -> None:
@@ -280,7 +293,15 @@ def _generate_locked(out: Path, config: GenerateConfig, force: bool, progress: P
 
 
 def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> None:
-    if c.needle_file:
+    items = None
+    if c.needle_file and (path := vruler_file(c.needle_file)):
+        items = read_items(path, load_records(path))
+        needles = item_needles(items, c.width, c.height)
+        warnings.warn(NiahWarning(f"{path.name}: V-RULER's own evaluation puts these images at linspace(0, frames - 1, "
+                                  "k) whatever the depth, so its depth rows are one input; here depth moves them "
+                                  "(the group's place): compare with V-RULER's heatmaps by length only"),
+                      stacklevel=2)  # fmt: skip
+    elif c.needle_file:
         needles = load_needle_file(c.needle_file, c.width, c.height)
     else:
         needles = builtin_needles(c.needles, c.seed, c.width, c.height, c.families or None, c.distractor_kind)
@@ -292,13 +313,15 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
             writer.write(frame)
             if progress and (writer.count % 50 == 0 or writer.count == count):
                 progress("haystack", writer.count, count)
-    write_needle_set(tmp / NEEDLES_DIR, needles, same_key="multi-key" in c.tasks)
-    cells = grid_cells(c, needles)
+    write_needle_set(tmp / NEEDLES_DIR, needles, same_key="multi-key" in c.tasks or items is not None)
+    cells = [] if items is not None else grid_cells(c, needles)
     (tmp / CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in cells))
-    multi = [t for t in c.tasks if t in MULTI_TASKS]
+    multi = [t for t in c.tasks if t in MULTI_TASKS] if items is None else []
     records = [NeedleRecord.from_json(json.loads(line))
                for line in (tmp / NEEDLES_DIR / "needles.jsonl").read_text().splitlines()] if multi else []  # fmt: skip
     task_cells = [cell for t in multi for cell in multi_cells(t, c.seed, c.lengths, c.depths, records)]
+    if items is not None:
+        task_cells = item_cells(c.tasks[0], items, c.lengths, c.depths)
     if task_cells:
         (tmp / TASK_CELLS).write_text("".join(json.dumps(cell.as_json(), sort_keys=True) + "\n" for cell in task_cells))
     if c.materialize:

@@ -1,6 +1,7 @@
 """Needle files: the user's own needles in, a dataset's needle set out.
 
-Three formats are read as they are (a JSON array or one JSON object per line):
+Three needle formats are read as they are (a JSON array or one JSON object per line); V-RULER's
+item files (several images per item) are read by niah.data.vruler:
 
 - **niah**: ``image`` (or ``path``), ``find`` + ``ask`` (or one ``question``/``prompt``),
   ``options``, ``answer``, ``distractors`` (image paths, or objects ``{"image", "lure"}``), and

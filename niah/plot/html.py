@@ -77,7 +77,7 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
     """Thumbnails (id → data URL) and, per cell id, what the drill-down shows of it."""
     from niah.data.dataset import FrameRef
 
-    cells = {c.id: c for c in [*ds.cells, *(c for cs in ds.task_cells.values() for c in cs)]}
+    cells = {c.id: c for c in ds.all_cells}
     thumbs: dict[str, str] = {}
     info: dict[str, dict[str, Any]] = {}
     wanted: set[int] = set()
