@@ -16,7 +16,8 @@ LMMS = "lmms-eval"
     "--out", required=True, type=click.Path(file_okay=False), help="Run dir to write (replaces an earlier import only)."
 )
 @click.option(
-    "--model", required=True, help="Model name to show in plots and tables, e.g. 'Qwen2-VL-7B (VideoRoPE paper)'."
+    "--model", help="Model name to show in plots and tables, e.g. 'Qwen2-VL-7B (VideoRoPE paper)' (lmms-eval: default "
+    "the model its results file names).",
 )
 @click.option("--variant", required=True, help="The niah RoPE variant the results were made with (see niah rope list).")
 @click.option(
@@ -24,7 +25,7 @@ LMMS = "lmms-eval"
     help="The niah task a published file is for: v-niah or v-niah-d (lmms-eval samples name their own).",
 )  # fmt: skip
 @click.option("--source", help="Where the file comes from (repository, commit, path), kept in run.json.")
-def import_(fmt: str, files: tuple[str, ...], out: str, model: str, variant: str, task: str,
+def import_(fmt: str, files: tuple[str, ...], out: str, model: str | None, variant: str, task: str,
             source: str | None) -> None:  # fmt: skip
     """Turn results FILES made elsewhere into a run dir that niah plot draws beside your own runs.
 
@@ -42,8 +43,7 @@ def import_(fmt: str, files: tuple[str, ...], out: str, model: str, variant: str
     Examples:
       niah import videorope all_accuracies.json --model Qwen2-VL-7B --variant m-rope \\
           --task v-niah --out runs/paper-m-rope
-      niah import lmms-eval logs/qwen2_5_vl/*_samples_niah_*.jsonl --model Qwen2.5-VL-7B \\
-          --variant m-rope --out runs/lmms-qwen
+      niah import lmms-eval logs/qwen2_5_vl/*_samples_niah_*.jsonl --variant m-rope --out runs/lmms-qwen
       niah plot runs/mine runs/paper-m-rope --out figures/
     """
     if fmt == LMMS:
@@ -53,5 +53,7 @@ def import_(fmt: str, files: tuple[str, ...], out: str, model: str, variant: str
     else:
         if len(files) != 1:
             raise click.UsageError(f"format {fmt} reads one file, got {len(files)}")
+        if not model:
+            raise click.UsageError("give --model NAME: a published file does not say which model it is")
         root = import_results(fmt, files[0], out, model, variant, task, source)
     click.echo(f"imported {', '.join(files)} → {root}")

@@ -64,13 +64,34 @@ def sample_record(line: dict[str, Any], model: str, variant: str, where: str) ->
             "lmms_doc_id": line.get("doc_id")}  # fmt: skip
 
 
-def import_lmms(files: Sequence[str | Path], out: str | Path, model: str, variant: str,
+def logged_model(samples: Path) -> str | None:
+    """The model as lmms-eval names it in the results file written beside a samples file
+    (`<stamp>_results.json` for `<stamp>_samples_<task>.jsonl`): its `model_name`, else its
+    `--model` with the `--model_args`; None without that file."""
+    stamp = samples.name.split("_samples_")[0]
+    try:
+        results = json.loads((samples.parent / f"{stamp}_results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    config = results.get("config") or {}
+    if results.get("model_name"):
+        return str(results["model_name"])
+    if config.get("model"):
+        return f"{config['model']} ({config['model_args']})" if config.get("model_args") else str(config["model"])
+    return None
+
+
+def import_lmms(files: Sequence[str | Path], out: str | Path, model: str | None, variant: str,
                 source: str | None = None) -> Path:  # fmt: skip
     """Write run dir `out` from lmms-eval samples files of niah export tasks (one per task, or
-    several); a sample logged twice (the same task and cell) is refused."""
+    several); a sample logged twice (the same task and cell) is refused. `model`: the name to
+    show, default the one lmms-eval's results file beside the first samples file gives."""
     from niah.rope import resolve_variant
 
     spec = resolve_variant(variant).spec
+    model = model or logged_model(Path(files[0]))
+    if not model:
+        raise NiahError(f"no lmms-eval results file beside '{files[0]}' names the model: give --model NAME")
     records: dict[str, dict[str, Any]] = {}
     hashes = {}
     for file in files:

@@ -181,8 +181,8 @@ def test_lmms_evals_own_samples_files_import_as_the_cells_they_answer(tmp_path):
     assert cli("generate", "--preset", "demo", "--needles-per-cell", "3", "--lengths", "16", "--tasks",
                "v-niah-d,ordering", "--out", data, "-q").exit_code == 0  # fmt: skip
     ds = Dataset(data)
-    res = cli("import", "lmms-eval", *sorted(LMMS_LOGS.glob("*_samples_*.jsonl")), "--model", "dummy (lmms-eval)",
-              "--variant", "m-rope", "--out", tmp_path / "r")  # fmt: skip
+    res = cli("import", "lmms-eval", *sorted(LMMS_LOGS.glob("*_samples_*.jsonl")), "--variant", "m-rope",
+              "--out", tmp_path / "r")  # fmt: skip
     assert res.exit_code == 0, res.output
     records = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
     for task in ("v-niah-d", "ordering"):
@@ -196,7 +196,7 @@ def test_lmms_evals_own_samples_files_import_as_the_cells_they_answer(tmp_path):
     published = json.loads(next(LMMS_LOGS.glob("*_results.json")).read_text())["results"]
     for task in ("v-niah-d", "ordering"):  # lmms-eval's own aggregate, from the same samples
         name = "niah_" + task.replace("-", "_")
-        assert summary["accuracy"][f"dummy (lmms-eval)|m-rope|{task}"] == published[name]["niah_generate,none"]
+        assert summary["accuracy"][f"dummy (response=B)|m-rope|{task}"] == published[name]["niah_generate,none"]
 
 
 def test_import_refuses_a_log_that_is_not_a_niah_export(tmp_path):
@@ -205,3 +205,7 @@ def test_import_refuses_a_log_that_is_not_a_niah_export(tmp_path):
     res = cli("import", "lmms-eval", log, "--model", "m", "--variant", "m-rope", "--out", tmp_path / "r")
     assert res.exit_code == 2 and "not a sample of a niah export" in res.output and "it lacks task" in res.output
     assert not (tmp_path / "r").exists()
+    alone = tmp_path / "x_samples_niah_ordering.jsonl"  # no lmms-eval results file beside it to name the model
+    shutil.copy(next(LMMS_LOGS.glob("*_samples_niah_ordering.jsonl")), alone)
+    res = cli("import", "lmms-eval", alone, "--variant", "m-rope", "--out", tmp_path / "r")
+    assert res.exit_code == 2 and "give --model NAME" in res.output and not (tmp_path / "r").exists()
