@@ -145,8 +145,12 @@ def test_materialize_writes_a_video_per_row_and_dry_run_writes_nothing(source, t
     res = cli("export", source, "--out", tmp_path / "dry", "--materialize", "--dry-run")
     assert res.exit_code == 0 and "videos       about" in res.output and "rows         144" in res.output
     assert not (tmp_path / "dry").exists()
-    res = cli("export", source, "--out", tmp_path / "m", "--materialize", "--no-audit", "-q")
+    small = tmp_path / "small"  # one MP4 per row: a small dataset keeps the test short
+    assert cli("generate", "--preset", "demo", "--lengths", "16", "--depths", "0,100", "--needles-per-cell", "3",
+               "--tasks", "v-niah,distance", "--out", small, "-q").exit_code == 0  # fmt: skip
+    res = cli("export", small, "--out", tmp_path / "m", "--materialize", "--no-audit", "-q")
     assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "m" / "videos").rglob("*.mp4"))) == 12
     row = datasets.load_dataset(str(tmp_path / "m"), "distance", split="test")[0]
     with av.open(str(tmp_path / "m" / row["video"])) as container:
         assert sum(1 for _ in container.decode(video=0)) == row["num_frames"]
