@@ -54,3 +54,4 @@ v = s(sys.argv[1]); print("\n".join(x for x in v if x.split(":")[0] != "vanilla"
   echo "## $length frames ($((length / longest))x the longest training length)"
   cat "$work/figures/L$length/summary.md"
 done
+niah plot "$work"/runs/L*/s* --out "$work/figures/all" > /dev/null  # every length in one heatmap per variant

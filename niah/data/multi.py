@@ -1,4 +1,4 @@
-"""Multi-needle tasks' cells: ordering, counting and distance, built at generation (task_cells.jsonl).
+"""Multi-needle tasks' cells: ordering, counting, multi-key and distance, built at generation (task_cells.jsonl).
 
 Each task is one registration (`MULTI_TASKS`): how it places needles in a (length, depth) cell and
 what it asks. A cell's needle is its *anchor* (the grid's needle); the other needles it shows are
@@ -50,7 +50,7 @@ ORDER_NEEDLES = 3  # needles an ordering item shows: 3! = 6 orders, 4 of them as
 COUNT_FRAMES = 6  # inserted frames of a counting item: the key in c of them, look-alikes in the rest
 COUNT_OPTIONS = 4  # consecutive counts offered
 GROUP_SPAN = 0.25  # the fraction of the haystack a group of needles spans
-ORDER_OPTIONS = 4
+ORDER_OPTIONS = 4  # options of an ordering item: the answer and 3 of the 5 other orders
 MULTI_KEY_FRAMES = 3  # frames of a multi-key item: 3 of the needle's 4 option values beside its key
 
 
