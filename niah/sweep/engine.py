@@ -106,8 +106,9 @@ def _answerable(plan: list[Sample], backend: Backend, dataset: Dataset) -> tuple
         by_reason.setdefault(why, {}).setdefault(task, []).append(needle)
     listed = "; ".join(f"{_which(tasks, dataset)}: {why}" for why, tasks in by_reason.items())
     if not kept:
-        raise NiahError(f"{backend.name} can answer no sample of '{dataset.path}' ({listed}): generate a dataset "
-                        "with needles it can see, e.g. --families colour,shape,count,position")  # fmt: skip
+        raise NiahError(f"{backend.name} can answer no sample of '{dataset.path}' ({listed}): run tasks it answers, "
+                        "or generate a dataset with needles it can see, e.g. --families colour,shape,count,"
+                        "position")  # fmt: skip
     return kept, f"skipping what {backend.name} cannot answer ({listed})"
 
 
