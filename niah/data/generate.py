@@ -319,7 +319,8 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
     multi = [t for t in c.tasks if t in MULTI_TASKS] if items is None else []
     records = [NeedleRecord.from_json(json.loads(line))
                for line in (tmp / NEEDLES_DIR / "needles.jsonl").read_text().splitlines()] if multi else []  # fmt: skip
-    task_cells = [cell for t in multi for cell in multi_cells(t, c.seed, c.lengths, c.depths, records)]
+    task_cells = [cell for t in multi
+                  for cell in multi_cells(t, c.seed, c.lengths, c.depths, records, c.distractor_period)]  # fmt: skip
     if items is not None:
         task_cells = item_cells(c.tasks[0], items, c.lengths, c.depths)
     if task_cells:

@@ -13,6 +13,10 @@ Units: slots as in niah.data.grid (an insertion goes before haystack frame `slot
   least one frame between needles) and depth d puts its first needle at d % of the room left, so
   depth 0 starts the group at the first frame and depth 100 ends it at the last. The question lists
   the needles in an order drawn independently of where they sit.
+- ``ordering-d``: ordering with V-NIAH-D's look-alikes: each needle gets one look-alike (an image of
+  its own whose key is none of the three named) the dataset's distractor period before or after it
+  (a side drawn where both fit; none where neither does). Lures: the options equal to the order a
+  model gets by taking one look-alike for its needle.
 - ``counting`` (COUNT_FRAMES = 6 inserted frames): the anchor needle's image in c of them (c = 0
   to 5) and its look-alikes (keys that fail the find clause) in the others, so the number of odd
   frames says nothing; "How many frames show a red star?", four consecutive counts as options with
@@ -65,6 +69,7 @@ class CellSpec:
     needles: list[NeedleRecord]
     place: int
     rng: np.random.Generator
+    period: int = 0  # the dataset's distractor period (frames): where ordering-d puts look-alikes
 
     @property
     def anchor(self) -> NeedleRecord:
@@ -80,6 +85,7 @@ class MultiTask:
     axis: str
     build: Callable[[CellSpec], Cell]
     options: int  # options per item: answer places are balanced over this many
+    lure_rate: bool = False  # its look-alikes make specific wrong options (Asked.lures): a lure rate is measured
 
 
 MULTI_TASKS: dict[str, MultiTask] = {}
@@ -171,7 +177,7 @@ def _cell(task: str, spec: CellSpec, placed: list[tuple[int, str, NeedleRecord, 
                 insertions, (), task, asked)  # fmt: skip
 
 
-def _ordering(spec: CellSpec) -> Cell:
+def _ordering(spec: CellSpec, lookalikes: bool = False) -> Cell:
     needles = other_needles(spec, ORDER_NEEDLES)
     shown = [needles[int(k)] for k in spec.rng.permutation(ORDER_NEEDLES)]  # order of appearance
     names = [needles[int(k)] for k in spec.rng.permutation(ORDER_NEEDLES)]  # order the question names them
@@ -181,7 +187,27 @@ def _ordering(spec: CellSpec) -> Cell:
     question = ordering_question([n.key for n in names])
     slots = group_slots(spec.length, spec.depth, ORDER_NEEDLES)
     placed = [(slot, "needle", n, 0) for slot, n in zip(slots, shown, strict=True)]
-    return _cell("ordering", spec, placed, Asked(question, tuple(options), spec.place))
+    lures: set[int] = set()
+    if lookalikes:
+        keys = {n.key for n in needles}
+        for slot, needle in zip(slots, shown, strict=True):
+            fits = [s for s in (slot - spec.period, slot + spec.period) if 0 <= s <= spec.length and spec.period]
+            looks = [j for j, d in enumerate(needle.distractors) if d.key and d.key not in keys]
+            if not fits or not looks:
+                continue
+            at = fits[int(spec.rng.integers(len(fits)))]
+            placed.append((at, "distractor", needle, looks[int(spec.rng.integers(len(looks)))]))
+            # the order read by taking the look-alike for its needle (a look-alike follows its slot's needles)
+            taken = sorted((at, 1, j, n) if n is needle else (s, 0, j, n)
+                           for j, (s, n) in enumerate(zip(slots, shown, strict=True)))  # fmt: skip
+            confused = ", ".join(n.key for *_, n in taken)
+            lures |= {k for k, o in enumerate(options) if o == confused and o != answer}
+    return _cell("ordering-d" if lookalikes else "ordering", spec, placed,
+                 Asked(question, tuple(options), spec.place, tuple(sorted(lures))))  # fmt: skip
+
+
+def _ordering_d(spec: CellSpec) -> Cell:
+    return _ordering(spec, lookalikes=True)
 
 
 def _counting(spec: CellSpec) -> Cell:
@@ -238,12 +264,14 @@ def _distance(spec: CellSpec) -> Cell:
 
 
 register_multi(MultiTask("ordering", "group place (%)", _ordering, ORDER_OPTIONS))
-register_multi(MultiTask("counting", "group place (%)", _counting, COUNT_OPTIONS))
+register_multi(MultiTask("ordering-d", "group place (%)", _ordering_d, ORDER_OPTIONS, lure_rate=True))
+register_multi(MultiTask("counting", "group place (%)", _counting, COUNT_OPTIONS, lure_rate=True))
 register_multi(MultiTask("multi-key", "group place (%)", _multi_key, 4))
 register_multi(MultiTask("distance", "distance (% of length)", _distance, 2))
 
 
-def multi_cells(task: str, seed: int, lengths: list[int], depths: list[int], needles: list[NeedleRecord]) -> list[Cell]:
+def multi_cells(task: str, seed: int, lengths: list[int], depths: list[int], needles: list[NeedleRecord],
+                period: int = 0) -> list[Cell]:  # fmt: skip
     """Every (length, depth, anchor needle) cell of a multi-needle task, lengths outer, depths inner."""
     if any(n.key is None for n in needles):
         raise NiahError(f"task {task} needs needles whose key object is known (built-in needles, or a needle file "
@@ -255,5 +283,5 @@ def multi_cells(task: str, seed: int, lengths: list[int], depths: list[int], nee
             for i in range(len(needles)):
                 rng = np.random.default_rng([seed, 7919, list(MULTI_TASKS).index(task), length, depth, i])
                 place = (i + a * len(depths) + b) % t.options
-                cells.append(t.build(CellSpec(length, depth, i, needles, place, rng)))
+                cells.append(t.build(CellSpec(length, depth, i, needles, place, rng, period)))
     return cells

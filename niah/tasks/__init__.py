@@ -31,6 +31,8 @@ register(Task("v-niah", "needle in the haystack (LongVA)", v_niah, PAPER_METRICS
 register(Task("v-niah-d", "needle plus periodic look-alikes, lures and decoys (VideoRoPE)", v_niah_d, PAPER_METRICS))
 register(Task("ordering", "3 needles: in which order do they appear", multi_query, PAPER_METRICS, True,
               "group place (%)"))
+register(Task("ordering-d", "ordering with a look-alike beside each needle (V-NIAH-D's)", multi_query,
+              PAPER_METRICS, True, "group place (%)"))
 register(Task("counting", "a key in 0-5 of 6 inserted frames, look-alikes in the rest: how many", multi_query,
               PAPER_METRICS, True, "group place (%)"))
 register(Task("multi-key", "one key beside 3 of its 4 values: which set of answers", multi_query, PAPER_METRICS, True,

@@ -2,14 +2,15 @@
 for them (niah.data.multi places the needles and words the question; this module only reads).
 
 Their frames show no option each (the answer is a relation between frames), so `Query.shows` marks
-every inserted frame UNKNOWN and a backend that retrieves one frame (the probe) skips them. Counting
-measures a lure rate (the count a model gets by matching half the key); ordering and distance none.
+every inserted frame UNKNOWN and a backend that retrieves one frame (the probe) skips them. The tasks
+with look-alikes measure a lure rate (niah.data.multi.MultiTask.lure_rate: counting, ordering-d).
 """
 
 from __future__ import annotations
 
 from niah.data.dataset import Dataset
 from niah.data.grid import Cell
+from niah.data.multi import MULTI_TASKS
 from niah.tasks.query import UNKNOWN, Query
 
 
@@ -20,6 +21,7 @@ def multi_query(dataset: Dataset, cell: Cell) -> Query:
         raise ValueError(f"cell {cell.id} is a retrieval cell; multi-needle tasks read their own cells")
     frames = tuple(dataset.sequence(cell))
     shows = tuple(None if ref.kind == "haystack" else UNKNOWN for ref in frames)
-    lures = frozenset(asked.lures) if cell.task == "counting" else None
+    measured = cell.task in MULTI_TASKS and MULTI_TASKS[cell.task].lure_rate
+    lures = frozenset(asked.lures) if measured else None
     return Query(frames=frames, question=asked.question, options=asked.options, answer=asked.options[asked.answer],
                  shows=shows, lures=lures, family=dataset.needles[cell.needle].family)  # fmt: skip

@@ -109,7 +109,7 @@ def test_presets_and_a_240_needle_dataset_pass_the_strict_audit(tmp_path, kind):
     shrunk to 112x56 to keep the suite short: the construction is the same); 240 needles of all six
     families (text and frequency rules: they read cells and needle records, not frame sizes); every
     multi-needle task on all but the demo."""
-    every = "v-niah,v-niah-d,ordering,counting,multi-key,distance"  # the demo's 2 needles are too few for ordering
+    every = "v-niah,v-niah-d,ordering,ordering-d,counting,multi-key,distance"  # the demo's 2 needles: too few
     configs = {
         "demo": resolve_config("demo", distractor_kind=kind),
         "longva": resolve_config("longva", distractor_kind=kind, width=112, height=56, tasks=every),

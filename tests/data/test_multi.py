@@ -21,7 +21,7 @@ DEPTHS = [0, 25, 50, 75, 100]
 @pytest.fixture(scope="module")
 def multi_dataset(tmp_path_factory) -> Dataset:
     out = tmp_path_factory.mktemp("multi") / "ds"
-    tasks = "v-niah,v-niah-d,ordering,counting,multi-key,distance"
+    tasks = "v-niah,v-niah-d,ordering,ordering-d,counting,multi-key,distance"
     config = resolve_config("demo", needles=6, lengths="16,40", tasks=tasks)
     return Dataset(generate(out, config))
 
@@ -59,13 +59,13 @@ def _answer_from_frames(task: str, question: str, shown: list[tuple[str | None, 
         return ", ".join(sorted(shown[i][1] for i in where[named[0]]))
     assert all(len(v) == 1 for v in where.values()), where  # each find clause is met by exactly one frame
     first = sorted(named, key=lambda k: where[k][0])
-    return ", ".join(first) if task == "ordering" else f"the {first[0]}"
+    return ", ".join(first) if task.startswith("ordering") else f"the {first[0]}"
 
 
 @pytest.mark.parametrize("task", list(MULTI_TASKS))
 def test_answer_is_determined_by_find_clauses_and_positions_at_any_length(multi_dataset, task):
     needles = multi_dataset.needles
-    cells = multi_cells(task, 3, LENGTHS, DEPTHS, list(needles.values()))
+    cells = multi_cells(task, 3, LENGTHS, DEPTHS, list(needles.values()), period=5)
     assert len(cells) == len(LENGTHS) * len(DEPTHS) * len(needles)
     for cell in cells:
         asked = cell.asked
@@ -78,7 +78,7 @@ def test_answer_is_determined_by_find_clauses_and_positions_at_any_length(multi_
         assert len(set(asked.options)) == len(asked.options)
 
 
-@pytest.mark.parametrize("task", ["ordering", "counting", "multi-key"])
+@pytest.mark.parametrize("task", ["ordering", "ordering-d", "counting", "multi-key"])
 def test_every_depth_row_moves_the_needles(multi_dataset, task):
     """V-RULER places these needles at linspace(0, frames - 1, k) whatever the depth; here depth moves them."""
     cells = multi_cells(task, 3, LENGTHS, DEPTHS, list(multi_dataset.needles.values()))
@@ -155,3 +155,23 @@ def test_multi_key_options_are_every_set_that_swaps_one_value(multi_dataset):
         answer = sets[cell.asked.answer]
         assert all(len(answer - s) == 1 for k, s in enumerate(sets) if k != cell.asked.answer)
         assert all(i.needle == cell.needle and i.kind == "needle" for i in cell.insertions)
+
+
+def test_ordering_d_lures_are_the_orders_a_look_alike_makes(multi_dataset):
+    """Recomputed from the frames: move one needle to its look-alike's frame, read the order."""
+    needles, seen = multi_dataset.needles, 0
+    for cell in multi_dataset.task_cells["ordering-d"]:
+        shown = _frame_keys(multi_dataset, needles, cell)
+        named = _keys_named(cell.asked.question)
+        refs = cell_sequence(cell)
+        at = {k: i for i, (key, _) in enumerate(shown) if key in named for k in [key] if refs[i].kind == "needle"}
+        looks = [(i, needles[refs[i].needle].key) for i in range(len(refs)) if refs[i].kind == "distractor"]
+        assert all(shown[i][0] not in named for i, _ in looks)  # no look-alike meets any find clause
+        confused = set()
+        for i, owner in looks:
+            moved = {**at, owner: i}  # sequence indices: the look-alike's frame in its needle's place
+            confused.add(", ".join(sorted(named, key=lambda k: moved[k])))
+        expected = {k for k, o in enumerate(cell.asked.options) if o in confused and k != cell.asked.answer}
+        assert set(cell.asked.lures) == expected, cell.id
+        seen += bool(expected)
+    assert seen  # some cells offer a look-alike's order among their options

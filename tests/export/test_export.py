@@ -21,7 +21,7 @@ from niah.tasks.metrics import generated_outcome
 
 datasets = pytest.importorskip("datasets")
 
-EVERY = "v-niah,v-niah-d,ordering,counting,multi-key,distance"
+EVERY = "v-niah,v-niah-d,ordering,ordering-d,counting,multi-key,distance"
 
 
 def cli(*args):
@@ -143,7 +143,7 @@ def test_materialize_writes_a_video_per_row_and_dry_run_writes_nothing(source, t
     import av
 
     res = cli("export", source, "--out", tmp_path / "dry", "--materialize", "--dry-run")
-    assert res.exit_code == 0 and "videos       about" in res.output and "rows         144" in res.output
+    assert res.exit_code == 0 and "videos       about" in res.output and "rows         168" in res.output
     assert not (tmp_path / "dry").exists()
     small = tmp_path / "small"  # one MP4 per row: a small dataset keeps the test short
     assert cli("generate", "--preset", "demo", "--lengths", "16", "--depths", "0,100", "--needles-per-cell", "3",

@@ -62,5 +62,5 @@ def grid_dataset(tmp_path_factory):
 def multi_dataset(tmp_path_factory):
     """The multi-needle tasks' cells (3 needles: ordering needs three keys) on 8-frame haystacks."""
     config = resolve_config("demo", lengths="8", depths="0,100", needles=3, distractor_period=4,
-                            tasks="ordering,counting,multi-key,distance")  # fmt: skip
+                            tasks="ordering,ordering-d,counting,multi-key,distance")  # fmt: skip
     return generate(tmp_path_factory.mktemp("data") / "multi", config)

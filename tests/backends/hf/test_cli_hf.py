@@ -224,14 +224,17 @@ def test_cli_runs_multi_needle_tasks_and_plots_them_on_their_own_axes(tiny_check
 
     out = tmp_path / "run"
     res = cli("run", multi_dataset, "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--variants", "m-rope",
-              "--tasks", "ordering,counting,multi-key,distance", "--out", out, "--dtype", "float32", "-q")  # fmt: skip
+              "--tasks", "ordering,ordering-d,counting,multi-key,distance", "--out", out, "--dtype", "float32",
+              "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
     recs = lines(out / "results.jsonl")
-    assert {r["task"] for r in recs} == {"ordering", "counting", "multi-key", "distance"} and len(recs) == 4 * 6
+    assert {r["task"] for r in recs} == {"ordering", "ordering-d", "counting", "multi-key", "distance"}
+    assert len(recs) == 5 * 6
     assert all(r["cell"].startswith(r["task"] + "-") for r in recs)
     counting = [r for r in recs if r["task"] == "counting"]
     assert all(r["metrics"]["exact_match"]["lured"] is not None for r in counting)  # counting has a lure rate
-    assert all(r["metrics"]["exact_match"]["lured"] is None for r in recs if r["task"] != "counting")
+    without = [r for r in recs if r["task"] not in ("counting", "ordering-d")]  # no look-alikes: no lure rate
+    assert all(r["metrics"]["exact_match"]["lured"] is None for r in without)
     records, _ = load_runs([str(out)])
     by_task = {t: grid([r for r in records if r["task"] == t], [8], [0, 100], "exact_match")
                for t in ("ordering", "distance", "counting")}  # fmt: skip

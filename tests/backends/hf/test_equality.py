@@ -171,7 +171,7 @@ def test_multi_needle_tasks_run_and_prefix_reuse_equals_recompute(family, tiny_c
     from niah.rope import resolve_variant
 
     ds = Dataset(multi_dataset)
-    multi = ("ordering", "counting", "multi-key", "distance")
+    multi = ("ordering", "ordering-d", "counting", "multi-key", "distance")
     plan = make_plan(ds, [TASKS[t] for t in multi], [resolve_variant("m-rope")])
     assert {s.task.name for s in plan} == set(multi)
     assert all(sum(r.kind == "needle" for r in s.query.frames) >= 2 for s in plan if s.task.name != "counting")
