@@ -88,12 +88,14 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
         # a retrieval cell asks its needle's question (options in the cell's order); a multi-needle one its own
         asked = cell.asked or ds.needle(cell)
         question, options, answer = asked.question, list(asked.options), asked.answer
-        needles = [i for i in cell.insertions if i.kind == "needle"] or list(cell.insertions[:1])
-        slot = needles[0].slot  # the (first) needle sits before haystack frame `slot`
-        before, after = (slot - 1 if slot > 0 else None), (slot if slot < cell.length else None)
+        needles = [i for i in cell.insertions if i.kind == "needle"]
+        first = next(iter(needles or cell.insertions), None)  # none: a count of 0 inserts nothing
+        slot = first.slot if first else None  # the (first) needle sits before haystack frame `slot`
+        before = slot - 1 if slot else None
+        after = slot if slot is not None and slot < cell.length else None
         wanted |= {k for k in (before, after) if k is not None}
         looks = [i for i in cell.insertions if i.kind in LOOKALIKE_KINDS]  # what this cell shows, nearest first
-        refs = [FrameRef("needle", i.image, i.needle or cell.needle) for i in needles if i.kind == "needle"]
+        refs = [FrameRef("needle", i.image, i.needle or cell.needle) for i in needles]
         refs += [FrameRef("distractor", i.image, i.needle or cell.needle) for i in looks]
         for ref in refs:
             key = f"{ref.kind}:{ref.needle}:{ref.index}"
@@ -109,8 +111,8 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
             "sequence": "".join(STRIP.get(kinds.get(k, "haystack"), ".") for k in range(cell.num_frames)),
             "lookalikes": [{"image": f"distractor:{i.needle or cell.needle}:{i.image}", "shows": i.answer,
                             "decoy": i.kind == "decoy"} for i in sorted(looks, key=lambda i: abs(i.slot - slot))],
-            "image": f"{refs[0].kind}:{refs[0].needle}:{refs[0].index}",
-            "needles": [f"needle:{i.needle or cell.needle}:{i.image}" for i in needles if i.kind == "needle"],
+            "image": f"{refs[0].kind}:{refs[0].needle}:{refs[0].index}" if refs else None,
+            "needles": [f"needle:{i.needle or cell.needle}:{i.image}" for i in needles],
         }  # fmt: skip
     if wanted:
         for k, frame in enumerate(ds.haystack_frames(max(wanted) + 1)):

@@ -103,3 +103,15 @@ def test_a_file_whose_task_its_name_does_not_say_needs_tasks(folder):
     res, out = generate(folder, "mine", "--tasks", "ordering")
     assert res.exit_code == 0, res.output
     assert list(Dataset(out).task_cells) == ["ordering"]
+
+
+def test_the_report_shows_a_cell_that_inserts_nothing(folder):
+    """V-RULER's count-0 item inserts no frame: the report's drill-down still describes its cell."""
+    from niah.plot.html import _thumbnails
+
+    res, out = generate(folder, "counting")
+    assert res.exit_code == 0, res.output
+    ds = Dataset(out)
+    empty = next(c for c in ds.task_cells["counting"] if not c.insertions)
+    _, info = _thumbnails(ds, [{"cell": empty.id}])
+    assert info[empty.id]["needles"] == [] and info[empty.id]["sequence"] == "." * empty.length

@@ -46,7 +46,7 @@ function sampleCard(s) {
     card.append(strip(seq));
     const row = el("div", { class: "thumbs" });
     if (c.before) row.append(thumb(c.before, "frame before", "haystack"));
-    const needles = c.needles && c.needles.length > 1 ? c.needles : [c.image];
+    const needles = c.needles && c.needles.length > 1 ? c.needles : [c.image].filter(Boolean);
     needles.forEach((image, j) => row.append(thumb(image, needles.length > 1 ? `needle ${j + 1}` : "needle", "needle")));
     if (c.after) row.append(thumb(c.after, "frame after", "haystack"));
     if (withDistractors) c.lookalikes.forEach((d, j) => {
