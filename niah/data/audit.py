@@ -53,14 +53,13 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from niah.data.dataset import Dataset, FrameRef, NeedleRecord
+from niah.data.dataset import RETRIEVAL_TASKS, Dataset, FrameRef, NeedleRecord
 from niah.data.grid import LOOKALIKE_KINDS, Cell
 from niah.data.multi import MULTI_TASKS, named_keys
 from niah.data.needles import LETTERS, image_statistics
 from niah.stats import clustered_interval
 
-RETRIEVAL = ("v-niah", "v-niah-d")
-TASKS = (*RETRIEVAL, *MULTI_TASKS)
+TASKS = (*RETRIEVAL_TASKS, *MULTI_TASKS)
 ALL = "all"  # the length of a row pooled over every length
 
 
@@ -364,7 +363,7 @@ for _rule in (
 def items(dataset: Dataset, frames: FrameStats | None) -> Iterator[Item]:
     """Every (task, cell) the dataset holds: both retrieval tasks on its cells, each multi-needle
     task on its own."""
-    for task in RETRIEVAL:
+    for task in RETRIEVAL_TASKS:
         for cell in dataset.cells:
             n = dataset.needle(cell)
             yield Item(task, cell, n, frames, n.question, n.options, n.answer)

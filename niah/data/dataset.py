@@ -36,6 +36,8 @@ HAYSTACK = "haystack.mp4"
 NEEDLES_DIR = "needles"
 CELLS = "cells.jsonl"
 TASK_CELLS = "task_cells.jsonl"  # the multi-needle tasks' cells (niah.data.multi), when generated
+RETRIEVAL_TASKS = ("v-niah", "v-niah-d")  # the tasks that run on cells.jsonl (a dataset's default)
+DEPTH_AXIS = "depth (%)"  # what the grid's second axis is for the retrieval tasks
 REQUIRED_OPTIONS = ("width", "height", "fps", "seed", "distractor_mode", "distractor_period")  # what readers use
 
 
@@ -161,9 +163,10 @@ class Dataset:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
             raise NiahError(f"dataset '{self.path}' is incomplete or corrupt ({err}): generate it again") from None
 
-    def cells_for(self, task: str) -> list[Cell]:
-        """The cells a task runs on: its own (a multi-needle task), else the retrieval cells."""
-        return self.task_cells.get(task, self.cells)
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks the dataset was generated for (datasets made before --tasks: the retrieval tasks)."""
+        return list(self.options.get("tasks", RETRIEVAL_TASKS))
 
     @property
     def options(self) -> dict:

@@ -21,7 +21,18 @@ from pathlib import Path
 from queue import Queue
 from typing import Any, TypeVar
 
-from niah.data.dataset import CELLS, HAYSTACK, MANIFEST, NEEDLES_DIR, TASK_CELLS, Dataset, NeedleRecord, sha256_file
+from niah.data.dataset import (
+    CELLS,
+    DEPTH_AXIS,
+    HAYSTACK,
+    MANIFEST,
+    NEEDLES_DIR,
+    RETRIEVAL_TASKS,
+    TASK_CELLS,
+    Dataset,
+    NeedleRecord,
+    sha256_file,
+)
 from niah.data.families import DISTRACTOR_KINDS
 from niah.data.grid import DISTRACTOR_MODES, Cell, cell_rng, check_grid, make_cell, option_order, parse_int_list
 from niah.data.multi import MULTI_TASKS, multi_cells
@@ -40,7 +51,6 @@ BUILTIN_NEEDLE_OPTIONS = {"needles", "families", "distractor_kind"}  # ignored b
 MAX_SEED = 2**32  # dataset seeds lie below; niah train draws its training data from 2**32 up
 MAX_SIDE = 4096  # pixels a frame side: a 4096x4096 RGB frame is 48 MiB
 MAX_FRAMES = 1_000_000  # haystack frames: 278 hours at 1 fps, far past any model's context
-RETRIEVAL_TASKS = ("v-niah", "v-niah-d")  # tasks that run on cells.jsonl; the others have their own cells
 MAX_CELLS = 1_000_000  # lengths x depths x needles
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as frames are written."""
@@ -336,7 +346,7 @@ def _generate_into(tmp: Path, c: GenerateConfig, progress: Progress | None) -> N
         "versions": versions(numpy="numpy", opencv="cv2", av="av"),
         "counts": {"haystack_frames": count, "needles": len(needles), "cells": len(cells),
                    **({"task_cells": len(task_cells)} if task_cells else {})},
-        "axes": {t: MULTI_TASKS[t].axis if t in MULTI_TASKS else "needle depth (%)" for t in c.tasks},
+        "axes": {t: MULTI_TASKS[t].axis if t in MULTI_TASKS else DEPTH_AXIS for t in c.tasks},
         "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files},
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from niah.data.dataset import Dataset
+from niah.export.lmms import SPLIT, lmms_task_name
 from niah.versions import versions
 
 if TYPE_CHECKING:
@@ -29,9 +30,9 @@ def front_matter(dataset: Dataset, plan: ExportPlan, lengths: dict[str, list[int
     """The card's YAML: license, task categories, size, and the configs (per task, per task × length)."""
     configs = []
     for task, task_lengths in lengths.items():
-        configs.append({"config_name": task, "data_files": [{"split": "test", "path": f"data/{task}/*.parquet"}]})
+        configs.append({"config_name": task, "data_files": [{"split": SPLIT, "path": f"data/{task}/*.parquet"}]})
         configs += [{"config_name": f"{task}-L{n}",
-                     "data_files": [{"split": "test", "path": f"data/{task}/L{n}.parquet"}]} for n in task_lengths]
+                     "data_files": [{"split": SPLIT, "path": f"data/{task}/L{n}.parquet"}]} for n in task_lengths]
     configs[0]["default"] = True
     return {
         "license": "apache-2.0" if synthetic(dataset) else "other",
@@ -71,11 +72,11 @@ with `insertions` (sequence index, image path); `niah_frames.py` composes them:
 
 ```python
 import datasets, niah_frames
-rows = datasets.load_dataset("PATH", "{next(iter(lengths))}", split="test")
+rows = datasets.load_dataset("PATH", "{next(iter(lengths))}", split="{SPLIT}")
 frames = niah_frames.frames(rows[0], "PATH")   # list of (H, W, 3) uint8 RGB, the cell's exact frames
 ```
 
-lmms-eval: `lmms-eval --model ... --tasks {",".join("niah_" + t.replace("-", "_") for t in lengths)}
+lmms-eval: `lmms-eval --model ... --tasks {",".join(lmms_task_name(t) for t in lengths)}
 --include_path PATH/lmms_eval_tasks --log_samples --output_path logs/`, then
 `niah import lmms-eval logs/.../*_samples_niah_*.jsonl --model NAME --variant VARIANT --out runs/NAME`
 draws its heatmaps with `niah plot`.

@@ -37,7 +37,6 @@ from niah.tasks import Task, dataset_tasks
 from niah.versions import versions
 
 MARKER = "niah_export.json"  # names an export dir (so --force replaces only an export)
-SPLIT = "test"
 
 
 @dataclass(frozen=True)

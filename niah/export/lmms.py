@@ -14,6 +14,8 @@ import yaml
 
 from niah.tasks.metrics import GENERATE_TOKENS
 
+SPLIT = "test"  # the one split of every config (the card's and these tasks')
+
 
 def lmms_task_name(task: str) -> str:
     return "niah_" + task.replace("-", "_")
@@ -25,7 +27,7 @@ def task_yaml(task: str, dataset_path: str) -> str:
         "dataset_path": dataset_path,
         "dataset_name": task,
         "task": lmms_task_name(task),
-        "test_split": "test",
+        "test_split": SPLIT,
         "output_type": "generate_until",
         "doc_to_visual": "FUNCTION utils.doc_to_visual",
         "doc_to_text": "FUNCTION utils.doc_to_text",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from niah.data.dataset import DEPTH_AXIS
 from niah.errors import NiahError, NiahWarning
 from niah.stats import LEVEL, clustered_bounds, exact_interval
 from niah.sweep import outcomes as oc
@@ -131,7 +132,7 @@ class Grid:
     high: np.ndarray | None = None
     interval: tuple[float, float] = (float("nan"), float("nan"))  # the overall mean's, clustered (niah.stats)
     lure_interval: tuple[float, float] = (float("nan"), float("nan"))
-    axis: str = "depth (%)"  # what the second axis holds: the task's (niah.tasks.Task.axis)
+    axis: str = DEPTH_AXIS  # what the second axis holds: the task's (niah.tasks.Task.axis)
 
     @property
     def metric_title(self) -> str:
@@ -235,8 +236,8 @@ def task_order(names: Iterable[str]) -> list[str]:
 def axis_of(tasks: set[str | None]) -> str:
     """The second axis of a grid of these tasks' records: their task's (ordering: the group's place,
     distance: the needles' distance), or depth where the tasks differ or are not registered."""
-    axes = {TASKS[t].axis if t in TASKS else "depth (%)" for t in tasks}
-    return axes.pop() if len(axes) == 1 else "depth (%)"
+    axes = {TASKS[t].axis if t in TASKS else DEPTH_AXIS for t in tasks}
+    return axes.pop() if len(axes) == 1 else DEPTH_AXIS
 
 
 def groups(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:

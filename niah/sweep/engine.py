@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from niah.backends import Backend, Sample, SampleResult, make_backend
-from niah.data.dataset import Dataset
+from niah.data.dataset import RETRIEVAL_TASKS, Dataset
 from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.rope import resolve_variant
@@ -29,7 +29,7 @@ from niah.sweep.summary import summarize
 from niah.tasks import get_task
 
 DEFAULT_VARIANTS = ["vanilla", "m-rope", "videorope"]
-DEFAULT_TASKS = ["v-niah", "v-niah-d"]
+DEFAULT_TASKS = list(RETRIEVAL_TASKS)
 
 
 @dataclass

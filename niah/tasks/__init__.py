@@ -9,6 +9,7 @@ one `register` call with a function that builds its query.
 from __future__ import annotations
 
 from niah.data.dataset import Dataset
+from niah.data.multi import MULTI_TASKS
 from niah.errors import unknown
 from niah.tasks.base import Task
 from niah.tasks.metrics import METRICS, PAPER_METRICS, Metric, Outcome, get_metric
@@ -29,21 +30,19 @@ def register(task: Task) -> Task:
 
 register(Task("v-niah", "needle in the haystack (LongVA)", v_niah, PAPER_METRICS))
 register(Task("v-niah-d", "needle plus periodic look-alikes, lures and decoys (VideoRoPE)", v_niah_d, PAPER_METRICS))
-register(Task("ordering", "3 needles: in which order do they appear", multi_query, PAPER_METRICS, True,
-              "group place (%)"))
-register(Task("ordering-d", "ordering with a look-alike beside each needle (V-NIAH-D's)", multi_query,
-              PAPER_METRICS, True, "group place (%)"))
-register(Task("counting", "a key in 0-5 of 6 inserted frames, look-alikes in the rest: how many", multi_query,
-              PAPER_METRICS, True, "group place (%)"))
-register(Task("multi-key", "one key beside 3 of its 4 values: which set of answers", multi_query, PAPER_METRICS, True,
-              "group place (%)"))
-register(Task("distance", "2 needles a distance apart: which appears first", multi_query, PAPER_METRICS, True,
-              "distance (% of length)"))
+for _name, _description in (
+    ("ordering", "3 needles: in which order do they appear"),
+    ("ordering-d", "ordering with a look-alike beside each needle (V-NIAH-D's)"),
+    ("counting", "a key in 0-5 of 6 inserted frames, look-alikes in the rest: how many"),
+    ("multi-key", "one key beside 3 of its 4 values: which set of answers"),
+    ("distance", "2 needles a distance apart: which appears first"),
+):  # the cells, axis and lure rate of each are niah.data.multi's
+    register(Task(_name, _description, multi_query, PAPER_METRICS, own_cells=True, axis=MULTI_TASKS[_name].axis))
 
 
 def dataset_tasks(dataset: Dataset) -> list[Task]:
-    """The registered tasks a dataset was generated for (datasets made before --tasks: the two retrieval tasks)."""
-    return [TASKS[n] for n in dataset.options.get("tasks", ["v-niah", "v-niah-d"]) if n in TASKS]
+    """The registered tasks a dataset was generated for."""
+    return [TASKS[n] for n in dataset.tasks if n in TASKS]
 
 
 def get_task(name: str) -> Task:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from niah.data.dataset import Dataset
+from niah.data.dataset import DEPTH_AXIS, Dataset
 from niah.data.grid import Cell
 from niah.errors import NiahError
 from niah.tasks.query import Query
@@ -23,7 +23,7 @@ class Task:
     build: Callable[[Dataset, Cell], Query]
     metrics: tuple[str, ...]
     own_cells: bool = False
-    axis: str = "depth (%)"
+    axis: str = DEPTH_AXIS
 
     def query(self, dataset: Dataset, cell: Cell) -> Query:
         return self.build(dataset, cell)
@@ -31,10 +31,9 @@ class Task:
     def cells(self, dataset: Dataset) -> list[Cell]:
         """The dataset's cells this task runs on; a multi-needle task the dataset has no cells for is refused."""
         if self.own_cells and self.name not in dataset.task_cells:
-            made = ", ".join(dataset.manifest["options"].get("tasks", ["v-niah", "v-niah-d"]))
-            raise NiahError(f"'{dataset.path}' has no {self.name} cells (it was generated with --tasks {made}): "
-                            f"generate it with --tasks {self.name} added")  # fmt: skip
-        return dataset.cells_for(self.name) if self.own_cells else dataset.cells
+            raise NiahError(f"'{dataset.path}' has no {self.name} cells (it was generated with --tasks "
+                            f"{','.join(dataset.tasks)}): generate it with --tasks {self.name} added")  # fmt: skip
+        return dataset.task_cells[self.name] if self.own_cells else dataset.cells
 
     def primary(self, available: list[str] | tuple[str, ...]) -> str:
         """The metric `correct` holds: the first of the task's metrics a backend computed, else the

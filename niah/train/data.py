@@ -22,10 +22,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from niah.data.dataset import cell_sequence
+from niah.data.dataset import RETRIEVAL_TASKS, cell_sequence
 from niah.data.families import DISTRACTOR_KINDS, NEEDLE_FAMILIES, render
 from niah.data.grid import make_cell
-from niah.data.multi import distance_question, order_labels, ordering_question
+from niah.data.multi import order_labels
 from niah.data.needles import Needle
 from niah.data.synthetic import SyntheticHaystack
 from niah.rope import RopeVariant
@@ -182,13 +182,13 @@ class Stream:
     @property
     def kinds(self) -> list[str]:
         """What a batch can be: "retrieval" (half V-NIAH, half V-NIAH-D) and each order task trained."""
-        retrieval = ["retrieval"] if {"v-niah", "v-niah-d"} & set(self.config.tasks) else []
+        retrieval = ["retrieval"] if set(RETRIEVAL_TASKS) & set(self.config.tasks) else []
         return retrieval + [t for t in self.config.tasks if t in ORDER_TASKS]
 
     def _order_sample(self, task: str, length: int, rng: np.random.Generator) -> Inputs:
         """An ordering or distance sample: fresh needles with distinct keys at drawn slots, the question
         naming them in a drawn order, every order label as an option, the true order the target."""
-        count, needles, keys = ORDER_TASKS[task], [], []
+        count, needles, keys = ORDER_TASKS[task].keys, [], []
         while len(needles) < count:
             needle = draw_needle(self.config, self.tokenizer, self.pool, rng)
             if needle.keys[0] not in keys:
@@ -197,7 +197,7 @@ class Stream:
         slots = sorted(int(k) for k in rng.choice(length + 1, size=count, replace=length + 1 < count))
         shown = [int(k) for k in rng.permutation(count)]  # shown[j]: the needle at the j-th slot
         names = [key_classes()[keys[j]] for j in range(count)]  # needle j is named j-th
-        question = self.tokenizer.question(ordering_question(names) if task == "ordering" else distance_question(names))
+        question = self.tokenizer.question(ORDER_TASKS[task].question(names))
         start = int(rng.integers(0, len(self.pool.features) - length))
         frames, frame_keys, values = [], [], []
         for k in range(length + 1):

@@ -33,6 +33,7 @@ the letter↔value hop that says nothing about positions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from niah.data.dataset import RETRIEVAL_TASKS
 from niah.data.draw import COLOURS, KEY_SHAPES
 from niah.data.families import KEY_COLOURS, NEEDLE_FAMILIES, Key
 from niah.data.multi import ORDER_NEEDLES, distance_question, order_label, order_labels, ordering_question
@@ -63,10 +65,18 @@ def _words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-ORDER_TASKS = {"ordering": ORDER_NEEDLES, "distance": 2}
-"""Multi-needle tasks a tiny model can learn: answers are orders of the question's named keys
-('order:201', niah.data.multi.order_label), one answer token per order of this many keys."""
-TRAINABLE_TASKS = ("v-niah", "v-niah-d", *ORDER_TASKS)
+@dataclass(frozen=True)
+class OrderTask:
+    """A multi-needle task a tiny model can learn: `keys` needles named by `question(keys)`; its
+    answers are orders of the named keys ('order:201', niah.data.multi.order_label), one answer
+    token per order."""
+
+    keys: int
+    question: Callable[[list[str]], str]
+
+
+ORDER_TASKS = {"ordering": OrderTask(ORDER_NEEDLES, ordering_question), "distance": OrderTask(2, distance_question)}
+TRAINABLE_TASKS = (*RETRIEVAL_TASKS, *ORDER_TASKS)
 
 
 def build_vocab(families: list[str], tasks: list[str] | None = None) -> tuple[list[str], list[str]]:
@@ -75,9 +85,8 @@ def build_vocab(families: list[str], tasks: list[str] | None = None) -> tuple[li
     rng = np.random.default_rng(0)
     words: set[str] = set(_words("find the frame with a an")) | set(KEY_SHAPES) | set(KEY_COLOURS)
     orders = [t for t in tasks or [] if t in ORDER_TASKS]
-    for task in orders:
-        keys = [f"{c} star" for c in KEY_COLOURS[: ORDER_TASKS[task]]]
-        words |= set(_words(ordering_question(keys) if task == "ordering" else distance_question(keys)))
+    for task in orders:  # a question's words are its template's and the key words already in
+        words |= set(_words(ORDER_TASKS[task].question([f"{c} star" for c in KEY_COLOURS[: ORDER_TASKS[task].keys]])))
     answers: list[str] = []
     for name in families:
         family = NEEDLE_FAMILIES[name]
@@ -86,7 +95,7 @@ def build_vocab(families: list[str], tasks: list[str] | None = None) -> tuple[li
             for _ in range(32):
                 answers += [o for o in family.options(rng, Key("star", colour)) if o not in answers]
     words |= set(COLOURS)
-    answers += [label for task in orders for label in order_labels(ORDER_TASKS[task]) if label not in answers]
+    answers += [label for task in orders for label in order_labels(ORDER_TASKS[task].keys) if label not in answers]
     return [*SPECIALS, *sorted(words)], sorted(answers)
 
 
@@ -107,7 +116,7 @@ class TinyConfig:
     # colour only: the one family a run of minutes learns (shape, count, position stayed at chance
     # for 600 steps each on the needle frame alone; docs/train.md)
     families: list[str] = field(default_factory=lambda: ["colour"])
-    tasks: list[str] = field(default_factory=lambda: ["v-niah", "v-niah-d"])  # what it is trained to answer
+    tasks: list[str] = field(default_factory=lambda: list(RETRIEVAL_TASKS))  # what it is trained to answer
     vocab: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
 
