@@ -157,13 +157,14 @@ def _write_sheet(out: str | Path, sheet: np.ndarray) -> Path:
 
 
 def find_cell(ds: Dataset, cell_id: str | None) -> Cell:
-    """The cell named `cell_id`, or the longest cell with the most distractors by default."""
+    """The cell named `cell_id` (a retrieval or a multi-needle task's cell), or by default the
+    retrieval cell with the most look-alikes (the shortest of those)."""
     if cell_id is None:
         return max(ds.cells, key=lambda c: (len(c.insertions), -c.length))
-    for cell in ds.cells:
+    for cell in ds.all_cells:
         if cell.id == cell_id:
             return cell
-    raise unknown("cell", cell_id, [c.id for c in ds.cells])
+    raise unknown("cell", cell_id, [c.id for c in ds.all_cells])
 
 
 def contact_sheet(ds: Dataset, cell: Cell, out: str | Path, columns: int = 16, max_frames: int = 320) -> Path:

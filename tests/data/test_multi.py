@@ -175,3 +175,15 @@ def test_ordering_d_lures_are_the_orders_a_look_alike_makes(multi_dataset):
         assert set(cell.asked.lures) == expected, cell.id
         seen += bool(expected)
     assert seen  # some cells offer a look-alike's order among their options
+
+
+def test_inspect_draws_a_contact_sheet_of_a_multi_needle_cell(multi_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from niah.cli import main
+
+    cell = multi_dataset.task_cells["ordering-d"][-1]
+    res = CliRunner().invoke(main, ["inspect", str(multi_dataset.path), "--sheet", str(tmp_path / "s.png"),
+                                    "--cell", cell.id])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "s.png").stat().st_size > 0 and cell.id in res.output
