@@ -21,11 +21,11 @@ LMMS = "lmms-eval"
 )
 @click.option("--variant", required=True, help="The niah RoPE variant the results were made with (see niah rope list).")
 @click.option(
-    "--task", default="v-niah", show_default=True,
-    help="The niah task a published file is for: v-niah or v-niah-d (lmms-eval samples name their own).",
+    "--task", help="The niah task a published file is for: v-niah (default) or v-niah-d. Not for lmms-eval: its "
+    "samples name their own.",
 )  # fmt: skip
 @click.option("--source", help="Where the file comes from (repository, commit, path), kept in run.json.")
-def import_(fmt: str, files: tuple[str, ...], out: str, model: str | None, variant: str, task: str,
+def import_(fmt: str, files: tuple[str, ...], out: str, model: str | None, variant: str, task: str | None,
             source: str | None) -> None:  # fmt: skip
     """Turn results FILES made elsewhere into a run dir that niah plot draws beside your own runs.
 
@@ -49,11 +49,13 @@ def import_(fmt: str, files: tuple[str, ...], out: str, model: str | None, varia
     if fmt == LMMS:
         from niah.sweep.lmms import import_lmms
 
+        if task:
+            raise click.UsageError("lmms-eval samples name their own task: drop --task")
         root = import_lmms(files, out, model, variant, source)
     else:
         if len(files) != 1:
             raise click.UsageError(f"format {fmt} reads one file, got {len(files)}")
         if not model:
             raise click.UsageError("give --model NAME: a published file does not say which model it is")
-        root = import_results(fmt, files[0], out, model, variant, task, source)
+        root = import_results(fmt, files[0], out, model, variant, task or "v-niah", source)
     click.echo(f"imported {', '.join(files)} → {root}")

@@ -100,7 +100,8 @@ def resolve_config(preset: str | None, **overrides: Any) -> GenerateConfig:
         if isinstance(values.get(key), str):
             values[key] = [f for f in values[key].split(",") if f]
     if values.get("needle_file") and (path := vruler_file(values["needle_file"])):  # items, not needles
-        values["tasks"] = [file_task(path, values.get("tasks") or [])]
+        asked = overrides.get("tasks")
+        values["tasks"] = [file_task(path, asked.split(",") if isinstance(asked, str) else asked or [])]
     config = GenerateConfig(**values)
     check_config(config)
     return config

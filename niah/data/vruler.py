@@ -54,10 +54,14 @@ def is_vruler(records: list[dict]) -> bool:
 
 
 def file_task(path: Path, asked: list[str]) -> str:
-    """The niah task a V-RULER file's items are: the one multi-needle task in `asked`, else its name's."""
-    named = [t for t in asked if t in FILE_TASKS.values()]
-    if len(named) == 1:
-        return named[0]
+    """The niah task a V-RULER file's items are: the one task `asked` (--tasks as given), else the
+    file name's. Any other --tasks is refused: the file's items are of one task, and a retrieval
+    task has no single needle to ask about in them."""
+    if asked:
+        if len(asked) != 1 or asked[0] not in FILE_TASKS.values():
+            raise NiahError(f"'{path}' holds V-RULER items, all of one task: give --tasks with one of ordering, "
+                            f"counting or multi-key, not {','.join(asked)}")  # fmt: skip
+        return asked[0]
     if path.stem in FILE_TASKS:
         return FILE_TASKS[path.stem]
     raise NiahError(f"'{path}' holds V-RULER items: name their task with --tasks ordering, counting or multi-key")

@@ -115,3 +115,10 @@ def test_the_report_shows_a_cell_that_inserts_nothing(folder):
     empty = next(c for c in ds.task_cells["counting"] if not c.insertions)
     _, info = _thumbnails(ds, [{"cell": empty.id}])
     assert info[empty.id]["needles"] == [] and info[empty.id]["sequence"] == "." * empty.length
+
+
+def test_tasks_other_than_the_files_one_are_refused(folder):
+    """A retrieval task has no single needle in V-RULER's items: asking for it is an error, not ignored."""
+    res, out = generate(folder, "ordering", "--tasks", "v-niah,ordering")
+    assert res.exit_code == 2 and "all of one task" in res.output and "not v-niah,ordering" in res.output
+    assert not out.exists()

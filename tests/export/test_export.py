@@ -213,3 +213,6 @@ def test_import_refuses_a_log_that_is_not_a_niah_export(tmp_path):
     shutil.copy(next(LMMS_LOGS.glob("*_samples_niah_ordering.jsonl")), alone)
     res = cli("import", "lmms-eval", alone, "--variant", "m-rope", "--out", tmp_path / "r")
     assert res.exit_code == 2 and "give --model NAME" in res.output and not (tmp_path / "r").exists()
+    res = cli("import", "lmms-eval", alone, "--model", "m", "--variant", "m-rope", "--task", "v-niah-d",
+              "--out", tmp_path / "r")  # fmt: skip
+    assert res.exit_code == 2 and "drop --task" in res.output and not (tmp_path / "r").exists()
