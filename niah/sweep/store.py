@@ -172,7 +172,8 @@ class ResultsStore:
         `config` would change."""
         root = Path(root)
         run = root / RUN
-        if not run.is_file() and root.exists() and (not root.is_dir() or _foreign(root)):
+        # run.json is checked after the listing: a shard started at once may write it meanwhile
+        if root.exists() and (not root.is_dir() or _foreign(root)) and not run.is_file():
             raise NiahError(f"'{root}' exists and is not a niah run dir: choose another --out")
         try:
             root.mkdir(parents=True, exist_ok=True)

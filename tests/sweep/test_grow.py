@@ -92,3 +92,27 @@ def test_a_second_process_on_a_run_dir_is_refused_and_a_killed_one_leaves_no_stu
     time.sleep(0.1)
     res = cli("run", "--model", "probe", small_dataset, "--out", run, "--variants", "vanilla", "--limit", "4", "-q")
     assert res.exit_code == 0, res.output
+
+
+def test_a_shard_that_sees_another_shard_write_run_json_mid_check_joins_the_run(tmp_path, monkeypatch):
+    """Shards of one job start at once: the first writes run.json and its results file while a second
+    is still deciding whether the dir is someone else's; the second must join the run, not refuse it
+    (the race CI met in test_two_ranks_on_a_fresh_cache_encode_each_frame_once)."""
+    from niah.sweep import store as store_module
+
+    config = {"dataset_manifest_sha256": "x", "variants": ["vanilla"]}
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / ".lock.rank0").touch()
+    real_foreign = store_module._foreign
+
+    def first_shard_lands_meanwhile(path):
+        (path / "run.json").write_text(json.dumps({"config": config, "versions": {}}))
+        (path / "results.rank0.jsonl").write_text("")
+        return real_foreign(path)
+
+    monkeypatch.setattr(store_module, "_foreign", first_shard_lands_meanwhile)
+    store = store_module.ResultsStore.open(root, config, ".rank1")
+    store.close()
+    recorded = json.loads((root / "run.json").read_text())["config"]
+    assert {k: recorded[k] for k in config} == config and (root / "results.rank0.jsonl").exists()
