@@ -11,12 +11,16 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from niah.data.dataset import Dataset, FrameRef
 from niah.data.grid import Cell
+from niah.errors import NiahError
 from niah.rope import RopeVariant
 from niah.tasks import Outcome, Query, Task
+
+if TYPE_CHECKING:
+    from niah.answer_attention import FrameAttention
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class SampleResult:
     scores: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
+    attention: FrameAttention | None = None  # attention at the answer, when the run records it (--attention)
 
     @property
     def failed(self) -> bool:
@@ -71,6 +76,13 @@ class Backend(abc.ABC):
 
     name: str
     marks: dict[str, Any] = {}  # extra fields written on every result, e.g. {"random_weights": True}
+    attention: str | None = None  # what results carry of attention at the answer (record_attention)
+
+    def record_attention(self, mode: str) -> None:
+        """Give every result its attention at the answer (`mode`: niah.answer_attention.MODES);
+        NiahError where this backend has no attention to record."""
+        raise NiahError(f"{self.name} has no attention at the answer to record: --attention needs an hf: or tiny: "
+                        "model")  # fmt: skip
 
     def config(self) -> dict[str, Any]:
         """Options that change results (written to run.json and compared on resume)."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from niah.answer_attention import Recorder, recording
 from niah.backends.base import Backend, Sample, SampleResult
 from niah.data.dataset import Dataset, sha256_file
 from niah.data.needles import LETTERS
@@ -93,6 +94,10 @@ class TinyBackend(Backend):
             self._models[variant.spec] = load_model(self.checkpoints[variant.spec])
         return self._models[variant.spec]
 
+    def record_attention(self, mode: str) -> None:
+        """Every block reports its last query (niah.train.model.Block)."""
+        self.attention = mode
+
     def skip_reason(self, query: Query) -> str | None:
         if query.family not in self.input.families and query.family != "user":
             return f"family {query.family} is not one it was trained to see ({', '.join(self.input.families)})"
@@ -134,13 +139,22 @@ class TinyBackend(Backend):
             inputs = Inputs(np.concatenate([self._features[r.key] for r in refs]), question, cos, sin,
                             self.tokenizer.options(list(query.options), query.question), query.answer_index)
             batch = collate([inputs], self.tokenizer.prefix(), self.input.features)
-            with torch.inference_mode():
+            recorder = self._recorder(batch.is_vision[0]) if self.attention else None
+            with torch.inference_mode(), recording(recorder):
                 logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)[0]
             logp = torch.log_softmax(logits[batch.options[0]], 0)  # over the sample's options
             choice = int(logp.argmax())
             scores = {"option_logprobs": [round(float(x), 5) for x in logp]}
             outcome = Outcome(LETTERS[choice], choice == query.answer_index)
-            yield SampleResult(sample, {"value_choice": outcome}, scores, time.perf_counter() - start)
+            yield SampleResult(sample, {"value_choice": outcome}, scores, time.perf_counter() - start,
+                               attention=recorder.result() if recorder else None)  # fmt: skip
+
+    def _recorder(self, is_vision: torch.Tensor) -> Recorder:
+        """A recorder for one sample's tokens (is_vision (L,) bool): each run of tokens_per_frame
+        vision tokens is the next frame."""
+        per = self.input.tokens_per_frame
+        frame = torch.where(is_vision, (torch.cumsum(is_vision.long(), 0) - 1) // per, -1)
+        return Recorder(frame, int(is_vision.sum()) // per)
 
 
 def shipped_models() -> dict[str, Path]:

@@ -95,11 +95,18 @@ def hf_options(f):
 @click.option("--force", is_flag=True,
               help="Reuse a run dir made with another model, backend options, seed or dataset, discarding its "
               "results.")  # fmt: skip
+@click.option("--attention", is_flag=True,
+              help="hf and tiny models: record, per sample and layer, the attention of the prompt's last position on "
+              "the needle, the look-alikes, the rest of the haystack and the text (OUT/attention.jsonl; the answers "
+              "do not change). niah plot then draws where attention went and why answers failed. Samples done "
+              "without it run again.")  # fmt: skip
+@click.option("--attention-heads", is_flag=True,
+              help="As --attention, and per head too (retrieval heads; larger files).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or table.")
 @hf_options
 @click.pass_context
 def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard, gpus, seed, dry_run, resolve, force,
-        quiet, **hf) -> None:  # fmt: skip
+        attention, attention_heads, quiet, **hf) -> None:  # fmt: skip
     """Sweep MODEL over DATASET's cells × RoPE variants × tasks; one JSON line per sample in OUT.
 
     \b
@@ -122,6 +129,7 @@ def run(ctx, dataset, out, model, variants, tasks, lengths, depths, limit, shard
         lengths=parse_int_list(lengths, "lengths") if lengths else None,
         depths=parse_int_list(depths, "depths") if depths else None,
         limit=limit, seed=seed, backend_options=_hf_options(model, hf),
+        attention="heads" if attention_heads else "layers" if attention else None,
     )  # fmt: skip
     if dry_run:
         click.echo(engine.dry_run(config, out, Shard.parse(shard) if shard else None, force, resolve))

@@ -23,6 +23,7 @@ from niah.errors import NiahError
 from niah.files import atomic_write
 from niah.rope import resolve_variant
 from niah.stats import resolution_lines
+from niah.sweep.attention import attention_record, read_attention
 from niah.sweep.plan import Shard, make_plan
 from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, read_run_config, run_dir_config
 from niah.sweep.summary import summarize
@@ -46,6 +47,7 @@ class RunConfig:
     limit: int | None = None
     seed: int = 0
     backend_options: dict[str, Any] = field(default_factory=dict)
+    attention: str | None = None  # record attention at the answer: "layers" or "heads" (niah.answer_attention.MODES)
 
 
 class RunInterrupted(Exception):
@@ -71,6 +73,8 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
         raise NiahError("give at least one task and one variant")
     backend = make_backend(config.model, seed=config.seed, **config.backend_options)
     backend.check_variants(variants)
+    if config.attention:
+        backend.record_attention(config.attention)
     plan, note = _answerable(make_plan(dataset, tasks, variants, config.lengths, config.depths, config.limit),
                              backend, dataset)  # fmt: skip
     backend.check_plan(dataset, plan)
@@ -86,6 +90,7 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
         "depths": config.depths,
         "limit": config.limit,
         "seed": config.seed,
+        "attention": config.attention,  # selects what is recorded beside the samples, never what they answer
     }
     if shard.count > 1:  # blocks of equal estimated work in run order: long prompts cost quadratically
         ordered = backend.order(plan)
@@ -219,6 +224,9 @@ def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, fo
     if p.note:  # even with quiet: it says which needles the results leave out
         echo(p.note)
     done = store.done_keys()
+    if config.attention:  # a sample done without the attention asked for runs again (same answer, now recorded)
+        recorded = read_attention(out)
+        done = {k for k in done if k in recorded and (config.attention != "heads" or "head_mass" in recorded[k])}
     todo = [s for s in p.shard_plan if s.key not in done]
     bar = tqdm(
         total=len(p.shard_plan),
@@ -230,7 +238,11 @@ def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, fo
     failed = 0
     try:
         for result in p.backend.run(p.backend.order(todo), p.dataset):
-            store.append(record(result, p.backend, p.dataset))
+            line = record(result, p.backend, p.dataset)
+            if result.attention is not None and line["status"] == "ok":  # before the result: a result has its attention
+                store.append_attention(attention_record(line["key"], result.attention.layers, result.attention.mass,
+                                                        result.sample.frames(p.dataset), config.attention == "heads"))
+            store.append(line)
             failed += result.failed
             bar.update(1)
             if result.failed and not quiet:

@@ -19,6 +19,7 @@ from typing import Any
 
 from niah.errors import NiahError, NiahWarning, disk_hint
 from niah.files import atomic_write, exclusive_lock
+from niah.sweep.attention import ATTENTION, read_attention
 from niah.versions import versions
 
 RUN = "run.json"
@@ -159,7 +160,9 @@ class ResultsStore:
     def __init__(self, root: Path, shard_suffix: str = ""):
         self.root = root
         self.path = root / f"results{shard_suffix}.jsonl"
+        self.attention_path = root / f"attention{shard_suffix}.jsonl"  # niah.sweep.attention
         self._file = None
+        self._attention_file = None
         self._lock_file = None
         self.damaged: dict[Path, list[int]] = {}  # results file -> its damaged line numbers, from all_results
 
@@ -184,7 +187,7 @@ class ResultsStore:
         try:
             recorded, discard = run_dir_config(root, config, force)
             if discard:
-                for p in root.glob("results*.jsonl"):
+                for p in [*root.glob("results*.jsonl"), *root.glob("attention*.jsonl")]:
                     p.unlink()
                 (root / SUMMARY).unlink(missing_ok=True)
             versions_now = versions(torch="torch", transformers="transformers")
@@ -230,18 +233,29 @@ class ResultsStore:
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record as one line, flushed to the OS before returning."""
+        self._file = self._write_line(self._file, self.path, record)
+
+    def append_attention(self, record: dict[str, Any]) -> None:
+        """Append one sample's attention line (niah.sweep.attention), before its result line."""
+        self._attention_file = self._write_line(self._attention_file, self.attention_path, record)
+
+    @staticmethod
+    def _write_line(file, path: Path, record: dict[str, Any]):
+        """Write `record` as one flushed line to `file` (opened for appending to `path` when None); the file."""
         try:
-            if self._file is None:
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run
-            self._file.write(json.dumps(record) + "\n")
-            self._file.flush()
+            if file is None:
+                file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run
+            file.write(json.dumps(record) + "\n")
+            file.flush()
         except OSError as err:
-            raise NiahError(f"cannot write '{self.path}': {err.strerror}{disk_hint(err, self.path)}") from None
+            raise NiahError(f"cannot write '{path}': {err.strerror}{disk_hint(err, path)}") from None
+        return file
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for name in ("_file", "_attention_file"):
+            if getattr(self, name) is not None:
+                getattr(self, name).close()
+                setattr(self, name, None)
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -265,5 +279,11 @@ class ResultsStore:
         atomic_write(self.root / RESULTS, "".join(json.dumps(r) + "\n" for r in ordered))
         for p in self.root.glob("results.*-of-*.jsonl"):
             p.unlink()
+        if shards := list(self.root.glob("attention.*-of-*.jsonl")):
+            attention = read_attention(self.root)
+            kept = [attention[k] for k in sorted(attention) if k in complete]
+            atomic_write(self.root / ATTENTION, "".join(json.dumps(r) + "\n" for r in kept))
+            for p in shards:
+                p.unlink()
         return complete
 

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from niah import answer_attention
 from niah.data.dataset import RETRIEVAL_TASKS
 from niah.data.draw import COLOURS, KEY_SHAPES
 from niah.data.families import KEY_COLOURS, NEEDLE_FAMILIES, Key
@@ -200,10 +201,12 @@ def layout(config: TinyConfig, frames: int, question_tokens: int, seconds: float
 
 
 class Block(nn.Module):
-    """Pre-norm attention (QK-norm, rotary from the variant) + GELU MLP."""
+    """Pre-norm attention (QK-norm, rotary from the variant) + GELU MLP; block `index` reports its
+    last query to an armed recorder of attention at the answer (niah.answer_attention; batch 1)."""
 
-    def __init__(self, c: TinyConfig):
+    def __init__(self, c: TinyConfig, index: int = 0):
         super().__init__()
+        self.index = index
         self.heads, self.head_dim = c.heads, c.head_dim
         self.norm1, self.norm2 = nn.RMSNorm(c.width), nn.RMSNorm(c.width)
         self.qkv = nn.Linear(c.width, 3 * c.width, bias=False)
@@ -219,6 +222,8 @@ class Block(nn.Module):
         r = cos.shape[-1]
         q_rot, k_rot = apply_rotary(q[..., :r], k[..., :r], cos, sin)
         q, k = torch.cat((q_rot, q[..., r:]), -1), torch.cat((k_rot, k[..., r:]), -1)
+        if (recorder := answer_attention.active()) is not None:
+            recorder.observe(self.index, q[0, :, -1], k[0], self.head_dim**-0.5)
         att = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), is_causal=True)  # (B, n_h, L, h_d)
         x = x + self.out(att.transpose(1, 2).reshape(b, n, d))
         return x + self.mlp(self.norm2(x))
@@ -274,7 +279,7 @@ class TinyModel(nn.Module):
         self.config = config
         self.embed = nn.Embedding(len(config.vocab), config.width)
         self.vision = FrameEncoder(config)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.layers))
         self.norm = nn.RMSNorm(config.width)
         self.head = nn.Linear(config.width, len(config.answers))
         self.key_head = nn.Linear(config.width, len(key_classes()))

@@ -12,6 +12,9 @@ kernel on CUDA (grouped-query heads unrepeated); elsewhere torch materialises th
 `use_chunked_causal(model)` switches the language model to it; the vision tower keeps sdpa.
 The model's mask builder is skipped for an attention name it does not know, so no (q, kv) mask
 is ever built. Batch 1, no padding: the prompts niah runs.
+
+With `niah run --attention` the forward of a prompt's last chunk reports the last query and the
+layer's keys to the armed recorder (niah.answer_attention) before attending as usual.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch.nn.attention.bias import causal_lower_right
+
+from niah import answer_attention
 
 NAME = "niah_chunked_sdpa"
 """The name registered in transformers' AttentionInterface."""
@@ -37,6 +42,9 @@ def chunked_causal_sdpa(module, query: torch.Tensor, key: torch.Tensor, value: t
     q_len, kv_len = query.shape[2], key.shape[2]
     if q_len > kv_len:
         raise ValueError(f"{q_len} queries but only {kv_len} keys: the keys must include the queries' own tokens")
+    if (recorder := answer_attention.active()) is not None:  # the last query row sees every key
+        scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+        recorder.observe(getattr(module, "layer_idx", None), query[0, :, -1], key[0], scale)
     options = {"scale": scaling, "dropout_p": dropout, "enable_gqa": query.shape[1] != key.shape[1]}
     if q_len == 1:  # one new token sees every key
         out = F.scaled_dot_product_attention(query, key, value, **options)

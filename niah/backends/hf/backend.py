@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from niah.answer_attention import Recorder, token_frames
 from niah.backends.base import Backend, Sample, SampleResult
 from niah.backends.hf import rotary, vision
 from niah.backends.hf.checkpoint import (
@@ -432,18 +433,31 @@ class HFBackend(Backend):
 
         return embed
 
-    def logits(self, dataset: Dataset, sample: Sample, snapshot_at: Sequence[int] = ()
-               ) -> tuple[torch.Tensor, list[Segment]]:  # fmt: skip
+    def record_attention(self, mode: str) -> None:
+        """Attention at the answer comes from niah's own attention function (niah.backends.hf.attention)."""
+        if self.options["attn_implementation"] != "sdpa":
+            raise NiahError(f"--attention is recorded by niah's sdpa attention; --attn-implementation "
+                            f"{self.options['attn_implementation']} has none: drop --attn-implementation")  # fmt: skip
+        self.attention = mode
+
+    def logits(self, dataset: Dataset, sample: Sample, snapshot_at: Sequence[int] = (),
+               recorder: Recorder | None = None) -> tuple[torch.Tensor, list[Segment]]:  # fmt: skip
         """Last-position logits of the sample's prompt under its variant (frames must be encoded).
-        `snapshot_at`: where later samples diverge from this one (`snapshot_points`)."""
+        `snapshot_at`: where later samples diverge from this one (`snapshot_points`); `recorder`:
+        given the attention at the answer (`recorder_for`)."""
         segments = self.segments(dataset, sample)
         positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
         rotary.install(self.model, sample.variant, self.ck.family.pair_layout, self.ck.family.section_order)
         if self._variant_spec != sample.variant.spec:
             self.runner.reset()  # positions and rotation differ: nothing cached is reusable
             self._variant_spec = sample.variant.spec
-        logits = self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments), snapshot_at)
+        logits = self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments), snapshot_at,
+                                     recorder)  # fmt: skip
         return logits, segments
+
+    def recorder_for(self, dataset: Dataset, sample: Sample) -> Recorder:
+        """A recorder of the sample's attention at the answer: each frame segment is the next frame."""
+        return Recorder(*token_frames([(s.n, s.frame is not None) for s in self.segments(dataset, sample)]))
 
     def stop_ids(self) -> set[int]:
         """Tokens that end a generation: the tokenizer's end of sequence and the model's."""
@@ -483,8 +497,9 @@ class HFBackend(Backend):
             start = time.perf_counter()
             before = self.runner.tokens_computed
             error = None
+            recorder = self.recorder_for(dataset, sample) if self.attention else None
             try:
-                first, segments = self.logits(dataset, sample, points)
+                first, segments = self.logits(dataset, sample, points, recorder)
                 outcomes, scores = self._outcomes(sample, first, segments)
             except SampleFailed as err:
                 error = str(err)
@@ -498,7 +513,8 @@ class HFBackend(Backend):
                 continue
             scores.update(prompt_tokens=sum(s.n for s in segments),
                           prefill_tokens=self.runner.tokens_computed - before)  # fmt: skip
-            yield SampleResult(sample, outcomes, scores, time.perf_counter() - start)
+            yield SampleResult(sample, outcomes, scores, time.perf_counter() - start,
+                               attention=recorder.result() if recorder else None)  # fmt: skip
 
 
 def snapshot_points(shared: Sequence[int], i: int) -> list[int]:

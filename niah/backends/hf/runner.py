@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from niah.answer_attention import Recorder, recording
 from niah.backends.hf.prompt import Segment
 
 MIN_CHUNK = 256  # tokens: below this a prefill that still runs out of memory is given up
@@ -173,10 +174,11 @@ class PromptRunner:
 
     @torch.no_grad()
     def prefill(self, segments: Sequence[Segment], positions: torch.Tensor, embed: Embed,
-                snapshot_at: Sequence[int] = ()) -> torch.Tensor:  # fmt: skip
+                snapshot_at: Sequence[int] = (), recorder: Recorder | None = None) -> torch.Tensor:  # fmt: skip
         """Logits (vocab,) float32 at the last prompt token. `positions` (3, L) for the whole prompt.
         `snapshot_at`: token counts where later prompts diverge from this one (a hybrid model keeps
-        its recurrent states there; other models need not know)."""
+        its recurrent states there; other models need not know). `recorder`: armed for the chunk
+        that computes the last token (its attention at the answer, niah.answer_attention)."""
         total = sum(s.n for s in segments)
         keep = self._common_tokens(segments, positions)
         if self.cache is None or not self.reuse:
@@ -198,7 +200,8 @@ class PromptRunner:
             stop = min(total, start + chunk)
             stop = min([stop, *(m for m in marks if m > start)])  # end a chunk where a later prompt diverges
             try:
-                hidden = self._forward(embed, start, stop, positions)
+                with recording(recorder if stop == total else None):
+                    hidden = self._forward(embed, start, stop, positions)
             except OOM_ERRORS:
                 failed = True
             else:

@@ -1,0 +1,140 @@
+"""Attention at the answer (issue 31): grouping a sample's per-frame attention into needle,
+look-alikes, haystack and text; the tiny model's recorded rows against its own attention computed
+eagerly over the whole prompt; `niah run --attention` (answers unchanged, resume, refusals)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from niah.cli import main
+from niah.data.dataset import FrameRef
+from niah.sweep.attention import GROUPS, attention_record, read_attention, verdict
+
+H, N, D = FrameRef("haystack"), FrameRef("needle", needle="n"), FrameRef("distractor", 1, "n")
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_groups_sum_a_frames_mass_by_what_it_shows():
+    frames = [H, D, H, N, H, H, D]  # look-alikes at 1 (two frames from the needle) and 6 (three)
+    rng = np.random.default_rng(0)
+    mass = rng.random((2, 3, len(frames) + 1))
+    mass /= mass.sum(-1, keepdims=True)  # (layers, heads, frames + text)
+    record = attention_record("k", [0, 5], mass, frames, per_head=True)
+    per_layer = mass.mean(1)
+    assert record["layers"] == [0, 5] and record["heads"] == 3
+    np.testing.assert_allclose(record["mass"]["needle"], per_layer[:, 3], atol=1e-6)
+    np.testing.assert_allclose(record["mass"]["lookalike"], per_layer[:, 1] + per_layer[:, 6], atol=1e-6)
+    np.testing.assert_allclose(record["mass"]["haystack"], per_layer[:, [0, 2, 4, 5]].sum(1), atol=1e-6)
+    np.testing.assert_allclose(record["mass"]["text"], per_layer[:, 7], atol=1e-6)
+    np.testing.assert_allclose(sum(np.array(record["mass"][g]) for g in GROUPS), 1, atol=1e-5)
+    np.testing.assert_allclose(record["nearest_lookalike"], per_layer[:, 1], atol=1e-6)
+    np.testing.assert_allclose(record["head_mass"]["needle"], mass[:, :, 3], atol=1e-6)
+    np.testing.assert_allclose(record["frame_mass"], mass[..., :7].mean((0, 1)), atol=1e-6)
+
+
+@pytest.mark.parametrize(("heaviest", "top", "rank", "why"), [(3, "needle", 1, "found"), (6, "lookalike", 2, "lured"),
+                                                              (0, "haystack", 2, "missed")])  # fmt: skip
+def test_the_heaviest_frame_says_where_attention_went(heaviest, top, rank, why):
+    frames = [H, D, H, N, H, H, D]
+    mass = np.full((1, 1, 8), 0.05)
+    mass[0, 0, 3] = 0.2  # the needle second heaviest unless it is the heaviest
+    mass[0, 0, heaviest] = 0.4
+    record = attention_record("k", [0], mass, frames)
+    assert (record["top"], record["needle_rank"], verdict(record)) == (top, rank, why)
+    assert "head_mass" not in record
+
+
+def test_a_cell_without_lookalikes_has_no_nearest_one():
+    record = attention_record("k", [0], np.full((1, 1, 4), 0.25), [H, N, H])
+    assert record["nearest_lookalike"] is None and record["mass"]["lookalike"] == [0.0]
+
+
+def test_a_frame_count_that_is_not_the_samples_is_refused():
+    with pytest.raises(ValueError, match="attention over 4 frames for a sample of 3"):
+        attention_record("k", [0], np.zeros((1, 1, 5)), [H, N, H])
+
+
+def eager_sdpa(calls):
+    """scaled_dot_product_attention as matmul + softmax, the whole (L, L) weights kept per causal call."""
+
+    def sdpa(q, k, v, is_causal=False):
+        weights = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+        if is_causal:
+            n = q.shape[-2]
+            weights = weights.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
+        weights = weights.softmax(-1)
+        if is_causal:
+            calls.append(weights[0])  # (heads, L, L)
+        return weights @ v
+
+    return sdpa
+
+
+def test_tiny_model_records_the_last_row_of_its_eager_attention(small_dataset, monkeypatch):
+    from niah.backends.tiny import make_tiny_backend
+    from niah.data.dataset import Dataset
+    from niah.rope import resolve_variant
+    from niah.sweep.plan import make_plan
+    from niah.tasks import TASKS
+    from niah.train import model as tiny_model
+
+    calls = []
+    monkeypatch.setattr(tiny_model, "F", SimpleNamespace(scaled_dot_product_attention=eager_sdpa(calls)))
+    backend = make_tiny_backend("@demo")
+    backend.record_attention("heads")
+    ds = Dataset(small_dataset)
+    plan = [s for s in make_plan(ds, [TASKS["v-niah-d"]], [resolve_variant("m-rope")], lengths=[8])
+            if backend.skip_reason(s.query) is None][:2]  # fmt: skip
+    backend.check_variants([s.variant for s in plan])
+    per = backend.input.tokens_per_frame
+    for sample in plan:
+        calls.clear()
+        (result,) = backend.run([sample], ds)
+        frames = len(sample.frames(ds))
+        assert len(calls) == backend.input.layers == len(result.attention.layers)
+        for layer, weights in enumerate(calls):
+            last = weights[:, -1]  # (heads, L): the prompt is 2 text tokens, the frames, then the question
+            expected = torch.stack([last[:, 2 + f * per : 2 + (f + 1) * per].sum(-1) for f in range(frames)], -1)
+            text = last[:, :2].sum(-1) + last[:, 2 + frames * per :].sum(-1)
+            expected = torch.cat([expected, text[:, None]], -1).numpy()
+            assert abs(result.attention.mass[layer] - expected).max() < 1e-5
+
+
+def test_run_with_attention_answers_as_without_and_resumes(small_dataset, tmp_path):
+    common = ("--model", "tiny:@demo", "--variants", "vanilla,m-rope", "--tasks", "v-niah,v-niah-d", "-q")
+    assert cli("run", small_dataset, "--out", tmp_path / "plain", *common).exit_code == 0
+    out = tmp_path / "att"
+    res = cli("run", small_dataset, "--out", out, "--limit", "2", *common)  # first without attention
+    assert res.exit_code == 0, res.output
+    res = cli("run", small_dataset, "--out", out, "--attention", *common)  # the done ones run again, now recorded
+    assert res.exit_code == 0, res.output
+    plain = {r["key"]: r for r in map(json.loads, (tmp_path / "plain" / "results.jsonl").read_text().splitlines())}
+    lines = (out / "results.jsonl").read_text().splitlines()
+    mine = {r["key"]: r for r in map(json.loads, lines)}
+    assert len(lines) == len(mine) == len(plain)  # no sample lost or duplicated
+    assert all(mine[k]["metrics"] == plain[k]["metrics"] and mine[k]["scores"] == plain[k]["scores"] for k in plain)
+    attention = read_attention(out)
+    assert attention.keys() == plain.keys()
+    for record in attention.values():
+        total = sum(np.array(record["mass"][g]) for g in GROUPS)
+        assert abs(total - 1).max() < 1e-5
+    d_keys = [k for k in attention if k.startswith("v-niah-d|")]
+    assert d_keys and all(attention[k]["nearest_lookalike"] is not None for k in d_keys)
+    size = (out / "attention.jsonl").stat().st_size
+    assert cli("run", small_dataset, "--out", out, "--attention", *common).exit_code == 0  # all done: nothing reruns
+    assert (out / "attention.jsonl").stat().st_size == size
+
+
+def test_a_model_without_attention_is_refused_before_anything_is_written(small_dataset, tmp_path):
+    res = cli("run", small_dataset, "--model", "probe", "--attention", "--out", tmp_path / "r")
+    assert res.exit_code == 2 and "--attention needs an hf: or tiny: model" in res.output
+    assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
