@@ -131,6 +131,59 @@ def clustered_bounds(values: Sequence[float], needles: Sequence[str], seeds: Seq
     return wider.low, wider.high
 
 
+def _t_central(t: float, df: int) -> float:
+    """P(|T| ≤ t) for Student's t with integer `df` (Abramowitz & Stegun 26.7.3–4: a finite series
+    in θ = atan(t/√df))."""
+    theta = math.atan(t / math.sqrt(df))
+    c, s = math.cos(theta), math.sin(theta)
+    if df % 2:
+        series, a = 0.0, 1.0
+        for j in range((df - 1) // 2):  # Σ a_j c^(2j+1), a_j = Π 2i/(2i+1)
+            a = a * (2 * j) / (2 * j + 1) if j else 1.0
+            series += a * c ** (2 * j + 1)
+        return 2 / math.pi * (theta + s * series)
+    series, b = 0.0, 1.0
+    for j in range(df // 2):  # Σ b_j c^(2j), b_j = Π (2i−1)/(2i)
+        b = b * (2 * j - 1) / (2 * j) if j else 1.0
+        series += b * c ** (2 * j)
+    return s * series
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The p-quantile (p > 0.5) of Student's t with integer `df` degrees of freedom, by bisection on
+    its exact distribution function (`_t_central`)."""
+    low, high = 0.0, 1.0
+    while 0.5 + _t_central(high, df) / 2 < p:
+        high *= 2
+    for _ in range(100):
+        mid = (low + high) / 2
+        low, high = (mid, high) if 0.5 + _t_central(mid, df) / 2 < p else (low, mid)
+    return (low + high) / 2
+
+
+def mean_bounds(values: Sequence[float], needles: Sequence[str], seeds: Sequence[str] = ()
+                ) -> tuple[float, float]:  # fmt: skip
+    """The 95 % interval of the mean of continuous values in [0, 1] (attention masses), samples
+    clustered by needle and, where several meet, by model seed (the wider): Student's t over the
+    clusters' means, clipped to [0, 1]. With a single cluster, `clustered_bounds`' binomial interval
+    (the widest a [0, 1] mean can honestly get); NaN for no samples."""
+    if not len(values):
+        return float("nan"), float("nan")
+    values = np.asarray(values, dtype=float)
+    widest = None
+    for clusters in (needles, seeds):
+        groups: dict[str, list[float]] = defaultdict(list)
+        for v, c in zip(values, clusters, strict=False):
+            groups[c].append(v)
+        if len(groups) < 2:
+            continue
+        means = np.array([np.mean(g) for g in groups.values()])
+        half = t_quantile(1 - (1 - LEVEL) / 2, len(means) - 1) * means.std(ddof=1) / math.sqrt(len(means))
+        bounds = (max(0.0, values.mean() - half), min(1.0, values.mean() + half))
+        widest = bounds if widest is None or bounds[1] - bounds[0] > widest[1] - widest[0] else widest
+    return widest if widest is not None else clustered_bounds(values, needles)
+
+
 @dataclass(frozen=True)
 class Difference:
     """A − B on paired samples: `difference` with its bootstrap interval `low`..`high` and the

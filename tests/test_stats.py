@@ -94,3 +94,28 @@ def test_the_planner_predicts_the_observed_half_width_within_a_quarter():
     for icc in (0.0, 0.3):
         enough = needles_to_resolve(0.10, 5, icc)
         assert resolvable_difference(enough, 5, icc) <= 0.10 < resolvable_difference(enough - 1, 5, icc)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 7, 20, 100])
+def test_t_quantile_is_scipys(df):
+    from scipy.stats import t
+
+    from niah.stats import t_quantile
+
+    for p in (0.9, 0.975, 0.995):
+        assert t_quantile(p, df) == pytest.approx(t.ppf(p, df), rel=1e-9)
+
+
+def test_a_mean_of_masses_gets_students_t_over_the_needles_means():
+    from scipy.stats import t
+
+    from niah.stats import mean_bounds
+
+    rng = np.random.default_rng(3)
+    needles = [f"n{i}" for i in range(6) for _ in range(5)]
+    values = np.clip(rng.normal(0.3, 0.05, 30) + np.repeat(rng.normal(0, 0.05, 6), 5), 0, 1)
+    means = values.reshape(6, 5).mean(1)
+    low, high = t.interval(0.95, 5, loc=values.mean(), scale=means.std(ddof=1) / np.sqrt(6))
+    assert mean_bounds(values, needles) == pytest.approx((low, high))
+    seeds = ["a", "b"] * 15  # two seeds: the wider of the two clusterings
+    assert np.subtract(*mean_bounds(values, needles, seeds)[::-1]) >= high - low - 1e-12

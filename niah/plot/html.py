@@ -5,7 +5,9 @@ variant, task) drawn as a table of coloured cells on the plots' own 0→1 red–
 and a JSON block with every sample and small JPEG thumbnails. Clicking a cell lists its samples:
 the question and options, the answer, the prediction and per-option scores, whether a
 distractor lured it, the needle and each distractor, the haystack frames on both sides of the
-needle, and a strip of the haystack marking where the needle (green) and distractors (red) sit.
+needle, and a strip of the haystack marking where the needle (green) and distractors (red) sit;
+for runs recorded with --attention, a second strip shaded by the attention each frame received
+at the answer, and its mass on needle, look-alikes and text.
 
 Size: thumbnails are THUMB_WIDTH px wide JPEGs, one per needle, distractor and haystack frame
 used (shared by every sample that shows them, never one per sample), so a run of 15 lengths × 6
@@ -124,6 +126,17 @@ def _thumbnails(ds, samples: list[dict[str, Any]]) -> tuple[dict[str, str], dict
 STRIP = {"needle": "N", "distractor": "D", "decoy": "Y"}  # a cell's frames in the drill-down strip
 
 
+def _attention(record: dict[str, Any]) -> dict[str, Any]:
+    """What a sample's card shows of its attention at the answer (niah.sweep.attention): the mass per
+    frame (its strip's shading), per group, and where the heaviest frame was."""
+    from niah.sweep.attention import GROUPS, layer_mean
+
+    near = record.get("nearest_lookalike")
+    return {"frames": [round(x, 4) for x in record["frame_mass"]], "top": record["top"],
+            "groups": {g: round(layer_mean(record, g), 4) for g in GROUPS},
+            "nearest": None if near is None else round(float(np.mean(near)), 4)}  # fmt: skip
+
+
 def script_json(text: str) -> str:
     """JSON text safe inside <script type="application/json">: every <, > and & as a JSON unicode
     escape, so no user text (`</script>`, `<!--<script>`) can end or re-enter the element; JSON.parse
@@ -176,7 +189,8 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, metric: str | 
             samples.append({k: r.get(k) for k in ("key", "needle", "cell", "answer", "scores", "insert_index",
                                                   "frames", "imported", "metrics")}
                            | {"task": task, "metric": metric, "prediction": outcome.get("prediction"),
-                              "correct": oc.value(r, metric), "lured": outcome.get("lured")})  # fmt: skip
+                              "correct": oc.value(r, metric), "lured": outcome.get("lured")}
+                           | ({"attention": _attention(r["attention"])} if "attention" in r else {}))  # fmt: skip
     with_cells = [s for s in samples if s.get("cell")]  # niah's own samples (imported cells have none)
     for ds in datasets.values():
         t, c = _thumbnails(ds, with_cells)

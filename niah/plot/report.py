@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from niah.errors import NiahError
+from niah.plot.attention import plot_attention
 from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
 from niah.plot.results import Grid, choose_metric, load_runs, model_grids, task_order
 from niah.plot.style import FORMATS, save
@@ -27,7 +28,8 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
               mark_wide: float | None = None) -> list[Path]:  # fmt: skip
     """Heatmaps per (model, variant, task), a variants × tasks grid per model, difference maps
     (each variant minus the first, or `diff`; cells the paired test does not resolve drawn grey),
-    score vs length, and summary tables, all of one metric (`metric`, or `choose_metric`'s default),
+    score vs length, summary tables, and where runs recorded attention at the answer its figures and
+    table (niah.plot.attention), all of one metric (`metric`, or `choose_metric`'s default),
     named in every title; `mark_wide`: a dot on every heatmap cell whose 95 % interval is wider."""
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -63,6 +65,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
                     grey = unresolved_cells(records, model, a, b, t, metric, mine[(a, t)])
                     emit(difference_figure(mine[(a, t)], mine[(b, t)], title, grey), _slug("diff", model, a, b, t))
     written += write_tables(grids, out)
+    written += plot_attention(records, order, metric, out, emit, _slug)
     return written
 
 

@@ -1,6 +1,7 @@
 """Loading run dirs for plotting, and turning records into accuracy grids.
 
-Figures and tables are derived from results.jsonl alone, never by re-running a model.
+Figures and tables are derived from results.jsonl (and attention.jsonl, where a run recorded it)
+alone, never by re-running a model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from niah.data.dataset import DEPTH_AXIS
 from niah.errors import NiahError, NiahWarning
 from niah.stats import LEVEL, clustered_bounds, exact_interval
 from niah.sweep import outcomes as oc
+from niah.sweep.attention import read_attention
 from niah.sweep.store import RUN, ResultsStore, damage_note, read_run_config
 from niah.tasks import TASKS
 from niah.tasks.metrics import METRICS, get_metric
@@ -44,7 +46,8 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[s
             warnings.warn(NiahWarning(damage_note(file, lines)), stacklevel=2)
         if not ok:
             raise NiahError(f"run dir '{path}' has no finished samples yet: run niah run first")
-        records += ok
+        attention = read_attention(path)  # niah run --attention: each sample's line rides on its record
+        records += [r | {"attention": attention[r["key"]]} if r["key"] in attention else r for r in ok]
     if len(datasets) > 1:
         raise NiahError(f"the runs use {len(datasets)} different datasets ({', '.join(sorted(datasets.values()))}): "
                         "plot runs of one dataset together")  # fmt: skip

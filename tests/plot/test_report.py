@@ -37,7 +37,8 @@ def report(tmp_path_factory, tiny_model):
     assert cli("generate", "--preset", "demo", "--lengths", "8,16", "--depths", "0,50,100", "--needles-per-cell", 2,
                "--distractor-period", 3, "--width", 224, "--height", 112, "--out", data,
                "-q").exit_code == 0  # fmt: skip
-    assert cli("run", *tiny_model, data, "--variants", "vanilla,m-rope", "--out", run, "-q").exit_code == 0
+    assert cli("run", *tiny_model, data, "--variants", "vanilla,m-rope", "--attention", "--out", run,
+               "-q").exit_code == 0  # fmt: skip
     res = cli("report", run, REFERENCES / "m-rope", "--out", root / "report.html")  # both in exact match
     assert res.exit_code == 0, res.output
     return root / "report.html", run
@@ -85,6 +86,21 @@ def test_report_is_self_contained_and_indexes_every_sample(report):
     for cell_id, d in depth.items():
         assert (data["cells"][cell_id]["before"] is None) == (d == 0)
         assert (data["cells"][cell_id]["after"] is None) == (d == 100)
+
+
+def test_each_sample_carries_its_recorded_attention(report):
+    path, run = report
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', path.read_text(),
+                                re.S).group(1))  # fmt: skip
+    recorded = {a["key"]: a for a in map(json.loads, (run / "attention.jsonl").read_text().splitlines())}
+    mine = [s for s in data["samples"] if not s.get("imported")]
+    assert mine and all(s["key"] in recorded for s in mine)
+    for s in mine:
+        a = recorded[s["key"]]
+        assert s["attention"]["frames"] == [round(x, 4) for x in a["frame_mass"]]
+        assert len(a["frame_mass"]) == s["frames"]
+        assert s["attention"]["top"] == a["top"]
+    assert not any("attention" in s for s in data["samples"] if s.get("imported"))
 
 
 def test_bad_report_input_is_one_line(tmp_path, report):
@@ -145,8 +161,12 @@ def test_report_in_a_real_browser_click_a_cell_see_its_samples(report):
         images = driver.find_elements(By.CSS_SELECTOR, "#list img")
         assert len(images) >= 2 * 5  # the needle, its look-alikes and the frames around it, per sample
         assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
-        strips = driver.find_elements(By.CSS_SELECTOR, "#list .strip")
+        strips = driver.find_elements(By.CSS_SELECTOR, "#list .strip:not(.attention)")
         assert all(len(s.find_elements(By.CSS_SELECTOR, ".N")) == 1 for s in strips)
+        shaded = driver.find_elements(By.CSS_SELECTOR, "#list .strip.attention")  # --attention: one per sample
+        assert len(shaded) == len(cards) and all(len(s.find_elements(By.CSS_SELECTOR, "span")) == r["frames"]
+                                                 for s, r in zip(shaded, expected, strict=True))  # fmt: skip
+        assert all("attention at the answer: needle" in c.text for c in cards)
         imported = next(
             c for c in cells if "imported" in c.find_element(By.XPATH, "ancestor::div[@class='heatmap']//h3").text
         )

@@ -21,6 +21,21 @@ function strip(sequence) {
   return bar;
 }
 
+function attentionStrip(a) {
+  const top = Math.max(...a.frames, 1e-9);
+  const bar = el("div", { class: "strip attention", title: "attention at the answer per frame (mean over layers and heads): darker is more" });
+  for (const m of a.frames) bar.append(el("span", { style: `background: rgba(31, 119, 180, ${(m / top).toFixed(3)})` }));
+  return bar;
+}
+
+function attentionLine(a) {
+  const near = a.nearest === null ? "" : `, nearest look-alike ${a.nearest.toFixed(3)}`;
+  const where = { needle: "the needle", lookalike: "a look-alike", haystack: "a haystack frame" }[a.top];
+  return el("p", { class: "note" }, `attention at the answer: needle ${a.groups.needle.toFixed(3)}, look-alikes ` +
+    `${a.groups.lookalike.toFixed(3)}${near}, haystack ${a.groups.haystack.toFixed(3)}, text ` +
+    `${a.groups.text.toFixed(3)}; heaviest frame: ${where}`);
+}
+
 function sampleCard(s) {
   const card = el("div", { class: "sample " + (s.correct ? "right" : "wrong") });
   if (s.imported) {
@@ -44,6 +59,7 @@ function sampleCard(s) {
     const withDistractors = s.task !== "v-niah";
     const seq = withDistractors ? c.sequence : c.sequence.replace(/[DY]/g, "");
     card.append(strip(seq));
+    if (s.attention) card.append(attentionStrip(s.attention), attentionLine(s.attention));
     const row = el("div", { class: "thumbs" });
     if (c.before) row.append(thumb(c.before, "frame before", "haystack"));
     const needles = c.needles && c.needles.length > 1 ? c.needles : [c.image].filter(Boolean);
