@@ -55,10 +55,9 @@ class Recorder:
         heads, kv_heads, length = query.shape[0], keys.shape[0], keys.shape[1]
         if length != len(self.columns):
             raise ValueError(f"the layer attends to {length} keys but the prompt has {len(self.columns)} tokens")
-        k = keys.float()
-        if heads != kv_heads:
-            k = k.repeat_interleave(heads // kv_heads, dim=0)
-        weights = torch.softmax(torch.einsum("hd,hld->hl", query.float(), k) * scale, dim=-1)  # (H, L)
+        grouped = query.float().view(kv_heads, heads // kv_heads, -1)  # (H_kv, G, D): keys are not repeated
+        logits = torch.einsum("kgd,kld->kgl", grouped, keys.float()).reshape(heads, length)
+        weights = torch.softmax(logits * scale, dim=-1)  # (H, L)
         mass = torch.zeros(heads, self.frames + 1, device=weights.device)
         mass.index_add_(1, self.columns.to(weights.device), weights)
         self._mass[len(self._mass) if layer is None else int(layer)] = mass.cpu()

@@ -168,8 +168,9 @@ def matmul_peak(scale: Scale) -> dict:
     return {"tflops": tflops}
 
 
-def one_prefill(model, n: int, chunk: int) -> tuple[float, int]:
-    """Seconds and peak bytes of one n-token prefill (random embeddings, m-rope text positions)."""
+def one_prefill(model, n: int, chunk: int, recorder=None) -> tuple[float, int]:
+    """Seconds and peak bytes of one n-token prefill (random embeddings, m-rope text positions);
+    `recorder`: attention at the answer recorded too (niah.answer_attention, scripts/bench_attention.py)."""
     lm = model.model.language_model
     device = model.device
     hidden = lm.config.hidden_size
@@ -186,7 +187,7 @@ def one_prefill(model, n: int, chunk: int) -> tuple[float, int]:
         torch.cuda.reset_peak_memory_stats()
     _sync(device.type)
     start = time.perf_counter()
-    runner.prefill([Segment(f"random:{n}", n)], positions, embed)
+    runner.prefill([Segment(f"random:{n}", n)], positions, embed, recorder=recorder)
     _sync(device.type)
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0

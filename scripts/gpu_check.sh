@@ -3,6 +3,7 @@
 #   bash scripts/gpu_check.sh tests            CUDA-only tests (niah train --device cuda too), the torchvision processor test, hf + rope tests
 #   bash scripts/gpu_check.sh bench [STAGES [ARGS]]   scripts/bench_hf.py --gpu --stages STAGES ARGS
 #                                              (stages: peak,prefill,grid,estimate; ARGS e.g. --smoke on a CPU)
+#   bash scripts/gpu_check.sh attention        scripts/bench_attention.py --gpu: what --attention costs at 8K-64K tokens
 # Logs and numbers go to $OUT (or /tmp/niah-gpu). The bench keeps its numbers in /tmp/niah-bench-hf between
 # calls on a warm machine, so `bench peak,prefill` then `bench grid,estimate` builds one record.
 # PyAV missing (the lent machine has none)? Carry its wheel in .whl/: docs/gpu.md says how.
@@ -23,5 +24,8 @@ case "${1:-tests}" in
     python3 scripts/bench_hf.py --gpu --stages "${2:-peak,prefill,grid,estimate}" --workdir /tmp/niah-bench-hf \
       "${@:3}" 2>&1 | tee "$out/bench.log"
     cp /tmp/niah-bench-hf/bench_hf_gpu.json "$out/" ;;
-  *) echo "usage: bash scripts/gpu_check.sh tests | bench [STAGES]" >&2; exit 2 ;;
+  attention)
+    (cd scripts && python3 bench_attention.py --gpu --json "$out/bench_attention_gpu.json" "${@:2}") 2>&1 \
+      | tee "$out/bench_attention.log" ;;
+  *) echo "usage: bash scripts/gpu_check.sh tests | bench [STAGES] | attention" >&2; exit 2 ;;
 esac

@@ -7,6 +7,12 @@ niah demo --out "$work/demo" -q   # the shipped tiny models (models/demo)
 cp "$work/demo/figures/grid_tiny.png" figures/demo_grid.png
 cp "$work/demo/figures/accuracy_vs_length_tiny.png" figures/demo_accuracy_vs_length.png
 cp "$work/demo/figures/summary.md" figures/demo_summary.md
+# where the demo's tiny models attend at the answer (niah run --attention; README, docs/train.md)
+niah run "$work/demo/data" --model tiny:@demo --variants vanilla,m-rope,videorope --attention \
+  --out "$work/demo-attention" -q > /dev/null
+niah plot "$work/demo-attention" --out "$work/demo-attention/figures" > /dev/null
+cp "$work/demo-attention/figures/attention_grid_tiny.png" figures/demo_attention.png
+cp "$work/demo-attention/figures/attention.md" figures/demo_attention.md
 niah demo --model probe --out "$work/probe-demo" -q --variants vanilla,m-rope,m-rope-time,mrope-interleaved,videorope,hope
 cp "$work/probe-demo/figures/grid_probe.png" figures/probe_grid.png
 niah rope plot m-rope --out figures/rope_m-rope.png
