@@ -138,3 +138,36 @@ def test_a_model_without_attention_is_refused_before_anything_is_written(small_d
     res = cli("run", small_dataset, "--model", "probe", "--attention", "--out", tmp_path / "r")
     assert res.exit_code == 2 and "--attention needs an hf: or tiny: model" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_shards_attention_files_merge_with_their_results(small_dataset, tmp_path):
+    out = tmp_path / "r"
+    common = ("--model", "tiny:@demo", "--variants", "vanilla,m-rope", "--attention", "--out", out, "-q")
+    assert cli("run", small_dataset, "--shard", "1/2", *common).exit_code == 0
+    assert list(out.glob("attention.*-of-*.jsonl")) and not (out / "attention.jsonl").exists()
+    assert cli("run", small_dataset, "--shard", "2/2", *common).exit_code == 0
+    keys = [json.loads(x)["key"] for x in (out / "results.jsonl").read_text().splitlines()]
+    attention = [json.loads(x)["key"] for x in (out / "attention.jsonl").read_text().splitlines()]
+    assert sorted(attention) == sorted(keys) and len(set(keys)) == len(keys)
+    assert not list(out.glob("attention.*-of-*.jsonl")) and not list(out.glob("results.*-of-*.jsonl"))
+
+
+def test_multi_needle_tasks_count_every_needle_frame_as_the_needle(tmp_path):
+    data = tmp_path / "data"
+    assert cli("generate", "--preset", "demo", "--families", "colour", "--lengths", "8", "--depths", "0,100",
+               "--needles-per-cell", 3, "--tasks", "ordering,distance", "--width", 112, "--height", 56,
+               "--out", data, "-q").exit_code == 0  # fmt: skip
+    from niah.data.dataset import Dataset
+    from niah.rope import resolve_variant
+    from niah.sweep.plan import make_plan
+    from niah.tasks import TASKS
+
+    ds = Dataset(data)
+    for sample in make_plan(ds, [TASKS["ordering"], TASKS["distance"]], [resolve_variant("vanilla")]):
+        frames = sample.frames(ds)
+        needles = [k for k, f in enumerate(frames) if f.kind == "needle"]
+        mass = np.zeros((1, 1, len(frames) + 1))
+        mass[0, 0, needles] = 1 / len(needles)
+        record = attention_record(sample.key, [0], mass, frames)
+        expected = 3 if sample.task.name == "ordering" else 2
+        assert len(needles) == expected and record["mass"]["needle"] == [1.0] and record["top"] == "needle"
