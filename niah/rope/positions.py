@@ -135,6 +135,19 @@ def place_diagonal(run: VisionRun, start: float, tau: TemporalIndex) -> Placemen
     return Placement(np.stack([t, h, w]), float(t.max()) + 1)
 
 
+def place_block(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
+    """HY-V4-VL's block layout: frame f starts a block of B = max(H, W) positions, t = s + B·τ(f),
+    h = t + y, w = t + x (diagonal, not centred); the text after continues at the largest
+    position + 1 = s + B·τ(T−1) + B. W counts every token of a row: HY-V4-VL ends each merged
+    row with a newline token, so its runs are W + 1 wide (transformers' HYV4VLModel
+    ``get_vision_position_ids``: B = max(H, W + 1)); a host without one gets B = max(H, W).
+    No time scaling: the blocks, not τ, space the frames (τ = f)."""
+    t, y, x = _grid(run, tau)
+    t = start + t * max(run.height, run.width)
+    ids = np.stack([t, t + y, t + x])
+    return Placement(ids, float(ids.max()) + 1)
+
+
 def place_tie(run: VisionRun, start: float, tau: TemporalIndex) -> Placement:
     """RoPE-Tie (Su, 2024), 3-D: both spatial axes are stretched to the span of the longer side.
 
@@ -242,6 +255,7 @@ PLACEMENT_RULES: dict[str, PlacementRule] = {
     "flat": place_flat,
     "mrope": place_mrope,
     "diagonal": place_diagonal,
+    "block": place_block,
     "tie": place_tie,
     "tad": place_tad,
     "v2pe": place_v2pe,

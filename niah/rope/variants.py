@@ -501,3 +501,12 @@ register_variant(VariantSpec(
     "p0..p3 = s + f·(H+W−1) + (y or H−1−y) + (x or W−1−x); text after at s + T·(H+W−1)",
     _build_vrope,
 ))  # fmt: skip
+register_variant(
+    VariantSpec(
+        "hy4-block",
+        "HY-V4-VL: every frame a block of max(H, W) positions on the diagonal, t/h/w interleaved.",
+        "Tencent Hunyuan, HY-V4-VL, transformers 5.25 models/hy_v4_vl (get_vision_position_ids; no paper)",
+        "t = s + f·max(H, W); h = t + y; w = t + x; text after at the block's end; pairs as mrope-interleaved",
+        fixed_variant("hy4-block", "block", "interleaved"),
+    )
+)

@@ -148,3 +148,51 @@ def test_default_sections_are_the_published_ones():
     q3 = resolve_variant("mrope-interleaved").axis_of_pair(128)
     assert [i for i in range(64) if q3[i] == 1] == list(range(1, 59, 3))
     assert [i for i in range(64) if q3[i] == 2] == list(range(2, 60, 3))
+
+
+HY_LAYOUTS = [
+    # (runs): ("t", n) text, ("v", T, H, W) a video and ("i", 1, H, W) an image, W before the newline column
+    [("v", 2, 2, 2), ("t", 1)],  # transformers' docstring example: t = [0×6, 3×6], next text at 6
+    [("t", 3), ("v", 1, 1, 1), ("t", 2)],
+    [("t", 5), ("v", 4, 3, 2), ("t", 4)],  # H = 3 = W + 1: a square block
+    [("t", 2), ("v", 3, 4, 1), ("t", 3)],  # H > W + 1: the block is H
+    [("t", 1), ("v", 6, 2, 5), ("t", 7)],  # W + 1 > H
+    [("t", 4), ("i", 1, 3, 3), ("t", 2), ("v", 5, 2, 3), ("t", 1)],  # an image, then a video
+    [("t", 2), ("v", 2, 3, 3), ("t", 3), ("v", 3, 1, 4), ("t", 2)],  # two videos
+    [("t", 1), ("v", 9, 2, 2), ("t", 6), ("i", 1, 5, 2), ("t", 3)],  # a long video: blocks, not τ, space frames
+    [("v", 3, 2, 6)],  # a video at the very start and end
+]
+
+
+@pytest.mark.parametrize("runs", HY_LAYOUTS)
+def test_hy4_block_equals_hy_v4_vl(runs):
+    """hy4-block's positions equal transformers' HYV4VLModel.get_rope_index (5.25+), each merged row
+    of a frame W + 1 tokens wide (its newline token), called on a stand-in holding only what the
+    method reads (the vision config's spatial_merge_size)."""
+    from types import SimpleNamespace
+
+    modeling = pytest.importorskip("transformers.models.hy_v4_vl.modeling_hy_v4_vl")
+    model = modeling.HYV4VLModel
+    merge = 2
+    stand_in = SimpleNamespace(config=SimpleNamespace(vision_config=SimpleNamespace(spatial_merge_size=merge)))
+    stand_in.get_vision_position_ids = lambda *a, **k: model.get_vision_position_ids(stand_in, *a, **k)
+    types, images, videos, layout = [], [], [], []
+    for kind, *size in runs:
+        if kind == "t":
+            types += [0] * size[0]
+            layout.append(TextRun(size[0]))
+            continue
+        frames, h, w = size
+        types += [1 if kind == "i" else 2] * (frames * h * (w + 1))
+        (images if kind == "i" else videos).append([frames, merge * h, merge * w])
+        layout.append(VisionRun("image" if kind == "i" else "video", frames, h, w + 1))
+    ref, _ = model.get_rope_index(stand_in, input_ids=torch.ones(1, len(types), dtype=torch.long),
+                                  mm_token_type_ids=torch.tensor([types]),
+                                  image_grid_thw=torch.tensor(images) if images else None,
+                                  video_grid_thw=torch.tensor(videos) if videos else None)  # fmt: skip
+    ours = resolve_variant("hy4-block").position_ids(Layout(tuple(layout)))
+    assert torch.equal(ours, ref[:, 0])
+    if runs == HY_LAYOUTS[0]:  # the docstring's numbers, written out
+        assert ours[0, :12].tolist() == [0] * 6 + [3] * 6 and ours[:, 12].tolist() == [6, 6, 6]
+        assert ours[1, :12].tolist() == [0, 0, 0, 1, 1, 1, 3, 3, 3, 4, 4, 4]
+        assert ours[2, :12].tolist() == [0, 1, 2, 0, 1, 2, 3, 4, 5, 3, 4, 5]
