@@ -42,6 +42,7 @@ from niah.backends.base import Backend, Sample, SampleResult
 from niah.data.dataset import Dataset, FrameRef
 from niah.data.draw import COLOURS, KEY_SHAPES, VALUE_SHAPES, draw_shape
 from niah.data.families import KEY_RADIUS
+from niah.errors import NiahError
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun
 from niah.tasks import Outcome, Query
 
@@ -130,6 +131,9 @@ class ProbeBackend(Backend):
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         for v in variants:
             v.require_shared_table("the probe")
+            if v.by_layer:
+                raise NiahError(f"{v.label} turns rotary off in some layers; the probe has no layers, so it "
+                                "cannot run it: use a tiny: or hf: model")  # fmt: skip
 
     def estimate_tokens(self, dataset: Dataset, sample: Sample) -> int:
         return self.layout(dataset, len(sample.frames(dataset))).num_tokens

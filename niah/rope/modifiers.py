@@ -4,10 +4,13 @@
     videorope:delta=2+theta=5e6     another RoPE base ("Base of RoPE bounds context length", 2405.14591)
     vanilla+ntk:factor=4+p=0.75     NTK-aware base, then p-RoPE (2410.06205) without the lowest quarter
 
-A modifier acts at one of three stages, applied in this order whatever the order written:
+A modifier acts at one of four stages, applied in this order whatever the order written:
   base      the RoPE base θ before the inverse frequencies are formed (theta, ntk);
   inv_freq  the float32 inverse frequencies θ^(−2i/d) and a cos/sin scale (linear, yarn);
-  pairs     which frequency pairs rotate at all (p).
+  pairs     which frequency pairs rotate at all (p);
+  layers    which attention layers rotate at all (nope: CohereCompass's NoPE global layers); the
+            hosts apply it (the hf backend per decoder layer, the tiny model per block), the probe,
+            which has no layers, refuses it.
 The inv_freq rules follow transformers' `modeling_rope_utils` (`linear`, `dynamic`, `yarn` rope
 types: same float32 arithmetic, tested equal in tests/rope/test_modifiers.py); `head_dim` here is
 the rotated part of a head. `+` joins modifiers because `:` and `,` already carry a variant's own
@@ -39,7 +42,7 @@ class ModifierSpec:
     """One registry entry: name, stage, option defaults and the rule (see the module docstring)."""
 
     name: str
-    stage: str  # "base" | "inv_freq" | "pairs"
+    stage: str  # "base" | "inv_freq" | "pairs" | "layers"
     description: str
     source: str
     defaults: Mapping[str, Any]
@@ -98,6 +101,8 @@ def _check(name: str, o: dict[str, Any]) -> None:
         raise NiahError(f"+p={o['p']:g}: the fraction of rotated pairs must be in (0, 1]")
     if name == "theta" and o["theta"] <= 1:
         raise NiahError(f"+theta={o['theta']:g}: the RoPE base must be > 1")
+    if name == "nope" and (o["every"] < 1 or o["every"] != int(o["every"])):
+        raise NiahError(f"+nope:every={o['every']:g} must be a whole number of layers ≥ 1")
     if o.get("original", 1) < 1:
         raise NiahError(f"+{name}: original={o['original']} must be a positive context length")
 
@@ -130,6 +135,16 @@ def modified_pairs(modifiers: tuple[Modifier, ...], axis_of_pair: np.ndarray, un
         if m.spec.stage == "pairs":
             axis_of_pair = m.spec.rule(axis_of_pair, unrotated, m.options)
     return axis_of_pair
+
+
+def rotated_layers(modifiers: tuple[Modifier, ...], layers: int) -> list[bool]:
+    """Whether each of `layers` attention layers (in order, 0 first) rotates at all, after the
+    layers-stage modifiers (every layer without one)."""
+    keep = [True] * layers
+    for m in modifiers:
+        if m.spec.stage == "layers":
+            keep = [k and m.spec.rule(i, m.options) for i, k in enumerate(keep)]
+    return keep
 
 
 # ---------------------------------------------------------------- the rules
@@ -173,6 +188,12 @@ def _yarn(inv_freq: torch.Tensor, head_dim: int, base: float, o: Mapping[str, An
     return inv.to(inv_freq.device), attention
 
 
+def _nope(layer: int, o: Mapping[str, Any]) -> bool:
+    """Layer i rotates unless i + 1 is a multiple of `every` (CohereCompass: 3 sliding-window layers
+    with rotary, then one global layer without, its layer_types rule (i + 1) % 4)."""
+    return (layer + 1) % int(o["every"]) != 0
+
+
 def _p_rope(axis_of_pair: np.ndarray, unrotated: int, o: Mapping[str, Any]) -> np.ndarray:
     """Keep the ⌊p·d/2⌋ highest-frequency pairs (the lowest indices) rotating; the rest stop."""
     axis = np.array(axis_of_pair)
@@ -200,3 +221,7 @@ register_modifier(ModifierSpec(
     "p", "pairs", "p-RoPE: only the fraction p of highest-frequency pairs rotates",
     "Barbero et al., Round and Round We Go! What makes Rotary Positional Encodings useful?, arXiv 2410.06205",
     {"p": 0.75}, _p_rope, shorthand="p"))  # fmt: skip
+register_modifier(ModifierSpec(
+    "nope", "layers", "no rotary at all in layers every−1, 2·every−1, … (CohereCompass's global layers: every=4)",
+    "Cohere, CohereCompass, transformers 5.25 models/cohere_compass (layer_types; rope_parameters None for its "
+    "full-attention layers; no paper)", {"every": 4}, _nope))  # fmt: skip

@@ -25,7 +25,15 @@ from niah.errors import NiahError, unknown
 from niah.rope import frequencies as fq
 from niah.rope import positions as pos
 from niah.rope.layout import Layout
-from niah.rope.modifiers import SEPARATOR, Modifier, modified_base, modified_inv_freq, modified_pairs, parse_modifier
+from niah.rope.modifiers import (
+    SEPARATOR,
+    Modifier,
+    modified_base,
+    modified_inv_freq,
+    modified_pairs,
+    parse_modifier,
+    rotated_layers,
+)
 from niah.rope.options import fmt, parse_options, resolve_options
 
 if TYPE_CHECKING:
@@ -70,6 +78,15 @@ class RopeVariant:
     def per_head(self) -> bool:
         """Whether the allocation differs per KV head (then axis_of_pair is (kv_heads, d/2))."""
         return self.allocation == "per-head"
+
+    def layer_rotation(self, layers: int) -> list[bool]:
+        """Whether each of `layers` attention layers rotates at all (False: NoPE there, `+nope`)."""
+        return rotated_layers(self.modifiers, layers)
+
+    @property
+    def by_layer(self) -> bool:
+        """Whether some layers rotate and others not (a layers-stage modifier): hosts must apply it per layer."""
+        return any(m.spec.stage == "layers" for m in self.modifiers)
 
     def require_shared_table(self, where: str) -> None:
         """Raise NiahError when this variant needs a rotary table per KV head and `where` (a

@@ -48,7 +48,7 @@ from niah.data.dataset import RETRIEVAL_TASKS
 from niah.data.draw import COLOURS, KEY_SHAPES
 from niah.data.families import KEY_COLOURS, NEEDLE_FAMILIES, Key
 from niah.data.multi import ORDER_NEEDLES, distance_question, order_label, order_labels, ordering_question
-from niah.rope import Layout, RopeVariant, TextRun, VisionRun
+from niah.rope import Layout, RopeVariant, TextRun, VisionRun, resolve_variant
 from niah.rope.frequencies import rotary_dim
 from niah.rope.tables import apply_rotary
 
@@ -201,12 +201,13 @@ def layout(config: TinyConfig, frames: int, question_tokens: int, seconds: float
 
 
 class Block(nn.Module):
-    """Pre-norm attention (QK-norm, rotary from the variant) + GELU MLP; block `index` reports its
-    last query to an armed recorder of attention at the answer (niah.answer_attention; batch 1)."""
+    """Pre-norm attention (QK-norm, rotary from the variant unless `rotate` is False: a NoPE layer,
+    `+nope`) + GELU MLP; block `index` reports its last query to an armed recorder of attention at
+    the answer (niah.answer_attention; batch 1)."""
 
-    def __init__(self, c: TinyConfig, index: int = 0):
+    def __init__(self, c: TinyConfig, index: int = 0, rotate: bool = True):
         super().__init__()
-        self.index = index
+        self.index, self.rotate = index, rotate
         self.heads, self.head_dim = c.heads, c.head_dim
         self.norm1, self.norm2 = nn.RMSNorm(c.width), nn.RMSNorm(c.width)
         self.qkv = nn.Linear(c.width, 3 * c.width, bias=False)
@@ -218,10 +219,11 @@ class Block(nn.Module):
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)  # (B, L, n_h, h_d)
         q, k = self.q_norm(q).transpose(1, 2), self.k_norm(k).transpose(1, 2)  # (B, n_h, L, h_d)
-        cos, sin = cos[:, None], sin[:, None]  # (B, 1, L, r): r = rotary_dim, the first r dims rotate
-        r = cos.shape[-1]
-        q_rot, k_rot = apply_rotary(q[..., :r], k[..., :r], cos, sin)
-        q, k = torch.cat((q_rot, q[..., r:]), -1), torch.cat((k_rot, k[..., r:]), -1)
+        if self.rotate:
+            cos, sin = cos[:, None], sin[:, None]  # (B, 1, L, r): r = rotary_dim, the first r dims rotate
+            r = cos.shape[-1]
+            q_rot, k_rot = apply_rotary(q[..., :r], k[..., :r], cos, sin)
+            q, k = torch.cat((q_rot, q[..., r:]), -1), torch.cat((k_rot, k[..., r:]), -1)
         if (recorder := answer_attention.active()) is not None:
             recorder.observe(self.index, q[0, :, -1], k[0], self.head_dim**-0.5)
         att = F.scaled_dot_product_attention(q, k, v.transpose(1, 2), is_causal=True)  # (B, n_h, L, h_d)
@@ -279,7 +281,8 @@ class TinyModel(nn.Module):
         self.config = config
         self.embed = nn.Embedding(len(config.vocab), config.width)
         self.vision = FrameEncoder(config)
-        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.layers))
+        rotates = resolve_variant(config.variant).layer_rotation(config.layers)  # +nope: some layers do not
+        self.blocks = nn.ModuleList(Block(config, i, rotates[i]) for i in range(config.layers))
         self.norm = nn.RMSNorm(config.width)
         self.head = nn.Linear(config.width, len(config.answers))
         self.key_head = nn.Linear(config.width, len(key_classes()))

@@ -15,6 +15,9 @@ the modeling module's `apply_rotary_pos_emb` is then wrapped (once per module, b
 that each query head rotates with its KV head's table (query head j uses KV head j // group, as
 transformers' repeat_kv pairs them; upstream's apply_multihead_rotary_pos_emb does the same). For
 tables of shape (B, L, d) the wrapper calls the model's own function unchanged.
+
+A variant that turns rotary off in some layers (`+nope`) gets a forward pre-hook on every decoder
+layer (once per model) that hands the layers it lists (1, 0) tables: no rotation there.
 """
 
 from __future__ import annotations
@@ -64,10 +67,12 @@ class VariantRotary(nn.Module):
         self.head_dim, self.theta, section = rope_settings(config)
         self.section = [section[i] for i in section_order] if section else None  # as niah's (t, h, w)
         self.layout = PAIR_LAYOUTS[pair_layout]
+        self.layers = text_config(config).num_hidden_layers
         self.set_variant(variant)
 
     def set_variant(self, variant: RopeVariant) -> None:
         self.variant = variant
+        self.nope = {i for i, rotates in enumerate(variant.layer_rotation(self.layers)) if not rotates}
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,6 +111,30 @@ def _wrap_apply(module, layout: PairLayout) -> None:
     module.apply_rotary_pos_emb = apply_rotary_pos_emb
 
 
+def _hook_layers(lm) -> None:
+    """Once per text model: a decoder layer the rotary module lists as NoPE (`VariantRotary.nope`,
+    from a `+nope` modifier) gets (cos, sin) = (1, 0), so its queries and keys are not rotated at
+    all (and not scaled: CohereCompass's NoPE layers get no position embeddings)."""
+    if getattr(lm, "niah_layer_hooks", False):
+        return
+
+    def hook(index: int):
+        def swap(module, args, kwargs):
+            if index not in lm.rotary_emb.nope:
+                return None
+            if "position_embeddings" not in kwargs:
+                raise NiahError(f"{type(module).__name__} takes its position embeddings otherwise than by name: "
+                                "niah cannot turn rotary off in its layers (+nope)")  # fmt: skip
+            cos, sin = kwargs["position_embeddings"]
+            return args, {**kwargs, "position_embeddings": (torch.ones_like(cos), torch.zeros_like(sin))}
+
+        return swap
+
+    for i, layer in enumerate(lm.layers):
+        layer.register_forward_pre_hook(hook(i), with_kwargs=True)
+    lm.niah_layer_hooks = True
+
+
 def kv_heads(config) -> int:
     return text_config(config).num_key_value_heads
 
@@ -113,11 +142,14 @@ def kv_heads(config) -> int:
 def install(model, variant: RopeVariant, pair_layout: str = "half", section_order: tuple[int, int, int] = (0, 1, 2)
             ) -> VariantRotary:  # fmt: skip
     """Replace (once) or retarget the language model's rotary embedding; returns it. A per-head
-    variant also wraps the text model's apply_rotary_pos_emb (see the module docstring).
+    variant also wraps the text model's apply_rotary_pos_emb, a per-layer one hooks the decoder
+    layers (see the module docstring).
     `pair_layout`, `section_order`: the family's (niah.model_families.Family)."""
     lm = model.model.language_model
     if variant.per_head:
         _wrap_apply(sys.modules[type(lm).__module__], PAIR_LAYOUTS[pair_layout])
+    if variant.by_layer:
+        _hook_layers(lm)
     if isinstance(lm.rotary_emb, VariantRotary):
         lm.rotary_emb.set_variant(variant)
     else:

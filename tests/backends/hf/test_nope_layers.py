@@ -1,0 +1,40 @@
+"""`+nope:every=K` (CohereCompass's NoPE global layers as a modifier of any variant) on the hf
+backend: with every layer NoPE the logits are those of a variant that rotates no pair at all
+(`+p` below one pair), and with every other layer NoPE they differ from both extremes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from niah.backends.hf import HFBackend
+from niah.data.dataset import Dataset
+from niah.rope import resolve_variant
+from niah.sweep.plan import make_plan
+from niah.tasks import TASKS
+
+FAMILIES = ["qwen2_vl", "qwen3_vl", "qwen3_5", "glm4v", "internvl", "llava_onevision", "ernie4_5_vl_moe"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_nope_in_every_layer_is_rotating_no_pair(family, tiny_checkpoints, short_dataset, tmp_path):
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
+    native = backend.native_variant.spec
+    ds = Dataset(short_dataset)
+    (sample,) = make_plan(ds, [TASKS["v-niah"]], [backend.native_variant], lengths=[3])[:1]
+    backend._load(ds)
+    backend._encode_frames(ds, [sample])
+    logits = {}
+    for extra in ("", "+nope:every=1", "+p=0.001", "+nope:every=2"):
+        variant = resolve_variant(native + extra)
+        logits[extra] = backend.logits(ds, type(sample)(sample.task, variant, sample.cell, sample.query))[0]
+    assert torch.allclose(logits["+nope:every=1"], logits["+p=0.001"], atol=1e-5, rtol=0)
+    assert (logits["+nope:every=1"] - logits[""]).abs().max() > 1e-4
+    text = backend.model.config.get_text_config()
+    layers = text.num_hidden_layers
+    attention = [i for i, k in enumerate(getattr(text, "layer_types", None) or ["full_attention"] * layers)
+                 if k == "full_attention"]  # Qwen3.5's linear-attention layers have no rotary to turn off
+    if {i % 2 for i in attention} == {0, 1}:  # some attention layers NoPE, some rotating: neither extreme
+        assert (logits["+nope:every=2"] - logits[""]).abs().max() > 1e-4
+        assert (logits["+nope:every=2"] - logits["+nope:every=1"]).abs().max() > 1e-4
+    assert backend.model.model.language_model.rotary_emb.nope == set(range(1, layers, 2))
