@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ("niah.errors", "niah.files", "niah.versions", "niah.model_families", "niah.stats"),
+    ("niah.errors", "niah.files", "niah.versions", "niah.model_families", "niah.stats", "niah.answer_attention"),
     ("niah.rope", "niah.data"),
     ("niah.tasks",),
     ("niah.train",),
