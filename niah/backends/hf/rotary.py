@@ -67,12 +67,14 @@ class VariantRotary(nn.Module):
         self.head_dim, self.theta, section = rope_settings(config)
         self.section = [section[i] for i in section_order] if section else None  # as niah's (t, h, w)
         self.layout = PAIR_LAYOUTS[pair_layout]
-        self.layers = text_config(config).num_hidden_layers
+        self.layers = getattr(text_config(config), "num_hidden_layers", None)
         self.set_variant(variant)
 
     def set_variant(self, variant: RopeVariant) -> None:
         self.variant = variant
-        self.nope = {i for i, rotates in enumerate(variant.layer_rotation(self.layers)) if not rotates}
+        self.nope: set[int] = set()  # decoder layers that rotate nothing (+nope)
+        if variant.by_layer:
+            self.nope = {i for i, rotates in enumerate(variant.layer_rotation(self.layers)) if not rotates}
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
