@@ -27,9 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from niah.backends.hf.checkpoint import load_pixel_settings  # noqa: E402
 from niah.backends.hf.pixels import tokens_per_frame  # noqa: E402
-from niah.backends.hf.prompt import VIDEO_MARKUPS  # noqa: E402
 from niah.backends.hf.tiny import PROCESSOR_CONFIGS  # noqa: E402
-from niah.model_families import MODEL_FAMILIES  # noqa: E402
+from niah.model_families import MODEL_FAMILIES, VIDEO_MARKUPS  # noqa: E402
 
 PROMPTS = ROOT / "docs" / "data" / "longva_prompts.json"  # scripts/longva_prompts.py
 CHECKPOINTS = ROOT / "docs" / "data" / "public_checkpoints.json"  # each row with the public copy it was read from

@@ -9,8 +9,7 @@ from pathlib import Path
 from script_loader import load_script
 
 from niah.backends.hf.backend import full_attention_layers
-from niah.backends.hf.prompt import VIDEO_MARKUPS
-from niah.model_families import MODEL_FAMILIES
+from niah.model_families import MODEL_FAMILIES, VIDEO_MARKUPS
 
 ROOT = Path(__file__).parents[2]
 

@@ -38,7 +38,6 @@ from niah.backends.hf.checkpoint import (
 )
 from niah.backends.hf.pixels import draw_time, target_size, tokens_per_frame
 from niah.backends.hf.prompt import (
-    VIDEO_MARKUPS,
     Segment,
     build_segments,
     continuation_ids,
@@ -57,6 +56,7 @@ from niah.backends.hf.runner import (
 )
 from niah.data.dataset import Dataset, FrameRef, sha256_file
 from niah.errors import NiahError, NiahWarning, unknown
+from niah.model_families import VIDEO_MARKUPS
 from niah.rope import Layout, RopeVariant, TextRun, VisionRun, inert_options, resolve_variant
 from niah.tasks import Outcome
 from niah.tasks.metrics import GENERATE_TOKENS, generated_outcome

@@ -2,16 +2,16 @@
 
 The model's chat template is applied to [video, question + lettered options] and the video
 placeholder's pad token is replaced by the frames, as transformers' processors do, in the
-family's markup (VIDEO_MARKUPS): for Qwen2-VL / Qwen2.5-VL one contiguous run between the
-template's vision_start and vision_end; for Qwen3-VL each frame as "<t seconds>" + vision_start +
-frame + vision_end, t being the frame's time in the cell (index / fps), all inside the template's
-own vision_start ... vision_end (transformers 5.x's Qwen3VLProcessor keeps that outer pair); for
-GLM-4.1V / 4.5V each frame as begin_of_image + frame + end_of_image + whole seconds ("3"), inside
-the template's begin_of_video ... end_of_video (Glm4vProcessor); for InternVL each frame as
-"FrameN: <img>" + frame + "</img>", one per line, in place of the template's <video>
-(InternVLProcessor); for LLaVA-OneVision the frames as one run and then the model's learned
-image_newline vector, in place of <video> (LlavaOnevisionProcessor). Tested token for token against
-the processors' own expansion in test_chat_templates.py.
+family's markup (niah.model_families.VIDEO_MARKUPS, from each family's module): for Qwen2-VL /
+Qwen2.5-VL one contiguous run between the template's vision_start and vision_end; for Qwen3-VL
+each frame as "<t seconds>" + vision_start + frame + vision_end, t being the frame's time in the
+cell (index / fps), all inside the template's own vision_start ... vision_end (transformers 5.x's
+Qwen3VLProcessor keeps that outer pair); for GLM-4.1V / 4.5V each frame as begin_of_image + frame
++ end_of_image + whole seconds ("3"), inside the template's begin_of_video ... end_of_video
+(Glm4vProcessor); for InternVL each frame as "FrameN: <img>" + frame + "</img>", one per line, in
+place of the template's <video> (InternVLProcessor); for LLaVA-OneVision the frames as one run and
+then the model's learned image_newline vector, in place of <video> (LlavaOnevisionProcessor).
+Tested token for token against the processors' own expansion in test_chat_templates.py.
 
 Segments make prefix reuse exact: two samples share a KV-cache prefix exactly as far as their
 segment lists agree (same text, same frames at the same places, hence the same positions).
@@ -19,12 +19,12 @@ segment lists agree (same text, same frames at the same places, hence the same p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from niah.data.dataset import FrameRef
 from niah.data.needles import LETTERS
 from niah.errors import NiahError
+from niah.model_families import VideoMarkup
 from niah.rope import Layout, TextRun, VisionRun
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
@@ -42,43 +42,6 @@ class Segment:
     ids: tuple[int, ...] = ()
     frame: str | None = None
     vector: str | None = None
-
-
-@dataclass(frozen=True)
-class VideoMarkup:
-    """How a family's prompt writes a video: the template's placeholder is `open` + pad + `close`;
-    the frames replace the pad, each framed by `frame(i, seconds)` → (text before, text after) in
-    the timestamped layout (None: the family has none), all of them by `run` in the contiguous
-    one, followed by the model's learned vector `trailer` where it has one."""
-
-    open: str
-    pad: str
-    close: str
-    frame: Callable[[int, float], tuple[str, str]] | None
-    run: tuple[str, str] = ("", "")
-    summary: str = ""  # the timestamped layout in words (README's family table)
-    trailer: str | None = None
-
-    @property
-    def placeholder(self) -> str:
-        return self.open + self.pad + self.close
-
-
-VIDEO_MARKUPS: dict[str, VideoMarkup] = {
-    "qwen": VideoMarkup("<|vision_start|>", "<|video_pad|>", "<|vision_end|>",
-                        lambda i, t: (f"<{t:.1f} seconds><|vision_start|>", "<|vision_end|>"),
-                        summary="one run per frame, timestamp text before each"),
-    "glm": VideoMarkup("<|begin_of_video|>", "<|video|>", "<|end_of_video|>",  # Glm4vProcessor: int(timestamp)
-                       lambda i, t: ("<|begin_of_image|>", f"<|end_of_image|>{int(t)}"),
-                       run=("<|begin_of_image|>", "<|end_of_image|>"),
-                       summary="one run per frame, whole-second timestamp after each"),
-    "internvl": VideoMarkup("", "<video>", "", lambda i, t: (f"{chr(10) if i else ''}Frame{i + 1}: <img>", "</img>"),
-                            run=("<img>", "</img>"),  # InternVLProcessor: frames joined by newlines
-                            summary="one run per frame, a \"FrameN:\" label before each"),
-    "llava": VideoMarkup("", "<video>", "", None, trailer="image_newline"),  # LlavaOnevisionProcessor: frames, newline
-    "ernie": VideoMarkup("<|VIDEO_START|>", "<|VIDEO_PLACEHOLDER|>", "<|VIDEO_END|>", None),  # one run
-}  # fmt: skip
-"""Family markup name (niah.model_families.Family.markup) → how its prompt writes a video."""
 
 
 def question_text(question: str, options: list[str]) -> str:
