@@ -193,6 +193,7 @@ class ResultsStore:
             versions_now = versions(torch="torch", transformers="transformers")
             atomic_write(run, json.dumps({"config": recorded, "versions": versions_now}, indent=2) + "\n")
             store._compact()
+            store._compact_attention()
         except OSError as err:
             store.close()
             raise NiahError(f"cannot write run dir '{root}': {err.strerror}") from None
@@ -230,6 +231,23 @@ class ResultsStore:
             warnings.warn(NiahWarning(f"{damage_note(self.path, damaged)}: their samples run again"), stacklevel=2)
         if damaged or len(keep) != len(records):
             atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+
+    def _compact_attention(self) -> None:
+        """Drop this shard's attention lines a crash cut short (their samples have no result line and
+        run again), so the next line is not appended onto a fragment."""
+        if not self.attention_path.is_file():
+            return
+        text = self.attention_path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        keep = []
+        for line in lines:
+            try:
+                json.loads(line)["key"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            keep.append(line)
+        if len(keep) != len(lines) or (text and not text.endswith("\n")):
+            atomic_write(self.attention_path, "".join(line + "\n" for line in keep))
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record as one line, flushed to the OS before returning."""

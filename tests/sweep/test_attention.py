@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from niah.cli import main
 from niah.data.dataset import FrameRef
+from niah.errors import NiahWarning
 from niah.sweep.attention import GROUPS, attention_record, read_attention, verdict
 
 H, N, D = FrameRef("haystack"), FrameRef("needle", needle="n"), FrameRef("distractor", 1, "n")
@@ -171,3 +172,24 @@ def test_multi_needle_tasks_count_every_needle_frame_as_the_needle(tmp_path):
         record = attention_record(sample.key, [0], mass, frames)
         expected = 3 if sample.task.name == "ordering" else 2
         assert len(needles) == expected and record["mass"]["needle"] == [1.0] and record["top"] == "needle"
+
+
+def test_a_line_cut_by_a_crash_is_skipped_and_its_sample_runs_again(small_dataset, tmp_path):
+    """A kill -9 between an attention line and its result line, mid-write: the cut line is reported
+    and skipped, the sample (no result line either) runs again, nothing is duplicated."""
+    out = tmp_path / "r"
+    common = ("--model", "tiny:@demo", "--variants", "m-rope", "--tasks", "v-niah-d", "--attention", "--out", out, "-q")
+    assert cli("run", small_dataset, *common).exit_code == 0
+    results = (out / "results.jsonl").read_text().splitlines()
+    attention = (out / "attention.jsonl").read_text().splitlines()
+    lost = json.loads(results[-1])["key"]
+    (out / "results.jsonl").write_text("\n".join(results[:-1]) + "\n")  # its result never written
+    cut = next(i for i, x in enumerate(attention) if json.loads(x)["key"] == lost)
+    (out / "attention.jsonl").write_text("\n".join(attention[:cut] + attention[cut + 1 :] + [attention[cut][:40]]))
+    with pytest.warns(NiahWarning, match="1 damaged line"):
+        assert lost not in read_attention(out)
+    res = cli("run", small_dataset, *common)
+    assert res.exit_code == 0, res.output
+    keys = [json.loads(x)["key"] for x in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(keys) == sorted(json.loads(x)["key"] for x in results) and len(set(keys)) == len(keys)
+    assert lost in read_attention(out)
