@@ -165,6 +165,15 @@ def record(result: SampleResult, backend: Backend, dataset: Dataset) -> dict[str
     }  # fmt: skip
 
 
+def with_attention(done: set[str], out: str | Path, attention: str | None) -> set[str]:
+    """The done keys that need no rerun: with `attention` asked for, only those whose attention is
+    recorded as asked (a sample done without it runs again: same answer, now recorded)."""
+    if not attention:
+        return done
+    recorded = read_attention(out) if Path(out).is_dir() else {}
+    return {k for k in done if k in recorded and (attention != "heads" or "head_mass" in recorded[k])}
+
+
 def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, force: bool = False,
             resolve: float | None = None) -> str:  # fmt: skip
     """The plan as text: samples, estimated tokens, what the run dir already holds, the smallest
@@ -177,6 +186,9 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, forc
         recorded, discard = run_dir_config(Path(out), p.resolved, force)  # the real run's rules: refusal included
         done = set() if discard else ResultsStore(Path(out)).done_keys()
         grows = "--force: discards its results" if discard else _growth(Path(out), recorded)
+    without = len(done)
+    done = with_attention(done, out, config.attention)
+    without -= len(done)
     tokens = [p.backend.estimate_tokens(p.dataset, s) for s in p.shard_plan]
     todo = [s for s in p.shard_plan if s.key not in done]
     spans = p.backend.prefill_spans(p.dataset, p.backend.order(todo))
@@ -190,7 +202,8 @@ def dry_run(config: RunConfig, out: str | Path, shard: Shard | None = None, forc
         f"samples    {len(p.shard_plan)}" + (f" of {len(p.plan)} (shard)" if len(p.plan) != len(p.shard_plan) else ""),
         f"tokens     {sum(tokens):,} in all, {max(tokens, default=0):,} in the longest sample",
         f"run dir    {grows}",
-        f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run",
+        f"done       {len(p.shard_plan) - len(todo)} already in {out}; {len(todo)} to run"
+        + (f" ({without} done without the attention asked for, run again to record it)" if without else ""),
         f"prefill    {computed:,}{reused} to compute" + (" (prefix reuse)" if computed < prompts else ""),
     ] + p.backend.memory_plan(max(tokens, default=0)) + ([f"note       {p.note}"] if p.note else [])
     cells = [s.cell for s in p.plan]
@@ -223,10 +236,7 @@ def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, fo
     store = ResultsStore.open(out, p.resolved, shard.suffix, force)
     if p.note:  # even with quiet: it says which needles the results leave out
         echo(p.note)
-    done = store.done_keys()
-    if config.attention:  # a sample done without the attention asked for runs again (same answer, now recorded)
-        recorded = read_attention(out)
-        done = {k for k in done if k in recorded and (config.attention != "heads" or "head_mass" in recorded[k])}
+    done = with_attention(store.done_keys(), out, config.attention)
     todo = [s for s in p.shard_plan if s.key not in done]
     bar = tqdm(
         total=len(p.shard_plan),

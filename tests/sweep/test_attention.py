@@ -193,3 +193,14 @@ def test_a_line_cut_by_a_crash_is_skipped_and_its_sample_runs_again(small_datase
     keys = [json.loads(x)["key"] for x in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(keys) == sorted(json.loads(x)["key"] for x in results) and len(set(keys)) == len(keys)
     assert lost in read_attention(out)
+
+
+def test_dry_run_counts_the_done_samples_that_attention_would_rerun(small_dataset, tmp_path):
+    out = tmp_path / "r"
+    common = ("--model", "tiny:@demo", "--variants", "m-rope", "--tasks", "v-niah", "--out", out)
+    assert cli("run", small_dataset, *common, "--limit", "3", "-q").exit_code == 0
+    res = cli("run", small_dataset, *common, "--attention", "--dry-run")
+    assert res.exit_code == 0, res.output
+    done = next(line for line in res.output.splitlines() if line.startswith("done"))
+    assert "0 already in" in done and "(3 done without the attention asked for" in done
+    assert not (out / "attention.jsonl").exists()  # a dry run writes nothing
