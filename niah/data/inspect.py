@@ -118,6 +118,36 @@ def needle_panel(ds: Dataset, needle_id: str, width: int) -> np.ndarray:
         role = "decoy" if d.decoy else "distractor"
         images.append((ds.image(FrameRef("distractor", j, n.id)), f"{j} {'decoy' if d.decoy else 'lure'} {shown} | "
                        f"{finds}", role))  # fmt: skip
+    return _panel([n.question], images, width)
+
+
+def cell_title(ds: Dataset, cell: Cell) -> list[str]:
+    """The lines a contact sheet's header says of what `cell` asks: a retrieval cell its needle's
+    question; a multi-needle task's cell its own question, then its options with the answer starred."""
+    if cell.asked is None:
+        return [ds.needles[cell.needle].question]
+    options = "  ".join(f"{LETTERS[k]}. {o}{' *' if k == cell.asked.answer else ''}"
+                        for k, o in enumerate(cell.asked.options))  # fmt: skip
+    return [cell.asked.question, options]
+
+
+def cell_panel(ds: Dataset, cell: Cell, width: int) -> np.ndarray:
+    """The header of a cell's contact sheet: a retrieval cell's needle panel; for a multi-needle
+    task's cell, its question and options (`cell_title`) over the frames it inserts, in order,
+    captioned with the needle each is and outlined by role."""
+    if cell.asked is None:
+        return needle_panel(ds, cell.needle, width)
+    images = []
+    for i in sorted(cell.insertions, key=lambda i: i.index):
+        owner = i.needle or cell.needle
+        kind = "needle" if i.kind == "needle" else "distractor"
+        images.append((ds.image(FrameRef(kind, i.image, owner)), f"{i.index}: {i.kind} {owner}", i.kind))
+    return _panel(cell_title(ds, cell), images, width)
+
+
+def _panel(lines: list[str], images: list[tuple[np.ndarray, str, str]], width: int) -> np.ndarray:
+    """Title `lines` over captioned images (pixels, caption, role), PANEL_COLUMNS a row, each
+    outlined by its role (OUTLINE)."""
     columns = min(PANEL_COLUMNS, len(images))
     tw = max(64, width // columns)
     tiles = []
@@ -130,9 +160,10 @@ def needle_panel(ds: Dataset, needle_id: str, width: int) -> np.ndarray:
         tiles.append(np.concatenate([tile, bar], axis=0))
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
     row = np.concatenate([np.concatenate(tiles[r : r + columns], axis=1) for r in range(0, len(tiles), columns)])
-    title = np.full((20, row.shape[1], 3), 255, np.uint8)
-    cv2.putText(title, n.question[: row.shape[1] // 6], (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
-                cv2.LINE_AA)  # fmt: skip
+    title = np.full((20 * len(lines), row.shape[1], 3), 255, np.uint8)
+    for k, line in enumerate(lines):
+        cv2.putText(title, line[: row.shape[1] // 6], (3, 14 + 20 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
+                    cv2.LINE_AA)  # fmt: skip
     return np.concatenate([title, row], axis=0)
 
 
@@ -168,8 +199,10 @@ def find_cell(ds: Dataset, cell_id: str | None) -> Cell:
 
 
 def contact_sheet(ds: Dataset, cell: Cell, out: str | Path, columns: int = 16, max_frames: int = 320) -> Path:
-    """A PNG: the needle beside its look-alikes (captioned), then the cell's frames in order as
-    thumbnails, needle outlined green, look-alikes showing a lure red, decoys amber.
+    """A PNG: what the cell asks over the needle beside its look-alikes (captioned; a multi-needle
+    task's cell: its question and options over the frames it inserts, `cell_panel`), then the
+    cell's frames in order as thumbnails, needle outlined green, look-alikes showing a lure red,
+    decoys amber.
 
     Cells longer than `max_frames` show every k-th haystack frame but always every insertion;
     a short cell gets as many columns as it has frames, not a long strip.
@@ -196,7 +229,7 @@ def contact_sheet(ds: Dataset, cell: Cell, out: str | Path, columns: int = 16, m
     grid = [np.concatenate(thumbs[r * columns : (r + 1) * columns] + [blank] * (columns - len(thumbs[r * columns :
             (r + 1) * columns])), axis=1) for r in range(rows)]  # fmt: skip
     frames = np.concatenate(grid, axis=0)
-    panel = needle_panel(ds, cell.needle, frames.shape[1])
+    panel = cell_panel(ds, cell, frames.shape[1])
     pad = frames.shape[1] - panel.shape[1]
     panel = np.pad(panel, ((0, 6), (0, max(0, pad)), (0, 0)), constant_values=255)[:, : frames.shape[1]]
     return _write_sheet(out, np.concatenate([panel, frames], axis=0))

@@ -187,3 +187,20 @@ def test_inspect_draws_a_contact_sheet_of_a_multi_needle_cell(multi_dataset, tmp
                                     "--cell", cell.id])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert (tmp_path / "s.png").stat().st_size > 0 and cell.id in res.output
+
+
+def test_a_multi_needle_cells_sheet_says_its_own_question_not_its_anchors(multi_dataset):
+    """The contact sheet's header of an ordering / distance / multi-key cell is the task's question
+    and options (answer starred), over the frames the cell inserts; a retrieval cell's is its needle's."""
+    from niah.data.inspect import cell_panel, cell_title
+
+    for task in ("ordering-d", "distance", "multi-key"):
+        cell = multi_dataset.task_cells[task][0]
+        title = cell_title(multi_dataset, cell)
+        assert title[0] == cell.asked.question != multi_dataset.needles[cell.needle].question
+        assert f"{'ABCD'[cell.asked.answer]}. {cell.asked.options[cell.asked.answer]} *" in title[1]
+        assert title[1].count("*") == 1
+        panel = cell_panel(multi_dataset, cell, 900)
+        assert panel.shape[1] >= 900 // 8 and panel.shape[0] > 40  # two title lines over the inserted frames
+    retrieval = multi_dataset.cells[0]
+    assert cell_title(multi_dataset, retrieval) == [multi_dataset.needles[retrieval.needle].question]
