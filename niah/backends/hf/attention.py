@@ -15,6 +15,10 @@ is ever built. Batch 1, no padding: the prompts niah runs.
 
 With `niah run --attention` the forward of a prompt's last chunk reports the last query and the
 layer's keys to the armed recorder (niah.answer_attention) before attending as usual.
+
+A sliding-window layer (its module's `sliding_window`) gets an explicit (q, kv) mask
+(`sliding_causal`): its cache returns the keys it kept plus the chunk's, and each query sees the
+last `window` of them up to itself.
 """
 
 from __future__ import annotations
@@ -42,10 +46,14 @@ def chunked_causal_sdpa(module, query: torch.Tensor, key: torch.Tensor, value: t
     q_len, kv_len = query.shape[2], key.shape[2]
     if q_len > kv_len:
         raise ValueError(f"{q_len} queries but only {kv_len} keys: the keys must include the queries' own tokens")
+    options = {"scale": scaling, "dropout_p": dropout, "enable_gqa": query.shape[1] != key.shape[1]}
+    window = kwargs.get("sliding_window") or getattr(module, "sliding_window", None)
+    if window:  # a sliding-window layer: its cache kept the last keys only, the mask says which each query sees
+        mask = sliding_causal(q_len, kv_len, window, query.device)
+        return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, **options).transpose(1, 2), None
     if (recorder := answer_attention.active()) is not None:  # the last query row sees every key
         scale = scaling if scaling is not None else query.shape[-1] ** -0.5
         recorder.observe(getattr(module, "layer_idx", None), query[0, :, -1], key[0], scale)
-    options = {"scale": scaling, "dropout_p": dropout, "enable_gqa": query.shape[1] != key.shape[1]}
     if q_len == 1:  # one new token sees every key
         out = F.scaled_dot_product_attention(query, key, value, **options)
     elif q_len == kv_len:  # empty cache: the plain causal kernel
@@ -53,6 +61,16 @@ def chunked_causal_sdpa(module, query: torch.Tensor, key: torch.Tensor, value: t
     else:
         out = F.scaled_dot_product_attention(query, key, value, attn_mask=causal_lower_right(q_len, kv_len), **options)
     return out.transpose(1, 2).contiguous(), None
+
+
+def sliding_causal(q_len: int, kv_len: int, window: int, device=None) -> torch.Tensor:
+    """(q, kv) bool: query i (the (kv − q + i)-th of the keys) sees key j when j ≤ kv − q + i and
+    j > kv − q + i − window — transformers' sliding-window rule (a key at most window − 1 tokens
+    back), whatever the cache dropped before the kv keys it returned."""
+    offset = kv_len - q_len
+    i = torch.arange(q_len, device=device)[:, None] + offset
+    j = torch.arange(kv_len, device=device)[None, :]
+    return (j <= i) & (j > i - window)
 
 
 def register() -> str:

@@ -50,7 +50,8 @@ from niah.backends.hf.runner import (
     OOM_ERRORS,
     PromptRunner,
     SampleFailed,
-    check_full_attention,
+    attention_kinds,
+    check_attention,
     free_memory,
     shared_tokens,
 )
@@ -155,7 +156,7 @@ class HFBackend(Backend):
             warnings.warn(NiahWarning(f"{self.ck.pixels.source} of '{ref}' lacks {lacks}: niah takes the processor "
                                       "class's defaults, as transformers would, and records them in run.json "
                                       "(backend.pixel_defaults)"), stacklevel=2)  # fmt: skip
-        if why := check_full_attention(rotary.text_config(self.ck.config)):
+        if why := check_attention(rotary.text_config(self.ck.config), reuse=not no_prefix_reuse):
             raise NiahError(f"hf:{ref} cannot run in niah: {why}")
         native_layout = "timestamped" if self.ck.family.frame_runs else "contiguous"
         self.video_layout = video_layout or native_layout
@@ -438,6 +439,9 @@ class HFBackend(Backend):
         if self.options["attn_implementation"] != "sdpa":
             raise NiahError(f"--attention is recorded by niah's sdpa attention; --attn-implementation "
                             f"{self.options['attn_implementation']} has none: drop --attn-implementation")  # fmt: skip
+        if "sliding_attention" in attention_kinds(rotary.text_config(self.ck.config)):
+            raise NiahError(f"--attention records the answer's attention over the whole prompt; {self.name}'s "
+                            "sliding-window layers see only their window: drop --attention")  # fmt: skip
         self.attention = mode
 
     def logits(self, dataset: Dataset, sample: Sample, snapshot_at: Sequence[int] = (),

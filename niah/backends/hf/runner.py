@@ -16,6 +16,11 @@ a copy of the recurrent states there; that prompt restores them and crops only t
 layers. Continuations are scored from a copy of the end-of-prompt states, and after an
 out-of-memory chunk the prompt starts again from the latest snapshot it holds (the states a
 failed forward left are unknown).
+
+Sliding-window layers (Qwen2's use_sliding_window, CohereCompass) drop the keys that slide out of
+the window, so no prefix can be kept: such a model runs with `--no-prefix-reuse` only
+(`check_attention` refuses reuse in one line), each chunk attends through an explicit window mask
+(niah.backends.hf.attention), and continuations restore the window from a copy as above.
 """
 
 from __future__ import annotations
@@ -43,14 +48,20 @@ def _recurrent(layer) -> bool:
     return hasattr(layer, "recurrent_states")
 
 
+def _uncroppable(layer) -> bool:
+    """A cache layer that cannot be cut back to an earlier token: linear attention (recurrent
+    states) or a sliding window (it has dropped what slid out); its state comes back from a copy."""
+    return _recurrent(layer) or hasattr(layer, "sliding_window")
+
+
 def _truncate(cache, length: int) -> None:
     """Keep the first `length` tokens of every full-attention layer, each through its own `crop`
     (layers may differ in length after an interrupted chunk, so one cache-wide count would cut them
-    wrongly). Linear-attention layers are left as they are (their states are restored from a
-    snapshot, `RecurrentStates`); a sliding-window layer cannot be cut back (niah refuses such
-    models, see check_full_attention)."""
+    wrongly). Linear-attention and sliding-window layers are left as they are: their states are
+    restored from a copy (`LayerStates`), and a model with sliding windows runs without prefix
+    reuse (check_attention)."""
     for layer in cache.layers:
-        if _recurrent(layer):
+        if _uncroppable(layer):
             continue
         if type(layer).__name__ != "DynamicLayer":
             raise SampleFailed(f"cannot crop a {type(layer).__name__} of the KV cache")
@@ -59,27 +70,45 @@ def _truncate(cache, length: int) -> None:
             layer.crop(-(current - length))  # a negative count: tokens to drop (transformers 4.x and 5.x)
 
 
-class RecurrentStates:
-    """A copy of every linear-attention layer's conv and recurrent states at one token count."""
+class LayerStates:
+    """A copy of every layer that cannot be cut back (`_uncroppable`: linear attention's conv and
+    recurrent states, a sliding window's keys and values) at one token count."""
 
     def __init__(self, cache, tokens: int):
         self.tokens = tokens
-        self.states = [copy.deepcopy(layer.__dict__) for layer in cache.layers if _recurrent(layer)]
+        self.states = [copy.deepcopy(layer.__dict__) for layer in cache.layers if _uncroppable(layer)]
 
     def restore(self, cache) -> None:
         """Put the states back (copied again: a snapshot may be restored more than once)."""
-        layers = [layer for layer in cache.layers if _recurrent(layer)]
+        layers = [layer for layer in cache.layers if _uncroppable(layer)]
         for layer, state in zip(layers, self.states, strict=True):
             layer.__dict__.update(copy.deepcopy(state))
 
 
-def check_full_attention(text_config) -> str | None:
-    """Why a text model cannot run with niah's prefix reuse (sliding-window attention layers), or
-    None; linear-attention layers (Qwen3.5) are fine: their states are snapshotted."""
-    kinds = set(getattr(text_config, "layer_types", None) or [])
-    if getattr(text_config, "use_sliding_window", False) or kinds - {"full_attention", "linear_attention"}:
+LAYER_KINDS = {"full_attention", "linear_attention", "sliding_attention"}
+"""The text-model layer types niah runs (config.layer_types)."""
+
+
+def attention_kinds(text_config) -> set[str]:
+    """The layer types of a text model; Qwen2's use_sliding_window counts as sliding layers whatever
+    layer_types says (transformers versions derive the one from the other differently)."""
+    kinds = set(getattr(text_config, "layer_types", None) or ["full_attention"])
+    if getattr(text_config, "use_sliding_window", False):
+        kinds.add("sliding_attention")
+    return kinds
+
+
+def check_attention(text_config, reuse: bool = True) -> str | None:
+    """Why a text model cannot run in niah, or not with prefix reuse, or None. Linear-attention
+    layers (Qwen3.5) are fine: their states are snapshotted where prompts diverge. Sliding-window
+    layers drop what slides out of the window, so their cache cannot be cut back to a shared prefix:
+    such a model runs with every prompt computed whole."""
+    kinds = attention_kinds(text_config)
+    if other := kinds - LAYER_KINDS:
+        return f"it has {', '.join(sorted(other))} layers (config layer_types), which niah does not run"
+    if reuse and "sliding_attention" in kinds:
         return ("it has sliding-window attention layers (use_sliding_window or layer_types), whose KV cache "
-                "niah cannot cut back to a shared prefix")  # fmt: skip
+                "niah cannot cut back to a shared prefix: add --no-prefix-reuse (each prompt computed whole)")
     return None
 
 
@@ -134,9 +163,10 @@ class PromptRunner:
         self.cached_tokens = 0
         self.tokens_computed = 0
         self.last_positions: torch.Tensor | None = None
-        self.snapshots: dict[int, RecurrentStates] = {}  # hybrid models: tokens → states where later prompts diverge
+        self.snapshots: dict[int, LayerStates] = {}  # hybrid models: tokens → states where later prompts diverge
         kinds = getattr(model.config.get_text_config(), "layer_types", None) or []
         self.hybrid = "linear_attention" in kinds  # linear-attention layers: their states come from snapshots
+        self.sliding = "sliding_attention" in attention_kinds(model.config.get_text_config())  # run without reuse
         self.cache_name = cache_argument(model.model.language_model)
         self.positions: torch.Tensor | None = None  # (3, L) of the prompt the cache holds
 
@@ -213,14 +243,14 @@ class PromptRunner:
                     self.reset()
                     raise SampleFailed(f"CUDA out of memory at {total} tokens even with {chunk}-token chunks") from None
                 chunk //= 2
-                if self.hybrid:  # a failed forward may have advanced some recurrent states: back to good ones
+                if self.hybrid or self.sliding:  # a failed forward may have moved states that cannot be cut back
                     start = self._back_to_snapshot(start)
                 continue
             self.tokens_computed += stop - start
             start = stop
             self.cached_tokens = stop
             if stop in marks:
-                self.snapshots[stop] = RecurrentStates(self.cache, stop)
+                self.snapshots[stop] = LayerStates(self.cache, stop)
         self.chunk_tokens = chunk  # a chunk that ran out of memory once stays halved for later prompts
         self.positions = positions
         self.last_positions = positions[:, -1]
@@ -250,7 +280,7 @@ class PromptRunner:
     def _continuing(self) -> Callable[[], None]:
         """Before feeding continuation tokens: a function that puts the cache back to the prompt's
         end (full-attention layers cut back, recurrent states restored from a copy)."""
-        end_of_prompt = RecurrentStates(self.cache, self.cached_tokens) if self.hybrid else None
+        end_of_prompt = LayerStates(self.cache, self.cached_tokens) if self.hybrid or self.sliding else None
 
         def rewind() -> None:
             _truncate(self.cache, self.cached_tokens)
