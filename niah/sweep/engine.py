@@ -269,6 +269,7 @@ def run_sweep(config: RunConfig, out: str | Path, shard: Shard | None = None, fo
         if failed and not quiet:
             echo(f"{failed} samples failed; rerun the same command to retry them")
         return None
-    summary = summarize(merged.values())
+    attention = read_attention(out)  # each record's attention line, where the run recorded one
+    summary = summarize(r | {"attention": attention[k]} if k in attention else r for k, r in merged.items())
     atomic_write(Path(out) / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary

@@ -6,8 +6,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from niah.stats import clustered_bounds
+from niah.stats import clustered_bounds, mean_bounds
 from niah.sweep import outcomes as oc
+from niah.sweep.attention import VERDICTS, layer_mean, verdict
 
 
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -21,7 +22,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     fraction of samples answered with a look-alike's wrong option (None for a task without
     look-alikes); `degenerate` the fraction of `generate` outputs that named no option (None for
     other metrics); `*_ci` the 95 % interval [low, high], exact at the needle-clustered effective
-    sample size (niah.stats). Failed samples are counted, not scored.
+    sample size (niah.stats). Failed samples are counted, not scored. Where records carry their
+    attention line (`niah run --attention`), a group has `attention` too (`attention_split`).
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
@@ -48,8 +50,21 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             "cells": [{"length": k[0], "depth": k[1], "accuracy": _mean(v), "samples": len(v)}
                       for k, v in sorted(cells.items())],
             "metrics": per_metric,
+            **({"attention": attention_split(seen, metric)} if (seen := [r for r in ok if "attention" in r]) else {}),
         })  # fmt: skip
     return {"groups": out}
+
+
+def attention_split(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """Where attention at the answer went, over records carrying their attention line
+    (niah.sweep.attention): the needle's mass (mean over layers and samples) with its 95 % interval
+    (niah.stats.mean_bounds), and the wrong answers under `metric` split by `verdict` (counts)."""
+    mass = [layer_mean(r["attention"], "needle") for r in records]
+    low, high = mean_bounds(mass, [str(r.get("needle")) for r in records], [str(r.get("model_seed")) for r in records])
+    wrong = [r for r in records if oc.value(r, metric) == 0.0]
+    split = Counter(verdict(r["attention"]) for r in wrong)
+    return {"samples": len(records), "needle_mass": _mean(mass), "needle_mass_ci": [round(low, 4), round(high, 4)],
+            "wrong": len(wrong), **{v: split.get(v, 0) for v in VERDICTS}}
 
 
 def metric_scores(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
@@ -80,12 +95,15 @@ def _ci(bounds: list[float] | None) -> str:
 
 def accuracy_table(summary: dict[str, Any]) -> str:
     """A plain-text table: one row per (model, variant, metric), one column per task ('score
-    [95 % interval] (samples)'), a 'TASK lured' column per task with look-alikes and, where `generate` ran, a
-    'TASK degenerate' column (the fraction of outputs that named no option)."""
+    [95 % interval] (samples)'), a 'TASK lured' column per task with look-alikes, where `generate` ran a
+    'TASK degenerate' column (the fraction of outputs that named no option) and, where attention at
+    the answer was recorded, a 'TASK attention' column on the primary metric's row (needle mass
+    [95 % interval]; wrong answers missed/found/lured)."""
     tasks = sorted({g["task"] for g in summary["groups"]})
     lure_tasks = sorted({g["task"] for g in summary["groups"] if g.get("lure_rate") is not None})
     rows: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
     degenerate: set[str] = set()
+    attended: set[str] = set()
     for g in summary["groups"]:
         for name, m in (g.get("metrics") or {g.get("metric") or "-": g}).items():
             row = rows[(g["model"], g["variant"], name)]
@@ -96,7 +114,13 @@ def accuracy_table(summary: dict[str, Any]) -> str:
             if m.get("degenerate") is not None:
                 row[f"{g['task']} degenerate"] = f"{m['degenerate']:.3f}"
                 degenerate.add(g["task"])
-    columns = [*tasks, *(f"{t} lured" for t in lure_tasks), *(f"{t} degenerate" for t in sorted(degenerate))]
+            if (a := g.get("attention")) and name == g.get("metric"):
+                row[f"{g['task']} attention"] = (f"needle {a['needle_mass']:.3f}{_ci(a['needle_mass_ci'])}; wrong "
+                                                 f"{a['wrong']}: " + "/".join(str(a[v]) for v in VERDICTS)
+                                                 + " " + "/".join(VERDICTS))  # fmt: skip
+                attended.add(g["task"])
+    columns = [*tasks, *(f"{t} lured" for t in lure_tasks), *(f"{t} degenerate" for t in sorted(degenerate)),
+               *(f"{t} attention" for t in sorted(attended))]
     header = ["model", "variant", "metric", *columns]
     body = [[m, v, name, *(cols.get(c, "") for c in columns)] for (m, v, name), cols in rows.items()]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]

@@ -204,3 +204,27 @@ def test_dry_run_counts_the_done_samples_that_attention_would_rerun(small_datase
     done = next(line for line in res.output.splitlines() if line.startswith("done"))
     assert "0 already in" in done and "(3 done without the attention asked for" in done
     assert not (out / "attention.jsonl").exists()  # a dry run writes nothing
+
+
+def test_the_runs_summary_splits_wrong_answers_by_where_attention_went(small_dataset, tmp_path):
+    out = tmp_path / "r"
+    res = cli("run", small_dataset, "--model", "tiny:@demo", "--variants", "vanilla,m-rope", "--tasks", "v-niah-d",
+              "--attention", "--out", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "v-niah-d attention" in res.output and "missed/found/lured" in res.output
+    results = {r["key"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    attention = read_attention(out)
+    for group in json.loads((out / "summary.json").read_text())["groups"]:
+        mine = [r for r in results.values() if r["variant"] == group["variant"]]
+        wrong = [r for r in mine if not r["correct"]]
+        split = group["attention"]
+        assert split["samples"] == len(mine) and split["wrong"] == len(wrong)
+        assert [split[v] for v in ("missed", "found", "lured")] == [
+            sum(verdict(attention[r["key"]]) == v for r in wrong) for v in ("missed", "found", "lured")]
+        mass = np.mean([np.mean(attention[r["key"]]["mass"]["needle"]) for r in mine])
+        assert split["needle_mass"] == pytest.approx(mass)
+        assert split["needle_mass_ci"][0] <= split["needle_mass"] <= split["needle_mass_ci"][1]
+    plain = tmp_path / "p"
+    assert cli("run", small_dataset, "--model", "tiny:@demo", "--variants", "vanilla", "--tasks", "v-niah-d",
+               "--out", plain, "-q").exit_code == 0  # fmt: skip
+    assert all("attention" not in g for g in json.loads((plain / "summary.json").read_text())["groups"])
