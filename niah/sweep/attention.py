@@ -87,6 +87,21 @@ def layer_mean(record: dict[str, Any], group: str) -> float:
     return float(np.mean(record["mass"][group]))
 
 
+def attention_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The readable lines of one attention file, in order, and how many were damaged (a crash
+    mid-write cuts the last one short)."""
+    records, bad = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            record["key"]
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+            continue
+        records.append(record)
+    return records, bad
+
+
 def read_attention(root: str | Path) -> dict[str, dict[str, Any]]:
     """The latest attention line per sample key across a run dir's attention files ({} when it has
     none); a damaged line (a crash mid-write) is skipped with a NiahWarning (its sample's result
@@ -95,13 +110,8 @@ def read_attention(root: str | Path) -> dict[str, dict[str, Any]]:
 
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(root).glob("attention*.jsonl")):
-        bad = 0
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                out[record["key"]] = record
-            except (ValueError, KeyError, TypeError):
-                bad += 1
+        records, bad = attention_lines(path)
+        out.update((r["key"], r) for r in records)
         if bad:
             warnings.warn(NiahWarning(f"'{path}' has {bad} damaged line{'s' if bad > 1 else ''}: skipped"),
                           stacklevel=2)  # fmt: skip

@@ -19,7 +19,7 @@ from typing import Any
 
 from niah.errors import NiahError, NiahWarning, disk_hint
 from niah.files import atomic_write, exclusive_lock
-from niah.sweep.attention import ATTENTION, read_attention
+from niah.sweep.attention import ATTENTION, attention_lines, read_attention
 from niah.versions import versions
 
 RUN = "run.json"
@@ -237,17 +237,14 @@ class ResultsStore:
         run again), so the next line is not appended onto a fragment."""
         if not self.attention_path.is_file():
             return
-        text = self.attention_path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        keep = []
-        for line in lines:
-            try:
-                json.loads(line)["key"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            keep.append(line)
-        if len(keep) != len(lines) or (text and not text.endswith("\n")):
-            atomic_write(self.attention_path, "".join(line + "\n" for line in keep))
+        records, bad = attention_lines(self.attention_path)
+        ends_open = False  # a whole last line that a crash left without its newline
+        with open(self.attention_path, "rb") as f:
+            if f.seek(0, 2):
+                f.seek(-1, 2)
+                ends_open = f.read(1) != b"\n"
+        if bad or ends_open:
+            atomic_write(self.attention_path, "".join(json.dumps(r) + "\n" for r in records))
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record as one line, flushed to the OS before returning."""
