@@ -445,11 +445,13 @@ class HFBackend(Backend):
         self.attention = mode
 
     def logits(self, dataset: Dataset, sample: Sample, snapshot_at: Sequence[int] = (),
-               recorder: Recorder | None = None) -> tuple[torch.Tensor, list[Segment]]:  # fmt: skip
+               recorder: Recorder | None = None, segments: list[Segment] | None = None
+               ) -> tuple[torch.Tensor, list[Segment]]:  # fmt: skip
         """Last-position logits of the sample's prompt under its variant (frames must be encoded).
         `snapshot_at`: where later samples diverge from this one (`snapshot_points`); `recorder`:
-        given the attention at the answer (`recorder_for`)."""
-        segments = self.segments(dataset, sample)
+        given the attention at the answer (`recorder_for`); `segments`: the sample's, when the
+        caller has them already."""
+        segments = segments or self.segments(dataset, sample)
         positions = sample.variant.position_ids(layout_of(segments, self.grid(dataset), dataset.options["fps"]))
         rotary.install(self.model, sample.variant, self.ck.family.pair_layout, self.ck.family.section_order)
         if self._variant_spec != sample.variant.spec:
@@ -459,9 +461,10 @@ class HFBackend(Backend):
                                      recorder)  # fmt: skip
         return logits, segments
 
-    def recorder_for(self, dataset: Dataset, sample: Sample) -> Recorder:
-        """A recorder of the sample's attention at the answer: each frame segment is the next frame."""
-        return Recorder(*token_frames([(s.n, s.frame is not None) for s in self.segments(dataset, sample)]))
+    @staticmethod
+    def recorder_for(segments: list[Segment]) -> Recorder:
+        """A recorder of a prompt's attention at the answer: each frame segment is the next frame."""
+        return Recorder(*token_frames([(s.n, s.frame is not None) for s in segments]))
 
     def stop_ids(self) -> set[int]:
         """Tokens that end a generation: the tokenizer's end of sequence and the model's."""
@@ -501,9 +504,10 @@ class HFBackend(Backend):
             start = time.perf_counter()
             before = self.runner.tokens_computed
             error = None
-            recorder = self.recorder_for(dataset, sample) if self.attention else None
+            segments = self.segments(dataset, sample)
+            recorder = self.recorder_for(segments) if self.attention else None
             try:
-                first, segments = self.logits(dataset, sample, points, recorder)
+                first, segments = self.logits(dataset, sample, points, recorder, segments)
                 outcomes, scores = self._outcomes(sample, first, segments)
             except SampleFailed as err:
                 error = str(err)

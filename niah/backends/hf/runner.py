@@ -164,9 +164,10 @@ class PromptRunner:
         self.tokens_computed = 0
         self.last_positions: torch.Tensor | None = None
         self.snapshots: dict[int, LayerStates] = {}  # hybrid models: tokens → states where later prompts diverge
-        kinds = getattr(model.config.get_text_config(), "layer_types", None) or []
+        kinds = attention_kinds(model.config.get_text_config())
         self.hybrid = "linear_attention" in kinds  # linear-attention layers: their states come from snapshots
-        self.sliding = "sliding_attention" in attention_kinds(model.config.get_text_config())  # run without reuse
+        # layers that cannot be cut back (linear attention, sliding windows) come back from copies (LayerStates)
+        self.copies_layers = self.hybrid or "sliding_attention" in kinds
         self.cache_name = cache_argument(model.model.language_model)
         self.positions: torch.Tensor | None = None  # (3, L) of the prompt the cache holds
 
@@ -243,7 +244,7 @@ class PromptRunner:
                     self.reset()
                     raise SampleFailed(f"CUDA out of memory at {total} tokens even with {chunk}-token chunks") from None
                 chunk //= 2
-                if self.hybrid or self.sliding:  # a failed forward may have moved states that cannot be cut back
+                if self.copies_layers:  # a failed forward may have moved states that cannot be cut back
                     start = self._back_to_snapshot(start)
                 continue
             self.tokens_computed += stop - start
@@ -280,7 +281,7 @@ class PromptRunner:
     def _continuing(self) -> Callable[[], None]:
         """Before feeding continuation tokens: a function that puts the cache back to the prompt's
         end (full-attention layers cut back, recurrent states restored from a copy)."""
-        end_of_prompt = LayerStates(self.cache, self.cached_tokens) if self.hybrid or self.sliding else None
+        end_of_prompt = LayerStates(self.cache, self.cached_tokens) if self.copies_layers else None
 
         def rewind() -> None:
             _truncate(self.cache, self.cached_tokens)
