@@ -30,8 +30,7 @@ from niah.plot.heatmaps import COLUMN_INCHES, FONT, _colorbar, draw_heatmap, sho
 from niah.plot.results import Grid, axis_of, task_order
 from niah.plot.style import plt
 from niah.stats import LEVEL, exact_interval, mean_bounds
-from niah.sweep import outcomes as oc
-from niah.sweep.attention import VERDICTS, layer_mean, verdict
+from niah.sweep.attention import VERDICTS, layer_mean, needle_mass, wrong_split
 
 ATTENTION_CMAP = "viridis"
 
@@ -47,14 +46,14 @@ def _bounds(values: Sequence[float], rs: Sequence[dict[str, Any]]) -> tuple[floa
 def mass_grid(rs: Sequence[dict[str, Any]], lengths: list[int], depths: list[int], group: str = "needle") -> Grid:
     """A Grid whose cells hold the mean layer-averaged mass on `group` (fractions of attention, not
     scores), with the overall mean's clustered 95 % interval."""
+    values = [layer_mean(r["attention"], group) for r in rs]
     cells: dict[tuple[int, int], list[float]] = defaultdict(list)
-    for r in rs:
-        cells[(r["depth"], r["length"])].append(layer_mean(r["attention"], group))
+    for r, v in zip(rs, values, strict=True):
+        cells[(r["depth"], r["length"])].append(v)
     mean = np.full((len(depths), len(lengths)), np.nan)
     n = np.zeros_like(mean, dtype=int)
     for (d, length), v in cells.items():
         mean[depths.index(d), lengths.index(length)], n[depths.index(d), lengths.index(length)] = np.mean(v), len(v)
-    values = [layer_mean(r["attention"], group) for r in rs]
     return Grid(lengths, depths, mean, n, interval=_bounds(values, rs), axis=axis_of({r["task"] for r in rs}))
 
 
@@ -184,17 +183,16 @@ def table_rows(records: Sequence[dict[str, Any]], metric: str) -> list[list[Any]
     no look-alikes or no wrong answers)."""
     rows = []
     for (model, variant, task, length), rs in _by(records, "model", "variant", "task", "length").items():
-        needle = _mean_and_bounds(rs, lambda r: layer_mean(r["attention"], "needle"))
         near = [r for r in rs if r["attention"].get("nearest_lookalike") is not None]
         look = (_mean_and_bounds(near, lambda r: float(np.mean(r["attention"]["nearest_lookalike"])))
                 if near else (float("nan"),) * 3)  # fmt: skip
         text = float(np.mean([layer_mean(r["attention"], "text") for r in rs]))
-        wrong = [r for r in rs if oc.value(r, metric) == 0.0]
+        wrong, counts = wrong_split(rs, metric)
         split = []
         for v in VERDICTS:
-            k = sum(verdict(r["attention"]) == v for r in wrong)
-            split += [k / len(wrong), *exact_interval(k, len(wrong), 1 - LEVEL)] if wrong else [float("nan")] * 3
-        rows.append([model, variant, task, length, len(rs), *needle, *look, text, len(wrong), *split])
+            k = counts[v]
+            split += [k / wrong, *exact_interval(k, wrong, 1 - LEVEL)] if wrong else [float("nan")] * 3
+        rows.append([model, variant, task, length, len(rs), *needle_mass(rs), *look, text, wrong, *split])
     return rows
 
 

@@ -35,6 +35,7 @@ from niah.plot.heatmaps import ACCURACY_CMAP, scores_label, short_variant
 from niah.plot.results import Grid, axes_of, choose_metric, expand_run_dirs, grid, groups, load_runs
 from niah.plot.tables import table_rows
 from niah.sweep import outcomes as oc
+from niah.sweep.attention import GROUPS, layer_mean
 from niah.sweep.store import read_run_config
 
 THUMB_WIDTH = 112  # pixels
@@ -129,8 +130,6 @@ STRIP = {"needle": "N", "distractor": "D", "decoy": "Y"}  # a cell's frames in t
 def _attention(record: dict[str, Any]) -> dict[str, Any]:
     """What a sample's card shows of its attention at the answer (niah.sweep.attention): the mass per
     frame (its strip's shading), per group, and where the heaviest frame was."""
-    from niah.sweep.attention import GROUPS, layer_mean
-
     near = record.get("nearest_lookalike")
     return {"frames": [round(x, 4) for x in record["frame_mass"]], "top": record["top"],
             "groups": {g: round(layer_mean(record, g), 4) for g in GROUPS},

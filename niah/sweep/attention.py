@@ -25,6 +25,7 @@ line per key wins on resume.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from niah.errors import NiahWarning
+from niah.stats import mean_bounds
+from niah.sweep import outcomes as oc
 
 if TYPE_CHECKING:
     from niah.data.dataset import FrameRef
@@ -102,12 +105,25 @@ def attention_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
     return records, bad
 
 
+def needle_mass(records: Sequence[dict[str, Any]]) -> tuple[float, float, float]:
+    """The mean needle mass (over layers, then samples) of records carrying their attention line,
+    and its 95 % interval: Student's t over needles' means (and model seeds', the wider;
+    niah.stats.mean_bounds)."""
+    mass = [layer_mean(r["attention"], "needle") for r in records]
+    low, high = mean_bounds(mass, [str(r.get("needle")) for r in records], [str(r.get("model_seed")) for r in records])
+    return float(np.mean(mass)), low, high
+
+
+def wrong_split(records: Sequence[dict[str, Any]], metric: str) -> tuple[int, dict[str, int]]:
+    """How many of the records are wrong under `metric`, and how many of those each `verdict` holds."""
+    wrong = [r for r in records if oc.value(r, metric) == 0.0]
+    return len(wrong), {v: sum(verdict(r["attention"]) == v for r in wrong) for v in VERDICTS}
+
+
 def read_attention(root: str | Path) -> dict[str, dict[str, Any]]:
     """The latest attention line per sample key across a run dir's attention files ({} when it has
     none); a damaged line (a crash mid-write) is skipped with a NiahWarning (its sample's result
     line, written after it, is then missing too, so the sample reruns)."""
-    import warnings
-
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(root).glob("attention*.jsonl")):
         records, bad = attention_lines(path)

@@ -6,9 +6,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from niah.stats import clustered_bounds, mean_bounds
+from niah.stats import clustered_bounds
 from niah.sweep import outcomes as oc
-from niah.sweep.attention import VERDICTS, layer_mean, verdict
+from niah.sweep.attention import VERDICTS, needle_mass, wrong_split
 
 
 def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -57,14 +57,12 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def attention_split(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     """Where attention at the answer went, over records carrying their attention line
-    (niah.sweep.attention): the needle's mass (mean over layers and samples) with its 95 % interval
-    (niah.stats.mean_bounds), and the wrong answers under `metric` split by `verdict` (counts)."""
-    mass = [layer_mean(r["attention"], "needle") for r in records]
-    low, high = mean_bounds(mass, [str(r.get("needle")) for r in records], [str(r.get("model_seed")) for r in records])
-    wrong = [r for r in records if oc.value(r, metric) == 0.0]
-    split = Counter(verdict(r["attention"]) for r in wrong)
-    return {"samples": len(records), "needle_mass": _mean(mass), "needle_mass_ci": [round(low, 4), round(high, 4)],
-            "wrong": len(wrong), **{v: split.get(v, 0) for v in VERDICTS}}
+    (niah.sweep.attention): the needle's mass with its 95 % interval (`needle_mass`), and the wrong
+    answers under `metric` counted by `verdict` (`wrong_split`)."""
+    mass, low, high = needle_mass(records)
+    wrong, split = wrong_split(records, metric)
+    return {"samples": len(records), "needle_mass": mass, "needle_mass_ci": [round(low, 4), round(high, 4)],
+            "wrong": wrong, **split}
 
 
 def metric_scores(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
