@@ -22,9 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-MODES = ("layers", "heads")
-"""What `--attention` records: per layer (mean over heads), or per layer and head as well."""
-
 
 @dataclass(frozen=True)
 class FrameAttention:

@@ -151,13 +151,17 @@ def _t_central(t: float, df: int) -> float:
 
 def t_quantile(p: float, df: int) -> float:
     """The p-quantile (p > 0.5) of Student's t with integer `df` degrees of freedom, by bisection on
-    its exact distribution function (`_t_central`)."""
+    its exact distribution function, P(T ≤ t) = (1 + P(|T| ≤ t)) / 2 for t ≥ 0 (`_t_central`)."""
+
+    def below(t: float) -> bool:
+        return 0.5 + _t_central(t, df) / 2 < p
+
     low, high = 0.0, 1.0
-    while 0.5 + _t_central(high, df) / 2 < p:
+    while below(high):
         high *= 2
     for _ in range(100):
         mid = (low + high) / 2
-        low, high = (mid, high) if 0.5 + _t_central(mid, df) / 2 < p else (low, mid)
+        low, high = (mid, high) if below(mid) else (low, mid)
     return (low + high) / 2
 
 

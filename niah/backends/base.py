@@ -79,7 +79,7 @@ class Backend(abc.ABC):
     attention: str | None = None  # what results carry of attention at the answer (record_attention)
 
     def record_attention(self, mode: str) -> None:
-        """Give every result its attention at the answer (`mode`: niah.answer_attention.MODES);
+        """Give every result its attention at the answer (`mode`: niah.sweep.attention.MODES);
         NiahError where this backend has no attention to record."""
         raise NiahError(f"{self.name} has no attention at the answer to record: --attention needs an hf: or tiny: "
                         "model")  # fmt: skip

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from niah.data.dataset import FrameRef
 
 ATTENTION = "attention.jsonl"
+MODES = ("layers", "heads")
+"""What a run records (RunConfig.attention): per layer (mean over heads), or per layer and head too."""
 GROUPS = ("needle", "lookalike", "haystack", "text")
 KIND_GROUP = {"needle": 0, "distractor": 1, "haystack": 2}
 VERDICTS = ("missed", "found", "lured")

@@ -19,11 +19,11 @@ from tqdm import tqdm
 
 from niah.backends import Backend, Sample, SampleResult, make_backend
 from niah.data.dataset import RETRIEVAL_TASKS, Dataset
-from niah.errors import NiahError
+from niah.errors import NiahError, unknown
 from niah.files import atomic_write
 from niah.rope import resolve_variant
 from niah.stats import resolution_lines
-from niah.sweep.attention import attention_record, read_attention
+from niah.sweep.attention import MODES, attention_record, read_attention
 from niah.sweep.plan import Shard, make_plan
 from niah.sweep.store import PLAN_LISTS, RUN, SUMMARY, ResultsStore, read_run_config, run_dir_config
 from niah.sweep.summary import summarize
@@ -47,7 +47,7 @@ class RunConfig:
     limit: int | None = None
     seed: int = 0
     backend_options: dict[str, Any] = field(default_factory=dict)
-    attention: str | None = None  # record attention at the answer: "layers" or "heads" (niah.answer_attention.MODES)
+    attention: str | None = None  # record attention at the answer: one of niah.sweep.attention.MODES
 
 
 class RunInterrupted(Exception):
@@ -74,6 +74,8 @@ def prepare(config: RunConfig, shard: Shard | None = None) -> Prepared:
     backend = make_backend(config.model, seed=config.seed, **config.backend_options)
     backend.check_variants(variants)
     if config.attention:
+        if config.attention not in MODES:
+            raise unknown("attention mode", config.attention, MODES)
         backend.record_attention(config.attention)
     plan, note = _answerable(make_plan(dataset, tasks, variants, config.lengths, config.depths, config.limit),
                              backend, dataset)  # fmt: skip

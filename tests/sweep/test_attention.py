@@ -228,3 +228,13 @@ def test_the_runs_summary_splits_wrong_answers_by_where_attention_went(small_dat
     assert cli("run", small_dataset, "--model", "tiny:@demo", "--variants", "vanilla", "--tasks", "v-niah-d",
                "--out", plain, "-q").exit_code == 0  # fmt: skip
     assert all("attention" not in g for g in json.loads((plain / "summary.json").read_text())["groups"])
+
+
+def test_an_unknown_attention_mode_is_refused_with_the_close_one(small_dataset, tmp_path):
+    from niah.errors import NiahError
+    from niah.sweep.engine import RunConfig, run_sweep
+
+    config = RunConfig(str(small_dataset), "tiny:@demo", variants=["vanilla"], attention="head")
+    with pytest.raises(NiahError, match="heads"):
+        run_sweep(config, tmp_path / "r", quiet=True)
+    assert not (tmp_path / "r").exists()
