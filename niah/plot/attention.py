@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from niah.plot.heatmaps import COLUMN_INCHES, FONT, _colorbar, draw_heatmap, short_variant
+from niah.plot.heatmaps import COLUMN_INCHES, FONT, _colorbar, short_variant
+from niah.plot.heatmaps import grid_figure as heatmap_grid
 from niah.plot.results import Grid, axis_of, task_order
 from niah.plot.style import plt
 from niah.stats import LEVEL, exact_interval, mean_bounds
@@ -65,27 +66,15 @@ def _by(records: Sequence[dict[str, Any]], *fields: str) -> dict[tuple, list[dic
 
 
 def grid_figure(records: Sequence[dict[str, Any]], variants: list[str], model: str) -> plt.Figure:
-    """Needle mass heatmaps, variants as rows × tasks as columns, one colour scale."""
+    """Needle mass heatmaps, variants as rows × tasks as columns, one colour scale (0 to the largest
+    cell), each panel titled with its mean and 95 % interval."""
     lengths, depths = sorted({r["length"] for r in records}), sorted({r["depth"] for r in records})
-    tasks = task_order(r["task"] for r in records)
     grids = {k: mass_grid(rs, lengths, depths) for k, rs in _by(records, "variant", "task").items()}
     top = max(float(np.nanmax(g.accuracy)) for g in grids.values())
-    fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.9 * len(variants) + 0.3),
-                             squeeze=False, constrained_layout=True)  # fmt: skip
-    mesh = None
-    for i, v in enumerate(variants):
-        for j, t in enumerate(tasks):
-            g = grids.get((v, t))
-            if g is None:
-                axes[i, j].set_axis_off()
-                continue
-            low, high = g.interval
-            title = f"{short_variant(v)} · {t}\nneedle {g.overall:.3f} [{low:.2f}, {high:.2f}]"
-            mesh = draw_heatmap(axes[i, j], g, title, cmap=ATTENTION_CMAP, vmin=0.0, vmax=max(top, 1e-6))
-    if mesh is not None:
-        _colorbar(fig, mesh, axes, "attention on the needle (mean over layers)")
-    fig.suptitle(f"{model} · attention at the answer", fontsize=FONT + 1)
-    return fig
+    return heatmap_grid(grids, variants, task_order(r["task"] for r in records), model,
+                        label=lambda g: f"needle {g.overall:.3f} [{g.interval[0]:.2f}, {g.interval[1]:.2f}]",
+                        cmap=ATTENTION_CMAP, vmax=max(top, 1e-6), bar="attention on the needle (mean over layers)",
+                        title=f"{model} · attention at the answer")  # fmt: skip
 
 
 def _mean_and_bounds(rs: Sequence[dict[str, Any]], value: Callable[[dict[str, Any]], float]

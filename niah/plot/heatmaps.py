@@ -9,7 +9,7 @@ samples left blank (light grey, hatched), never drawn as 0.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
@@ -98,12 +98,18 @@ def heatmap_figure(g: Grid, title: str, mark_wide: float | None = None) -> plt.F
 
 
 def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: list[str], model: str,
-                mark_wide: float | None = None) -> plt.Figure:  # fmt: skip
-    """Variants as rows × tasks as columns, one shared colour bar (VideoRoPE Figure 7)."""
+                mark_wide: float | None = None, *, label: Callable[[Grid], str] | None = None,
+                cmap=ACCURACY_CMAP, vmax: float = 1.0, bar: str | None = None,
+                title: str | None = None) -> plt.Figure:  # fmt: skip
+    """Variants as rows × tasks as columns, one shared colour bar (VideoRoPE Figure 7). By default
+    the grids hold scores: each panel says its metric's score and interval, coloured 0→1 red to
+    green; `label` (a panel's second title line), `cmap`, `vmax`, `bar` (the colour bar's label)
+    and `title` draw grids of something else (niah.plot.attention: attention mass)."""
     fig, axes = plt.subplots(len(variants), len(tasks), figsize=(2.3 * len(tasks) + 0.6, 1.9 * len(variants) + 0.3),
                              squeeze=False, constrained_layout=True)  # fmt: skip
     mesh = None
     metric = next(iter(grids.values())).metric_title
+    label = label or (lambda g: scores_label(g, 2, sep="\n"))
     for i, v in enumerate(variants):
         for j, t in enumerate(tasks):
             ax = axes[i, j]
@@ -112,7 +118,7 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
                 ax.set_axis_off()
                 continue
             # a line each: one line ran past the axes into the next column and the colour bar
-            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}\n{scores_label(g, 2, sep=chr(10))}",
+            mesh = draw_heatmap(ax, g, f"{short_variant(v)} · {t}\n{label(g)}", cmap=cmap, vmax=vmax,
                                 mark_wide=mark_wide)  # fmt: skip
             if i < len(variants) - 1:
                 ax.set_xlabel("")
@@ -120,8 +126,8 @@ def grid_figure(grids: dict[tuple[str, str], Grid], variants: list[str], tasks: 
             if left is not None and left.axis == g.axis:  # a column whose second axis differs keeps its label
                 ax.set_ylabel("")
     if mesh is not None:
-        _colorbar(fig, mesh, axes, metric)
-    fig.suptitle(f"{model} · {metric}", fontsize=FONT + 1)
+        _colorbar(fig, mesh, axes, bar or metric)
+    fig.suptitle(title or f"{model} · {metric}", fontsize=FONT + 1)
     return fig
 
 
