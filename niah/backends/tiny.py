@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from niah.answer_attention import Recorder, recording
+from niah.answer_attention import Recorder, recording, token_frames
 from niah.backends.base import Backend, Sample, SampleResult
 from niah.data.dataset import Dataset, sha256_file
 from niah.data.needles import LETTERS
@@ -139,7 +139,7 @@ class TinyBackend(Backend):
             inputs = Inputs(np.concatenate([self._features[r.key] for r in refs]), question, cos, sin,
                             self.tokenizer.options(list(query.options), query.question), query.answer_index)
             batch = collate([inputs], self.tokenizer.prefix(), self.input.features)
-            recorder = self._recorder(batch.is_vision[0]) if self.attention else None
+            recorder = self._recorder(len(refs), batch.ids.shape[1]) if self.attention else None
             with torch.inference_mode(), recording(recorder):
                 logits = model(batch.ids, batch.pixels, batch.is_vision, batch.cos, batch.sin, batch.last)[0]
             logp = torch.log_softmax(logits[batch.options[0]], 0)  # over the sample's options
@@ -149,12 +149,12 @@ class TinyBackend(Backend):
             yield SampleResult(sample, {"value_choice": outcome}, scores, time.perf_counter() - start,
                                attention=recorder.result() if recorder else None)  # fmt: skip
 
-    def _recorder(self, is_vision: torch.Tensor) -> Recorder:
-        """A recorder for one sample's tokens (is_vision (L,) bool): each run of tokens_per_frame
-        vision tokens is the next frame."""
-        per = self.input.tokens_per_frame
-        frame = torch.where(is_vision, (torch.cumsum(is_vision.long(), 0) - 1) // per, -1)
-        return Recorder(frame, int(is_vision.sum()) // per)
+    def _recorder(self, frames: int, tokens: int) -> Recorder:
+        """A recorder for one sample of `frames` frames in `tokens` tokens, laid out as collate lays
+        it: the prefix, each frame's tokens_per_frame tokens, then the question."""
+        prefix, per = len(self.tokenizer.prefix()), self.input.tokens_per_frame
+        return Recorder(*token_frames([(prefix, False), *[(per, True)] * frames,
+                                       (tokens - prefix - per * frames, False)]))  # fmt: skip
 
 
 def shipped_models() -> dict[str, Path]:
