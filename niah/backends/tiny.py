@@ -81,6 +81,7 @@ class TinyBackend(Backend):
     def check_variants(self, variants: Sequence[RopeVariant]) -> None:
         for v in variants:
             v.require_shared_table("the tiny model")
+            v.require_layer_effect(self.input.layers, "the tiny model")
         missing = [v.spec for v in variants if v.spec not in self.checkpoints]
         if missing:
             raise NiahError(f"no tiny model of {', '.join(missing)} (seed {self.seed}) in '{self.path}'; "

@@ -15,7 +15,7 @@ options are errors. Users add variants with `register_variant` (e.g. from a ``--
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,19 @@ class RopeVariant:
     def by_layer(self) -> bool:
         """Whether some layers rotate and others not (a layers-stage modifier): hosts must apply it per layer."""
         return any(m.spec.stage == "layers" for m in self.modifiers)
+
+    def require_layer_effect(self, layers: int, where: str, attention: Sequence[int] | None = None) -> None:
+        """Raise NiahError when a layers-stage modifier turns rotary off in none of `where`'s
+        attention layers (`attention`: their indices among its `layers`, every layer by default):
+        it would change nothing there."""
+        if not self.by_layer:
+            return
+        rotation = self.layer_rotation(layers)
+        indices = list(range(layers)) if attention is None else list(attention)
+        if all(rotation[i] for i in indices):
+            raise NiahError(f"{self.label} turns rotary off in none of {where}'s {len(indices)} attention layers "
+                            f"(layers {', '.join(map(str, indices))}), so it would change nothing there: choose "
+                            "a smaller every")  # fmt: skip
 
     def require_shared_table(self, where: str) -> None:
         """Raise NiahError when this variant needs a rotary table per KV head and `where` (a

@@ -29,6 +29,7 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
     resolved = [resolve_variant(v) for v in variants]  # unknown names fail here, before any work
     for variant in resolved:
         variant.require_shared_table("the tiny model")
+        variant.require_layer_effect(TinyConfig().layers, "the tiny model")
     specs = [v.spec for v in resolved]
     if not specs or not seeds:
         raise NiahError("give at least one variant and one seed")

@@ -56,3 +56,14 @@ def test_a_layer_count_that_is_not_whole_is_refused():
             resolve_variant(f"m-rope+nope:every={bad}")
     with pytest.raises(NiahError, match="every='2.5' of '\\+nope'"):  # the option's type: an integer
         resolve_variant("m-rope+nope:every=2.5")
+
+
+def test_a_pattern_that_turns_off_no_layer_is_refused(tmp_path, small_dataset):
+    """every=4 on the tiny model's 3 layers names no layer: it would train and run plain m-rope."""
+    res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--variants", "m-rope+nope:every=4",
+                                    "--steps", "2", "-q"])  # fmt: skip
+    assert res.exit_code == 2 and "turns rotary off in none of the tiny model's 3 attention layers" in res.output
+    assert not (tmp_path / "m").exists()
+    res = CliRunner().invoke(main, ["run", str(small_dataset), "--model", "tiny:@demo", "--variants",
+                                    "m-rope+nope:every=4", "--out", str(tmp_path / "r")])  # fmt: skip
+    assert res.exit_code == 2 and "would change nothing there" in res.output and not (tmp_path / "r").exists()

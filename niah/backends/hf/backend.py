@@ -208,7 +208,11 @@ class HFBackend(Backend):
         A variant with other than three coordinate rows is refused too, and a per-KV-head one
         (mhrope) whose head count is not the checkpoint's."""
         kv = rotary.kv_heads(self.ck.config)
+        tc = rotary.text_config(self.ck.config)
+        kinds = getattr(tc, "layer_types", None) or ["full_attention"] * tc.num_hidden_layers
+        attention = [i for i, kind in enumerate(kinds) if kind != "linear_attention"]  # the layers that rotate
         for variant in variants:
+            variant.require_layer_effect(tc.num_hidden_layers, self.ck.family.name, attention)
             heads = variant.axis_of_pair(2).shape[0] if variant.per_head else kv  # rows of a per-head allocation
             if heads != kv:
                 raise NiahError(f"{variant.label} allocates {heads} KV heads but "

@@ -38,3 +38,15 @@ def test_nope_in_every_layer_is_rotating_no_pair(family, tiny_checkpoints, short
         assert (logits["+nope:every=2"] - logits[""]).abs().max() > 1e-4
         assert (logits["+nope:every=2"] - logits["+nope:every=1"]).abs().max() > 1e-4
     assert backend.model.model.language_model.rotary_emb.nope == set(range(1, layers, 2))
+
+
+def test_a_pattern_that_turns_off_no_attention_layer_is_refused(tiny_checkpoints, short_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from niah.cli import main
+
+    args = ["run", str(short_dataset), "--model", f"hf:{tiny_checkpoints['qwen2_vl']}", "--device", "cpu",
+            "--variants", "m-rope+nope:every=3", "--out", str(tmp_path / "r")]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "none of qwen2_vl's 2 attention layers" in res.output
+    assert not (tmp_path / "r").exists()
