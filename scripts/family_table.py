@@ -10,9 +10,11 @@ haystack (3000 frames), computed from the published processor settings niah read
 (niah.backends.hf.tiny.PROCESSOR_CONFIGS).
 
 Then, per public checkpoint (docs/data/public_checkpoints.json, each row naming the public copy of
-its config it was read from), the longest LongVA prompt in tokens (docs/data/longva_prompts.json,
-made by scripts/longva_prompts.py) and the bf16 KV cache at that length. The KV cache of any other
-checkpoint at any length is printed by `niah run ... --dry-run` from the checkpoint's own config.
+its config it was read from; a family none of whose configs could be read here gets a row of its
+prompt only, with the reason in that file's no_public_config), the longest LongVA prompt in tokens
+(docs/data/longva_prompts.json, made by scripts/longva_prompts.py) and the bf16 KV cache at that
+length. The KV cache of any other checkpoint at any length is printed by `niah run ... --dry-run`
+from the checkpoint's own config.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def kv_table() -> str:
     prompts = json.loads(PROMPTS.read_text())["families"]
     rows = ["| checkpoint | KV layers × KV heads × head_dim | KV cache per token (bf16) | longest LongVA prompt "
             "(tokens) | its KV cache (bf16) |", "|---|---|---|---|---|"]
-    for row in json.loads(CHECKPOINTS.read_text())["checkpoints"]:
+    recorded = json.loads(CHECKPOINTS.read_text())
+    for row in recorded["checkpoints"]:
         prompt = prompts[row["family"]]
         shape = text_shape(row)
         full = full_attention_layers(shape)
@@ -121,6 +124,10 @@ def kv_table() -> str:
         rows.append(f"| {row['checkpoint']} | {full} × {row['num_key_value_heads']} × {row['head_dim']} | "
                     f"{per_token / 1024:g} KiB | {approx}{prompt['tokens']:,} | "
                     f"{approx}{kv_cache_bytes(shape, prompt['tokens'], 'bfloat16') / GiB:.1f} GiB |")
+    for row in recorded.get("no_public_config", []):  # the prompt is known, the model's size is not
+        prompt = prompts[row["family"]]
+        approx = "≈ " if prompt["text_tokenizer"] == "estimate" else ""
+        rows.append(f"| {row['checkpoint']} | no public config read | — | {approx}{prompt['tokens']:,} | — |")
     return "\n".join(rows)
 
 

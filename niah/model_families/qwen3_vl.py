@@ -24,12 +24,18 @@ VISION = dict(out_hidden_size=32, intermediate_size=32, patch_size=16, num_posit
 """A tiny Qwen3-VL-style vision tower (Qwen3.5 shares it, without deepstack)."""
 
 
+def tiny_text_and_vision(mrope_section: tuple[int, int, int], theta: float) -> tuple[dict, dict]:
+    """The text and vision configs of a tiny Qwen3-VL (Cosmos3-Omni's too): head_dim 16, interleaved
+    sections, one deepstack layer."""
+    text = dict(TINY_TEXT, head_dim=16, rope_parameters=tiny_rope(mrope_section, theta, mrope_interleaved=True))
+    return text, tiny_vision(**VISION, deepstack_visual_indexes=[0])
+
+
 def _tiny(moe: bool):
     def build(mrope_section: tuple[int, int, int], theta: float):
         from transformers import Qwen3VLConfig, Qwen3VLMoeConfig
 
-        text = dict(TINY_TEXT, head_dim=16, rope_parameters=tiny_rope(mrope_section, theta, mrope_interleaved=True))
-        vision = tiny_vision(**VISION, deepstack_visual_indexes=[0])
+        text, vision = tiny_text_and_vision(mrope_section, theta)
         if not moe:
             return Qwen3VLConfig(text_config=text, vision_config=vision)
         experts = dict(num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, decoder_sparse_step=1)

@@ -25,9 +25,13 @@ def test_readme_holds_the_kv_table_the_script_makes():
     module = load_script("family_table")
     table = module.kv_table()
     assert table in (ROOT / "README.md").read_text()
-    checkpoints = json.loads(module.CHECKPOINTS.read_text())["checkpoints"]
-    assert len(table.splitlines()) == 2 + len(checkpoints)
-    assert {row["family"] for row in checkpoints} == set(MODEL_FAMILIES)  # every family has a public size listed
+    recorded = json.loads(module.CHECKPOINTS.read_text())
+    checkpoints, unread = recorded["checkpoints"], recorded["no_public_config"]
+    assert len(table.splitlines()) == 2 + len(checkpoints) + len(unread)
+    # every family has a public size listed, or says why none could be read
+    assert {row["family"] for row in checkpoints + unread} == set(MODEL_FAMILIES)
+    assert all(row["why"] and row["family"] not in {r["family"] for r in checkpoints} for row in unread)
+    assert "| nvidia/Cosmos3-Nano | no public config read | — | ≈ 369,922 | — |" in table  # Qwen3-VL's prompt
     # Qwen2-VL-7B: 2 × 28 layers × 4 KV heads × 128 × 2 bytes = 56 KiB a token
     assert "| Qwen/Qwen2-VL-7B-Instruct | 28 × 4 × 128 | 56 KiB |" in table
 

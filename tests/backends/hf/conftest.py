@@ -6,14 +6,15 @@ from tiny_qwen import save_tiny_checkpoint
 from niah.data.generate import generate, resolve_config
 
 FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "glm4v", "glm4v_moe",
-            "internvl", "llava_onevision", "ernie4_5_vl_moe"]  # fmt: skip
+            "internvl", "llava_onevision", "ernie4_5_vl_moe", "cosmos3_omni"]  # fmt: skip
 CHAT_TEMPLATES = Path(__file__).parents[2] / "fixtures" / "chat_templates"
 """The published Qwen chat templates, one <family>.jinja each (provenance in PROVENANCE.md there)."""
 
 
-TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5"}
+TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5", "cosmos3_omni": "qwen3_vl"}
 """Families whose published checkpoints share another family's template (Qwen3-VL-30B-A3B and
--235B-A22B ship Qwen3-VL's; Qwen3.5's MoE checkpoints Qwen3.5's)."""
+-235B-A22B ship Qwen3-VL's; Qwen3.5's MoE checkpoints Qwen3.5's). Cosmos3-Omni's own template was
+not reachable here: Qwen3-VL's, whose architecture and processors it takes, stands in."""
 
 
 def frame_token_id(config, markup: str) -> int:

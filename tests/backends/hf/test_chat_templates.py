@@ -40,6 +40,7 @@ PROCESSORS = {
     "internvl": "transformers.models.internvl.processing_internvl:InternVLProcessor",
     "llava_onevision": "transformers.models.llava_onevision.processing_llava_onevision:LlavaOnevisionProcessor",
     "ernie4_5_vl_moe": "transformers.models.ernie4_5_vl_moe.processing_ernie4_5_vl_moe:Ernie4_5_VLMoeProcessor",
+    "cosmos3_omni": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # Qwen3-VL's processors
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
