@@ -52,16 +52,28 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
     return h, w
 
 
+def _merge_windows(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, int, int]:
+    """One frame → (3, grid_h/m, m, p, grid_w/m, m, p) normalised pixels, grid_h, grid_w."""
+    x = normalised(frame, s)  # (3, H, W)
+    p, m = s.patch_size, s.merge_size
+    gh, gw = x.shape[1] // p, x.shape[2] // p
+    return x.reshape(3, gh // m, m, p, gw // m, m, p), gh, gw
+
+
 def patchify(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[int, int, int]]:
     """One frame → (patches, (1, grid_h, grid_w)); see the module docstring for the layout."""
-    x = normalised(frame, s)  # (3, H, W)
-    h, w = x.shape[1:]
-    p, m = s.patch_size, s.merge_size
-    gh, gw = h // p, w // p
-    x = x.reshape(3, gh // m, m, p, gw // m, m, p)
+    x, gh, gw = _merge_windows(frame, s)
     x = x.permute(1, 4, 2, 5, 0, 3, 6)  # (gh/m, gw/m, m, m, 3, p, p)
     x = x.unsqueeze(5).expand(-1, -1, -1, -1, -1, s.temporal_patch_size, -1, -1)  # (.., 3, T, p, p)
-    return x.reshape(gh * gw, 3 * s.temporal_patch_size * p * p), (1, gh, gw)
+    return x.reshape(gh * gw, -1), (1, gh, gw)
+
+
+def patchify_channels_last(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    """As `patchify`, each patch's values in (p, p, 3, T) order: Cosmos3-Edge's processors."""
+    x, gh, gw = _merge_windows(frame, s)
+    x = x.permute(1, 4, 2, 5, 3, 6, 0)  # (gh/m, gw/m, m, m, p, p, 3)
+    x = x.unsqueeze(-1).expand(*x.shape, s.temporal_patch_size)  # (.., p, p, 3, T)
+    return x.reshape(gh * gw, -1), (1, gh, gw)
 
 
 def normalised(frame: np.ndarray, s: PixelSettings) -> torch.Tensor:

@@ -37,7 +37,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from niah.backends.hf.checkpoint import PixelSettings
-from niah.backends.hf.pixels import normalised, patchify
+from niah.backends.hf.pixels import normalised, patchify, patchify_channels_last
 from niah.errors import NiahWarning
 from niah.files import atomic_replace
 
@@ -160,7 +160,19 @@ def _encode_merged(model, frames: list[np.ndarray], settings: PixelSettings, dee
     return [{"embeds": e} for e in out.pooler_output]
 
 
-ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled, "ernie": _encode_merged}
+def _encode_channels_last(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
+                          ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """Cosmos3-Edge: every frame's patches channel-last (its processors' order), a (1, h, w) grid
+    each, through the model's own get_video_features (SigLIP2 tower, then the projector)."""
+    patches, grids = zip(*(patchify_channels_last(f, settings) for f in frames), strict=True)
+    param = next(model.model.visual.parameters())
+    out = model.model.get_video_features(torch.cat(patches).to(param.device, param.dtype),
+                                         torch.tensor(grids, device=param.device))  # fmt: skip
+    return [{"embeds": e} for e in out.pooler_output]
+
+
+ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled, "ernie": _encode_merged,
+            "channels-last": _encode_channels_last}  # fmt: skip
 """Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
 hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
 

@@ -13,6 +13,7 @@ Qwen3-VL timestamps i / fps.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 from types import SimpleNamespace
 
@@ -41,6 +42,7 @@ PROCESSORS = {
     "llava_onevision": "transformers.models.llava_onevision.processing_llava_onevision:LlavaOnevisionProcessor",
     "ernie4_5_vl_moe": "transformers.models.ernie4_5_vl_moe.processing_ernie4_5_vl_moe:Ernie4_5_VLMoeProcessor",
     "cosmos3_omni": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # Qwen3-VL's processors
+    "cosmos3_edge": "transformers.models.cosmos3_edge.processing_cosmos3_edge:Cosmos3EdgeProcessor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
@@ -77,7 +79,9 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
                            all_special_multimodal_tokens=[image, video],
                            video_processor=SimpleNamespace(merge_size=2, temporal_patch_size=2))  # fmt: skip
     for method in ("_calculate_timestamps", "replace_frame_token_id"):  # helpers the expansion calls on self
-        if hasattr(cls, method):
+        if isinstance(inspect.getattr_static(cls, method, None), staticmethod):  # Cosmos3-Edge's
+            setattr(proc, method, getattr(cls, method))
+        elif hasattr(cls, method):
             setattr(proc, method, lambda *a, _m=method, **k: getattr(cls, _m)(proc, *a, **k))
     inputs = {
         "video_grid_thw": torch.tensor([[frames * RAW_FRAMES_PER_UNIT.get(family, 1), 2 * grid[0], 2 * grid[1]]]),

@@ -50,6 +50,9 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
         )
     else:
         patches = [patchify(by_key[ref.key], backend.ck.pixels) for ref in refs]
+        if backend.ck.family.vision == "channels-last":  # Cosmos3-Edge: its own processor's patch order
+            patches = [(torch.from_numpy(edge_patches(by_key[ref.key], backend.ck.pixels)), grid)
+                       for ref, (_, grid) in zip(refs, patches, strict=True)]  # fmt: skip
         grid = patches[0][1]
         kwargs = dict(
             input_ids=torch.tensor([ids]),
@@ -62,6 +65,16 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
     fresh = type(backend.model).from_pretrained(backend.ck.ref, dtype=torch.float32).eval()
     with torch.no_grad():
         return fresh(**kwargs).logits[0, -1].float()
+
+
+def edge_patches(frame, pixels):
+    """A frame's patches by transformers' own Cosmos3-Edge image processor (its PIL twin: the same
+    layout as its video processor, which needs torchvision), from the frame niah normalises."""
+    from transformers.models.cosmos3_edge.image_processing_pil_cosmos3_edge import Cosmos3EdgeImageProcessorPil
+
+    out, _, _ = Cosmos3EdgeImageProcessorPil.patchify(None, normalised(frame, pixels).numpy(), pixels.patch_size,
+                                                      pixels.merge_size, pixels.temporal_patch_size)  # fmt: skip
+    return out
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
