@@ -62,11 +62,14 @@ def rotation(family: str) -> str:
 
 
 def attention(family: str) -> str:
-    kinds = getattr(text_defaults(family), "layer_types", None) or ["full_attention"]
-    if "linear_attention" not in kinds:
-        return "full"
+    text = text_defaults(family)
+    kinds = getattr(text, "layer_types", None) or ["full_attention"]
     share = kinds.count("full_attention") / len(kinds)
-    return f"hybrid: {share:.0%} full, the rest linear (Gated DeltaNet)"
+    if "linear_attention" in kinds:
+        return f"hybrid: {share:.0%} full, the rest linear (Gated DeltaNet)"
+    if "sliding_attention" in kinds:
+        return f"hybrid: {share:.0%} full, the rest a {text.sliding_window:,}-token sliding window"
+    return "full"
 
 
 def frame_grid(name: str) -> tuple[int, int]:

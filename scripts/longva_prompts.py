@@ -51,7 +51,9 @@ def longest_prompt(dataset: Path, folder: Path, family: str) -> dict:
     """The longest sample's tokens through niah's planner: total, vision, text, frames."""
     from niah.sweep.engine import RunConfig, prepare
 
-    config = RunConfig(str(dataset), model=f"hf:{folder}", variants=[MODEL_FAMILIES[family].native_variant])
+    config = RunConfig(str(dataset), model=f"hf:{folder}", variants=[MODEL_FAMILIES[family].native_variant],
+                       backend_options={"no_prefix_reuse": True})  # the prompts are the same either way; sliding
+    # windows (EXAONE 4.5) run only without reuse
     p = prepare(config)
     best = max((p.backend.segments(p.dataset, s) for s in p.shard_plan), key=lambda segs: sum(s.n for s in segs))
     vision = sum(s.n for s in best if s.frame is not None or s.vector is not None)

@@ -47,7 +47,9 @@ def chunked_causal_sdpa(module, query: torch.Tensor, key: torch.Tensor, value: t
     if q_len > kv_len:
         raise ValueError(f"{q_len} queries but only {kv_len} keys: the keys must include the queries' own tokens")
     options = {"scale": scaling, "dropout_p": dropout, "enable_gqa": query.shape[1] != key.shape[1]}
-    window = kwargs.get("sliding_window") or getattr(module, "sliding_window", None)
+    # the layer's call says whether it slides (EXAONE-4's global layers keep the config's window as an
+    # attribute and pass sliding_window=None); the module's attribute only where the call is silent
+    window = kwargs["sliding_window"] if "sliding_window" in kwargs else getattr(module, "sliding_window", None)
     if window:  # a sliding-window layer: its cache kept the last keys only, the mask says which each query sees
         mask = sliding_causal(q_len, kv_len, window, query.device)
         return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, **options).transpose(1, 2), None

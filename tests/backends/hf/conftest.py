@@ -18,6 +18,15 @@ TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5", "cosmos3_om
 not reachable here: Qwen3-VL's, whose architecture and processors it takes, stands in."""
 
 
+def refuses_reuse(family: str) -> bool:
+    """Whether the family's tiny checkpoint has sliding-window layers (EXAONE 4.5), whose cache
+    cannot be cut back: niah runs it only with --no-prefix-reuse."""
+    from niah.backends.hf.runner import attention_kinds
+    from niah.backends.hf.tiny import tiny_config
+
+    return "sliding_attention" in attention_kinds(tiny_config(family).get_text_config())
+
+
 def frame_token_id(config, markup: str) -> int:
     """The token a frame's vision tokens stand on in input_ids: Qwen's video pad; GLM's image
     token, inside the video's begin/end tokens (Glm4vProcessor); InternVL's <IMG_CONTEXT>;
@@ -26,11 +35,11 @@ def frame_token_id(config, markup: str) -> int:
     return config.image_token_id if markup in ("glm", "internvl") else config.video_token_id
 
 
-NO_FIXTURE = {"ernie4_5_vl_moe", "cosmos3_edge"}
+NO_FIXTURE = {"ernie4_5_vl_moe", "cosmos3_edge", "exaone4_5", "llava_onevision1_5"}
 """Families without a published-template fixture: ERNIE-4.5-VL's sits in transformers' conversion
-script, which could not be brought here byte for byte; Cosmos3-Edge's (another tokenizer than
-Qwen's: 131,072 tokens) was not reachable. Their tiny checkpoints use niah's minimal template in
-the family's markup."""
+script, which could not be brought here byte for byte; Cosmos3-Edge's, EXAONE 4.5's and
+LLaVA-OneVision-1.5's were not reachable. Their tiny checkpoints use niah's minimal template in the
+family's markup."""
 
 
 def real_chat_template(family: str) -> str | None:

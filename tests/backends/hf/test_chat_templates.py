@@ -27,7 +27,7 @@ from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
 from niah.tasks import TASKS
 
-from .conftest import CHAT_TEMPLATES, FAMILIES, frame_token_id
+from .conftest import CHAT_TEMPLATES, FAMILIES, frame_token_id, refuses_reuse
 
 PROCESSORS = {
     "qwen2_vl": "transformers.models.qwen2_vl.processing_qwen2_vl:Qwen2VLProcessor",
@@ -43,6 +43,8 @@ PROCESSORS = {
     "ernie4_5_vl_moe": "transformers.models.ernie4_5_vl_moe.processing_ernie4_5_vl_moe:Ernie4_5_VLMoeProcessor",
     "cosmos3_omni": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # Qwen3-VL's processors
     "cosmos3_edge": "transformers.models.cosmos3_edge.processing_cosmos3_edge:Cosmos3EdgeProcessor",
+    "exaone4_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",
+    "llava_onevision1_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",  # auto mapping
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
@@ -108,7 +110,7 @@ def test_the_fixture_is_the_published_template(family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_prompt_equals_the_processors_expansion_of_the_real_template(family, tiny_checkpoints, short_dataset):
-    backend = HFBackend(str(tiny_checkpoints[family]), device="cpu")
+    backend = HFBackend(str(tiny_checkpoints[family]), device="cpu", no_prefix_reuse=refuses_reuse(family))
     dataset = Dataset(short_dataset)
     tok = backend.ck.tokenizer
     video_pad = frame_token_id(backend.ck.config, backend.ck.family.markup)
@@ -145,7 +147,7 @@ def test_the_qwen2_template_adds_its_default_system_turn_and_qwen3s_does_not(tin
     sample = make_plan(dataset, [TASKS["v-niah"]], [resolve_variant("vanilla")])[0]
     starts = {}
     for family in ("qwen2_vl", "qwen3_vl"):
-        backend = HFBackend(str(tiny_checkpoints[family]), device="cpu")
+        backend = HFBackend(str(tiny_checkpoints[family]), device="cpu", no_prefix_reuse=refuses_reuse(family))
         starts[family] = backend.ck.tokenizer.decode(backend.segments(dataset, sample)[0].ids)
     system = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
     assert starts["qwen2_vl"].startswith(system + "<|im_start|>user\n")

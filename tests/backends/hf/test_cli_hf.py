@@ -20,7 +20,7 @@ from niah.rope import resolve_variant
 from niah.sweep.plan import make_plan
 from niah.tasks import TASKS
 
-from .conftest import FAMILIES
+from .conftest import FAMILIES, refuses_reuse
 
 
 def cli(*args):
@@ -43,6 +43,8 @@ def test_cli_run_on_the_demo_preset_is_complete_and_resumable(family, tiny_check
             "--out", out, "--dtype", "float32", "--device", "cpu", "-q"]  # fmt: skip
     if FAMILY_RULES[family].frame_runs:  # videorope's delta cannot act in a timestamped layout (Qwen3-VL, 3.5)
         args += ["--video-layout", "contiguous"]
+    if refuses_reuse(family):  # sliding-window layers (EXAONE 4.5): every prompt computed whole
+        args += ["--no-prefix-reuse"]
     res = cli(*args)
     assert res.exit_code == 0, res.output
     recs = lines(out / "results.jsonl")

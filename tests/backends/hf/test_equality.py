@@ -11,10 +11,11 @@ import torch
 from niah.backends.hf import HFBackend
 from niah.backends.hf.pixels import draw_time, normalised, patchify
 from niah.data.dataset import Dataset
+from niah.errors import NiahError
 from niah.sweep.plan import make_plan
 from niah.tasks import TASKS
 
-from .conftest import FAMILIES, frame_token_id
+from .conftest import FAMILIES, frame_token_id, refuses_reuse
 
 
 def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tensor:
@@ -93,7 +94,8 @@ def exact_fp32():
 @pytest.mark.parametrize("family", FAMILIES)
 def test_native_variant_reproduces_the_unmodified_model(family, device, tiny_checkpoints, short_dataset, tmp_path):
     # a fresh vision cache: this device's vision tower encodes the frames
-    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device=device, cache_dir=str(tmp_path))
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device=device, cache_dir=str(tmp_path),
+                        no_prefix_reuse=refuses_reuse(family))  # fmt: skip
     ds = Dataset(short_dataset)
     plan = make_plan(ds, [TASKS["v-niah"]], [backend.native_variant], lengths=[3])
     backend._load(ds)
@@ -109,7 +111,8 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
     """Positions and allocations really reach attention: the same weights answer otherwise."""
     from niah.rope import resolve_variant
 
-    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", cache_dir=str(tmp_path))
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", cache_dir=str(tmp_path),
+                        no_prefix_reuse=refuses_reuse(family))  # fmt: skip
     ds = Dataset(short_dataset)
     others = [v for v in ("vanilla", "m-rope+yarn:factor=4,original=8", "m-rope") if v != backend.native_variant.spec]
     variants = [backend.native_variant, *(resolve_variant(v) for v in others[:2])]
@@ -133,6 +136,10 @@ def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, t
     ds = Dataset(grid_dataset)
     variants = [resolve_variant(v) for v in ("m-rope", "videorope")]
     plan = make_plan(ds, [TASKS["v-niah"], TASKS["v-niah-d"]], variants)
+    if refuses_reuse(family):  # sliding windows: refused in one line that says what to pass
+        with pytest.raises(NiahError, match="add --no-prefix-reuse"):
+            list(HFBackend(str(tiny_checkpoints[family]), device=device, cache_dir=str(tmp_path)).run(plan, ds))
+        return
     results = {}
     for reuse in (True, False):
         backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device=device, no_prefix_reuse=not reuse,
@@ -188,10 +195,12 @@ def test_multi_needle_tasks_run_and_prefix_reuse_equals_recompute(family, tiny_c
     assert {s.task.name for s in plan} == set(multi)
     assert all(sum(r.kind == "needle" for r in s.query.frames) >= 2 for s in plan if s.task.name != "counting")
     results = {}
-    for reuse in (True, False):
+    for reuse in (False,) if refuses_reuse(family) else (True, False):  # sliding windows: recompute twice
         backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", no_prefix_reuse=not reuse,
                             cache_dir=str(tmp_path))  # fmt: skip
         results[reuse] = {r.sample.key: r for r in backend.run(backend.order(plan), ds)}
+    results.setdefault(True, {r.sample.key: r for r in HFBackend(str(tiny_checkpoints[family]), dtype="float32",
+                                                                 no_prefix_reuse=True).run(plan, ds)})  # fmt: skip
     assert set(results[True]) == set(results[False]) == {s.key for s in plan}
     for key, r in results[True].items():
         n = results[False][key]
