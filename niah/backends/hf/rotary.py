@@ -42,7 +42,7 @@ def rope_settings(config) -> tuple[int, float, list[int] | None]:
     from niah.rope.frequencies import rotary_dim
 
     tc = text_config(config)
-    params = getattr(tc, "rope_parameters", None) or {}
+    params = layer_type_parameters(tc)
     if params.get("rope_type", "default") != "default":
         raise NiahError(f"rope_type '{params['rope_type']}' of this checkpoint is not supported (only 'default')")
     head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
@@ -58,8 +58,26 @@ def rope_settings(config) -> tuple[int, float, list[int] | None]:
     return dims, float(theta), params.get("mrope_section")
 
 
+def layer_type_parameters(tc) -> dict:
+    """The text config's rope_parameters; where they are keyed by layer type (CohereCompass: its
+    sliding-window layers' own, None for its global NoPE layers), the one set every rotating layer
+    type shares — niah rotates them all alike — or a NiahError where they differ."""
+    params = getattr(tc, "rope_parameters", None) or {}
+    types = set(getattr(tc, "layer_types", None) or ())
+    if not types & set(params):
+        return params
+    rotating = {t: params[t] for t in sorted(types & set(params)) if params[t] is not None}
+    distinct = {repr(sorted(p.items())) for p in rotating.values()}
+    if len(distinct) != 1:
+        raise NiahError(f"this checkpoint rotates its layer types {', '.join(rotating) or 'none'} with "
+                        f"{'different' if rotating else 'no'} rope_parameters: niah rotates every rotating layer "
+                        "alike, so it cannot reproduce this model")  # fmt: skip
+    return next(iter(rotating.values()))
+
+
 class VariantRotary(nn.Module):
-    """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)) → cos, sin."""
+    """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)[, layer_type]) →
+    cos, sin; the same tables for every layer type that rotates (`layer_type_parameters`)."""
 
     def __init__(self, variant: RopeVariant, config, pair_layout: str = "half",
                  section_order: tuple[int, int, int] = (0, 1, 2)):  # fmt: skip
@@ -77,7 +95,8 @@ class VariantRotary(nn.Module):
             self.nope = {i for i, rotates in enumerate(variant.layer_rotation(self.layers)) if not rotates}
 
     @torch.no_grad()
-    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor, layer_type: str | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         position_ids = position_ids.expand(3, -1, -1)
         cos, sin = self.variant.rotary_tables(position_ids, self.head_dim, self.theta, self.section)
         return self.layout.arrange(cos).to(x.dtype), self.layout.arrange(sin).to(x.dtype)
@@ -122,8 +141,8 @@ def _hook_layers(lm) -> None:
 
     def hook(index: int):
         def swap(module, args, kwargs):
-            if index not in lm.rotary_emb.nope:
-                return None
+            if index not in lm.rotary_emb.nope or kwargs.get("position_embeddings", ()) is None:
+                return None  # rotating, or a layer that rotates nothing anyway (CohereCompass's global layers)
             if "position_embeddings" not in kwargs:
                 raise NiahError(f"{type(module).__name__} takes its position embeddings otherwise than by name: "
                                 "niah cannot turn rotary off in its layers (+nope)")  # fmt: skip

@@ -45,6 +45,7 @@ PROCESSORS = {
     "cosmos3_edge": "transformers.models.cosmos3_edge.processing_cosmos3_edge:Cosmos3EdgeProcessor",
     "exaone4_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",
     "llava_onevision1_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",  # auto mapping
+    "cohere_compass": "transformers.models.cohere_compass.processing_cohere_compass:CohereCompassProcessor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
@@ -52,6 +53,7 @@ TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vi
     "internvl": ("<IMG_CONTEXT>", "<video>", "<img>", "</img>"),
     "llava": ("<image>", "<video>", None, None),
     "ernie": ("<|IMAGE_PLACEHOLDER|>", "<|VIDEO_PLACEHOLDER|>", "<|VIDEO_START|>", "<|VIDEO_END|>"),
+    "cohere": ("<|IMAGE_PAD|>", "<|VIDEO_PAD|>", "<|VISION_START|>", "<|VISION_END|>"),
 }
 RAW_FRAMES_PER_UNIT = {"ernie4_5_vl_moe": 2}
 """Families whose video grid counts raw frames, two of which merge into one niah frame's tokens."""

@@ -124,7 +124,9 @@ def test_another_variant_changes_the_logits(family, tiny_checkpoints, short_data
         if sample.cell.id == plan[0].cell.id:
             logits[sample.variant.spec] = backend.logits(ds, sample)[0]
     native, *others = logits.values()
-    assert len(others) == 2 and all((native - o).abs().max() > 1e-4 for o in others)
+    # 100× float32 rounding (about 1e-7); through CohereCompass's one 6-token sliding layer that
+    # rotates, vanilla moves its tiny random logits by about 2e-5
+    assert len(others) == 2 and all((native - o).abs().max() > 1e-5 for o in others)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -25,6 +25,21 @@ def test_rope_theta_is_read_never_guessed():
         rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters={"rope_type": "default"})))
 
 
+def test_rope_parameters_by_layer_type_are_read_where_every_rotating_type_agrees():
+    """CohereCompass keys rope_parameters by layer type, None for its NoPE global layers."""
+    text = dict(hidden_size=64, num_attention_heads=4, head_dim=16, layer_types=["sliding_attention", "full_attention"])
+    sliding = {"rope_type": "default", "rope_theta": 5e4, "mrope_section": [2, 3, 3]}
+    nope_global = {"sliding_attention": sliding, "full_attention": None}
+    assert rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=nope_global))) == (
+        16, 5e4, [2, 3, 3])
+    differing = {"sliding_attention": sliding, "full_attention": dict(sliding, rope_theta=1e6)}
+    with pytest.raises(NiahError, match="different rope_parameters"):
+        rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=differing)))
+    with pytest.raises(NiahError, match="with no rope_parameters"):
+        rope_settings(SimpleNamespace(text_config=SimpleNamespace(
+            **text, rope_parameters={"sliding_attention": None, "full_attention": None})))
+
+
 def test_a_tokenizer_without_a_chat_template_is_refused(tiny_checkpoints, short_dataset, tmp_path):
     ckpt = shutil.copytree(tiny_checkpoints["qwen2_vl"], tmp_path / "bare")
     for path in ckpt.iterdir():

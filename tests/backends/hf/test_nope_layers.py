@@ -50,3 +50,36 @@ def test_a_pattern_that_turns_off_no_attention_layer_is_refused(tiny_checkpoints
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "none of qwen2_vl's 2 attention layers" in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_nope_every_other_layer_reproduces_cohere_compass_global_layers(tiny_checkpoints, short_dataset, tmp_path):
+    """The reference for +nope is CohereCompass itself: its global layers get no position embeddings
+    from transformers' own model (the family's native logits equal the unmodified model's,
+    test_equality.py). The same weights with every layer rotating, given +nope:every=2 (its tiny
+    config's global layer is layer 1), answer as the NoPE original; without it they do not."""
+    import json
+    import shutil
+
+    original = tiny_checkpoints["cohere_compass"]
+    rotating = shutil.copytree(original, tmp_path / "rotating")
+    config = json.loads((rotating / "config.json").read_text())
+    rope = config["text_config"]["rope_parameters"]
+    assert rope["full_attention"] is None  # the original's global layer has no rotary
+    rope["full_attention"] = rope["sliding_attention"]
+    (rotating / "config.json").write_text(json.dumps(config))
+    ds = Dataset(short_dataset)
+
+    def logits(folder, extra: str) -> torch.Tensor:
+        backend = HFBackend(str(folder), dtype="float32", device="cpu", cache_dir=str(tmp_path / "cache"),
+                            no_prefix_reuse=True)  # fmt: skip
+        (sample,) = make_plan(ds, [TASKS["v-niah"]], [backend.native_variant], lengths=[3])[:1]
+        backend._load(ds)
+        backend._encode_frames(ds, [sample])
+        variant = resolve_variant(backend.native_variant.spec + extra)
+        return backend.logits(ds, type(sample)(sample.task, variant, sample.cell, sample.query))[0]
+
+    reference = logits(original, "")
+    assert torch.allclose(logits(rotating, "+nope:every=2"), reference, atol=1e-5, rtol=0)
+    assert (logits(rotating, "") - reference).abs().max() > 1e-4
+    # on the original, whose global layer gets no position embeddings at all, +nope there changes nothing
+    assert torch.equal(logits(original, "+nope:every=2"), reference)
