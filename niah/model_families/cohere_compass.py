@@ -8,20 +8,13 @@ checkpoints' own files were not reachable here)."""
 
 from __future__ import annotations
 
-from niah.model_families.base import Family, VideoMarkup
+from niah.model_families.base import Family
+from niah.model_families.qwen2_vl import qwen_markup
 from niah.model_families.qwen3_vl import tiny_text_and_vision
 
 RANK = 10
 
-MARKUPS = {
-    "cohere": VideoMarkup("<|VISION_START|>", "<|VIDEO_PAD|>", "<|VISION_END|>",
-                          lambda i, t: (f"<{t:.1f} seconds><|VISION_START|>", "<|VISION_END|>"),
-                          summary="one run per frame, timestamp text before each",
-                          token_ids={"image_token_id": "<|IMAGE_PAD|>", "video_token_id": "<|VIDEO_PAD|>",
-                                     "vision_start_token_id": "<|VISION_START|>",
-                                     "vision_end_token_id": "<|VISION_END|>"},
-                          special_tokens=("<|VISION_START|>", "<|VISION_END|>", "<|IMAGE_PAD|>", "<|VIDEO_PAD|>")),
-}  # fmt: skip
+MARKUPS = {"cohere": qwen_markup("<|VISION_START|>", "<|IMAGE_PAD|>", "<|VIDEO_PAD|>", "<|VISION_END|>")}
 
 PROCESSORS = {"video_preprocessor_config.json": {  # CohereCompassVideoProcessor's own defaults (transformers 5.25)
     "video_processor_type": "CohereCompassVideoProcessor", "patch_size": 16, "temporal_patch_size": 2,

@@ -8,15 +8,17 @@ from niah.model_families.base import CLIP_MEAN, CLIP_STD, TINY_TEXT, Family, Vid
 
 RANK = 0  # the registry's order: README's family table, --help
 
-MARKUPS = {
-    "qwen": VideoMarkup("<|vision_start|>", "<|video_pad|>", "<|vision_end|>",
-                        lambda i, t: (f"<{t:.1f} seconds><|vision_start|>", "<|vision_end|>"),
-                        summary="one run per frame, timestamp text before each",
-                        token_ids={"image_token_id": "<|image_pad|>", "video_token_id": "<|video_pad|>",
-                                   "vision_start_token_id": "<|vision_start|>",
-                                   "vision_end_token_id": "<|vision_end|>"},
-                        special_tokens=("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")),
-}  # fmt: skip
+def qwen_markup(start: str, image: str, video: str, end: str) -> VideoMarkup:
+    """Qwen's video markup under the vision tokens a family names: one run between `start` and
+    `end`, or (Qwen3-VL's layout) each frame its own run with "<t seconds>" before it."""
+    return VideoMarkup(start, video, end, lambda i, t: (f"<{t:.1f} seconds>{start}", end),
+                       summary="one run per frame, timestamp text before each",
+                       token_ids={"image_token_id": image, "video_token_id": video, "vision_start_token_id": start,
+                                  "vision_end_token_id": end},
+                       special_tokens=(start, end, image, video))  # fmt: skip
+
+
+MARKUPS = {"qwen": qwen_markup("<|vision_start|>", "<|image_pad|>", "<|video_pad|>", "<|vision_end|>")}
 
 PROCESSORS = {"preprocessor_config.json": {
     "image_processor_type": "Qwen2VLImageProcessor", "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
