@@ -191,7 +191,8 @@ def mean_bounds(values: Sequence[float], needles: Sequence[str], seeds: Sequence
 @dataclass(frozen=True)
 class Difference:
     """A − B on paired samples: `difference` with its bootstrap interval `low`..`high` and the
-    two-sided p-value `p` of the sign-flip test, over `n` pairs in `clusters` clusters."""
+    two-sided p-value `p` of the sign-flip test, over `n` pairs in `clusters` clusters (and, from
+    `seeded_difference`, the models of `seeds` training seeds)."""
 
     difference: float
     low: float
@@ -199,6 +200,7 @@ class Difference:
     p: float
     n: int
     clusters: int
+    seeds: int = 1
 
     @property
     def resolved(self) -> bool:
@@ -207,7 +209,7 @@ class Difference:
 
     def as_json(self) -> dict:
         return {"difference": self.difference, "ci_low": self.low, "ci_high": self.high, "p": self.p, "n": self.n,
-                "clusters": self.clusters}  # fmt: skip
+                "clusters": self.clusters, "seeds": self.seeds}  # fmt: skip
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], clusters: Sequence[str], alpha: float = 1 - LEVEL,
@@ -238,6 +240,26 @@ def paired_difference(a: Sequence[float], b: Sequence[float], clusters: Sequence
     flipped = np.abs(signs @ s)
     p = float(np.mean(flipped >= observed - 1e-12))
     return Difference(float(d.mean()), float(low), float(high), p, len(d), len(s))
+
+
+def seeded_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], clusters: Sequence[str],
+                      alpha: float = 1 - LEVEL, seed: int = 0) -> Difference:  # fmt: skip
+    """A − B where the models of each training seed (a[s], b[s]: one score per sample) answered the
+    same paired samples, clustered by needle: the mean over seeds and samples; its interval the
+    wider of Student's t over the seeds' mean differences (seeds − 1 df: how much the models of
+    one design differ) and the needle bootstrap of the seed-averaged differences (how much the
+    items do, `paired_difference`), and the larger of the two p-values. One seed: `paired_difference`."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)  # (seeds, samples)
+    items = paired_difference(a.mean(0), b.mean(0), clusters, alpha, seed)
+    if len(a) < 2:
+        return items
+    per_seed = (a - b).mean(1)
+    k, mean = len(per_seed), float(per_seed.mean())
+    se = float(per_seed.std(ddof=1)) / math.sqrt(k)
+    half = t_quantile(1 - alpha / 2, k - 1) * se
+    p_seeds = 1 - _t_central(abs(mean) / se, k - 1) if se > 0 else float(mean == 0)
+    low, high = (mean - half, mean + half) if 2 * half > items.high - items.low else (items.low, items.high)
+    return Difference(mean, low, high, max(p_seeds, items.p), items.n, items.clusters, k)
 
 
 def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> float:

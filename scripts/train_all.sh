@@ -15,7 +15,9 @@
 # one length column (5 depths per needle): niah.stats.needles_to_resolve.
 #
 # Writes $WORK/models, $WORK/data, $WORK/runs/L<frames>/s<seed>, $WORK/figures/L<frames> (tables,
-# figures) and $WORK/figures/L<frames>/compare-s<seed>.txt (niah compare VARIANT vs vanilla).
+# figures), $WORK/figures/L<frames>/compare-s<seed>.txt (niah compare VARIANT vs vanilla, per seed)
+# and, with several seeds, $WORK/figures/compare-seeds.md (scripts/seed_table.py: each variant −
+# vanilla combined over the seeds, the designs' differences rather than one seed's models').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${WORK:-train-all}"
@@ -55,3 +57,7 @@ v = s(sys.argv[1]); print("\n".join(x for x in v if x.split(":")[0] != "vanilla"
   cat "$work/figures/L$length/summary.md"
 done
 niah plot "$work"/runs/L*/s* --out "$work/figures/all" > /dev/null  # every length in one heatmap per variant
+if [[ "$seeds" == *,* && ",$variants," == *,vanilla,* ]]; then  # the designs' differences, over the seeds
+  echo "## Every variant − vanilla over the seeds (niah compare --over-seeds; Holm over the table)"
+  python scripts/seed_table.py "$work" | tee "$work/figures/compare-seeds.md"
+fi

@@ -119,3 +119,29 @@ def test_a_mean_of_masses_gets_students_t_over_the_needles_means():
     assert mean_bounds(values, needles) == pytest.approx((low, high))
     seeds = ["a", "b"] * 15  # two seeds: the wider of the two clusterings
     assert np.subtract(*mean_bounds(values, needles, seeds)[::-1]) >= high - low - 1e-12
+
+
+def test_a_difference_over_seeds_is_the_wider_of_students_t_over_seeds_and_the_needle_bootstrap():
+    """Three seeds' models on the same items: the seeds' mean differences give Student's t with 2 df
+    (scipy's one-sample t test); the needle bootstrap of the seed-averaged difference gives the
+    other; the reported interval is the wider, the p-value the larger."""
+    from scipy.stats import ttest_1samp
+
+    from niah.stats import seeded_difference
+
+    rng = np.random.default_rng(5)
+    needles = [f"n{i}" for i in range(30) for _ in range(5)]
+    b = [rng.random(150) < 0.5 for _ in range(3)]
+    shifts = (0.3, -0.1, 0.2)  # the seeds disagree: seed spread dominates
+    a = [np.where(rng.random(150) < s, 1.0, x.astype(float)) if s > 0 else np.where(rng.random(150) < -s, 0.0,
+         x.astype(float)) for x, s in zip(b, shifts, strict=True)]  # fmt: skip
+    per_seed = [float(np.mean(x - y)) for x, y in zip(a, b, strict=True)]
+    d = seeded_difference(a, b, needles)
+    test = ttest_1samp(per_seed, 0.0)
+    low, high = test.confidence_interval(0.95)
+    assert d.difference == pytest.approx(np.mean(per_seed))
+    assert (d.low, d.high) == pytest.approx((low, high)) and d.p == pytest.approx(test.pvalue)
+    assert d.clusters == 30 and d.n == 150 and d.seeds == 3
+    same = seeded_difference([a[0]] * 3, [b[0]] * 3, needles)  # no seed spread: the needle bootstrap's
+    alone = paired_difference(a[0], b[0], needles)
+    assert (same.low, same.high, same.p) == pytest.approx((alone.low, alone.high, alone.p))

@@ -5,6 +5,11 @@ variants); each side's score is one metric (niah.sweep.outcomes). Overall per ta
 difference with a percentile bootstrap interval over needles and a sign-flip p-value over needles
 (niah.stats.paired_difference). Per (length, depth) cell: the difference with its interval, and
 McNemar's exact p-value, Holm-corrected across the cells of the table.
+
+Over seeds (`compare_over_seeds`): several runs, one per training seed of the same designs on the
+same dataset; the two variants pair within each run and the seeds combine by
+niah.stats.seeded_difference (Student's t over the seeds, or the needle bootstrap, the wider),
+overall and per cell (Holm-corrected across the cells).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from niah.errors import NiahError
-from niah.stats import LEVEL, Difference, holm, mcnemar, paired_difference
+from niah.stats import LEVEL, Difference, holm, mcnemar, paired_difference, seeded_difference
 from niah.sweep import outcomes as oc
 
 
@@ -50,11 +55,12 @@ class Comparison:
     variant: str
     overall: Difference
     cells: list[tuple[int, int, Difference, float, float]]
+    cell_test: str = "mcnemar"  # the per-cell p-value's test: "mcnemar", or "seeds" (its Difference's p)
 
     def as_json(self, a: str, b: str) -> list[dict[str, Any]]:
         head = {"task": self.task, "variant": self.variant or None, "a": a, "b": b}
         rows = [{**head, "scope": "overall", **self.overall.as_json()}]
-        rows += [{**head, "scope": "cell", "length": length, "depth": depth, **d.as_json(), "p_mcnemar": p,
+        rows += [{**head, "scope": "cell", "length": length, "depth": depth, **d.as_json(), f"p_{self.cell_test}": p,
                   "p_holm": adjusted} for length, depth, d, p, adjusted in self.cells]  # fmt: skip
         return rows
 
@@ -101,18 +107,53 @@ def compare(a: Side, b: Side, metric: str, seed: int = 0) -> list[Comparison]:
     return out
 
 
+def compare_over_seeds(runs: list[list[dict[str, Any]]], a: str, b: str, metric: str, seed: int = 0
+                       ) -> list[Comparison]:  # fmt: skip
+    """Variant `a` − variant `b` of every run in `runs` (one run per training seed, the same
+    dataset), the seeds combined per task and per cell (`seeded_difference`); NiahError when the
+    runs share no sample of both variants."""
+    sides = [(Side(f"seed run {i}", r, a).samples(metric), Side(f"seed run {i}", r, b).samples(metric))
+             for i, r in enumerate(runs)]  # fmt: skip
+    keys = sorted(set.intersection(*(set(x) & set(y) for x, y in sides)))
+    if not keys:
+        raise NiahError(f"the runs share no sample scored by {metric} under both {a} and {b}: give runs of one "
+                        "dataset, each holding both variants")  # fmt: skip
+    first = sides[0][0]
+
+    def difference(ks: list[tuple[str, str, str]]) -> Difference:
+        scores = [[[oc.value(side[k], metric) for k in ks] for side in pair] for pair in sides]
+        return seeded_difference([x for x, _ in scores], [y for _, y in scores],
+                                 [str(first[k].get("needle")) for k in ks], seed=seed)  # fmt: skip
+
+    out = []
+    for task in sorted({k[0] for k in keys}):
+        members = [k for k in keys if k[0] == task]
+        by_cell: dict[tuple[int, int], list[tuple[str, str, str]]] = defaultdict(list)
+        for k in members:
+            by_cell[(first[k]["length"], first[k]["depth"])].append(k)
+        cells = [(length, depth, difference(ks)) for (length, depth), ks in sorted(by_cell.items())]
+        adjusted = holm([d.p for *_, d in cells])
+        tested = [(length, depth, d, d.p, q) for (length, depth, d), q in zip(cells, adjusted, strict=True)]
+        out.append(Comparison(task, "", difference(members), tested, cell_test="seeds"))
+    return out
+
+
 def report(comparisons: list[Comparison], a: str, b: str, metric: str) -> str:
     """The comparisons as text: overall lines, then the cells the Holm-corrected test resolves."""
-    lines = [f"{a} − {b}, {metric}: mean difference [{LEVEL:.0%} interval, paired bootstrap over needles], "
-             "sign-flip p over needles"]  # fmt: skip
+    seeds = comparisons[0].overall.seeds if comparisons else 1
+    method = ("paired bootstrap over needles], sign-flip p over needles" if seeds == 1 else
+              f"the wider of Student's t over {seeds} seeds and the paired bootstrap over needles], the larger p")
+    lines = [f"{a} − {b}, {metric}: mean difference [{LEVEL:.0%} interval, {method}"]  # fmt: skip
     for c in comparisons:
         d = c.overall
         verdict = "resolved" if d.resolved and d.p < 1 - LEVEL else "not resolved"
         name = f"{c.task}" + (f" · {c.variant}" if c.variant else "")
         lines.append(f"{name:28s} {d.difference:+.3f} [{d.low:+.3f}, {d.high:+.3f}]  p {d.p:.3g}  "
-                     f"({d.n} pairs, {d.clusters} needles)  {verdict}")  # fmt: skip
+                     f"({d.n} pairs, {d.clusters} needles{f', {d.seeds} seeds' if d.seeds > 1 else ''})  "
+                     f"{verdict}")  # fmt: skip
         resolved = [(length, depth, x, q) for length, depth, x, _, q in c.cells if q < 1 - LEVEL]
-        lines.append(f"  cells resolved (McNemar, Holm-corrected over {len(c.cells)}): {len(resolved)}"
+        test = "McNemar" if c.cell_test == "mcnemar" else "over seeds"
+        lines.append(f"  cells resolved ({test}, Holm-corrected over {len(c.cells)}): {len(resolved)}"
                      + "".join(f"\n    {length} frames, depth {depth}: {x.difference:+.3f}, p_holm {q:.3g}"
                                for length, depth, x, q in resolved))  # fmt: skip
     return "\n".join(lines)

@@ -29,5 +29,7 @@ def test_train_all_prints_a_table_per_length_with_seed_spread(tmp_path):
         for seed in (0, 1):
             text = (tmp_path / "w" / "figures" / f"L{length}" / f"compare-s{seed}.txt").read_text()
             assert "(m-rope) − " in text and "(vanilla)" in text and "needles)" in text
+    seeds = (tmp_path / "w" / "figures" / "compare-seeds.md").read_text()  # over the two seeds: the designs'
+    assert seeds.startswith("| pair (2 seeds) |") and "| m-rope − vanilla |" in seeds and seeds in out.stdout
     manifest = json.loads((tmp_path / "w" / "data" / "manifest.json").read_text())
     assert manifest["options"]["seed"] == 2026  # the test seed, used for nothing else

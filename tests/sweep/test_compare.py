@@ -121,3 +121,33 @@ def test_the_dry_run_plans_what_the_grid_can_resolve(small_dataset, tmp_path):
     refused = CliRunner().invoke(main, ["run", str(small_dataset), "--model", "probe", "--out", str(tmp_path / "r"),
                                         "--resolve", "0.1"])  # fmt: skip
     assert refused.exit_code == 2 and "--resolve plans a grid: add --dry-run" in refused.output
+
+
+def test_over_seeds_a_difference_every_seed_shows_is_found_and_one_the_seeds_dispute_is_not(tmp_path):
+    """Three runs, one per training seed, each holding both variants on the same items: a shift of
+    0.15 in every seed is resolved; +0.15, +0.15, −0.15 is not (the seeds disagree), though each
+    seed alone resolves its own shift."""
+    def seed_runs(name, shifts):
+        runs = []
+        for s, shift in enumerate(shifts):
+            rng = np.random.default_rng(10 + s)
+            q = np.full(40, 0.5)  # a negative shift: vanilla right more often
+            a, _ = records(rng, "videorope", q=q + max(shift, 0))
+            b, _ = records(rng, "vanilla", q=q + max(-shift, 0))
+            runs.append(str(write_run(tmp_path / f"{name}{s}", a + b)))
+        return runs
+
+    def over(runs):
+        return overall(CliRunner().invoke(main, ["compare", *runs, "--over-seeds", "--a", "videorope", "--b", "vanilla",
+                                                 "--json"]))  # fmt: skip
+
+    agreed = over(seed_runs("agree", (0.15, 0.15, 0.15)))
+    assert agreed["seeds"] == 3 and agreed["p"] < 0.05 and agreed["ci_low"] > 0
+    disputed_runs = seed_runs("dispute", (0.15, 0.15, -0.15))
+    disputed = over(disputed_runs)
+    assert disputed["p"] >= 0.05 and disputed["ci_low"] <= 0 <= disputed["ci_high"]
+    alone = overall(CliRunner().invoke(main, ["compare", disputed_runs[2], "--a", "videorope", "--b", "vanilla",
+                                              "--json"]))  # fmt: skip
+    assert alone["ci_high"] < 0  # the third seed's own paired test resolves its reversed difference
+    res = CliRunner().invoke(main, ["compare", *disputed_runs, "--a", "videorope", "--b", "vanilla"])
+    assert res.exit_code == 2 and "--over-seeds" in res.output
