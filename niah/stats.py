@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 LEVEL = 0.95
-CLUSTER_METHOD = "exact (Clopper-Pearson) at the needle-clustered effective sample size"
+CLUSTER_METHOD = ("exact (Clopper-Pearson) at the needle-clustered effective sample size; over several model "
+                  "seeds, the wider of that and Student's t over the seeds' means")
 CELL_METHOD = "exact (Clopper-Pearson)"
 BOOTSTRAP = 2000  # cluster resamples of a paired difference
 
@@ -119,16 +120,24 @@ def mean_interval(values: Sequence[float], clusters: Sequence[str], alpha: float
 
 def clustered_bounds(values: Sequence[float], needles: Sequence[str], seeds: Sequence[str] = ()
                      ) -> tuple[float, float]:  # fmt: skip
-    """The 95 % interval of a mean over samples clustered by needle, and by model seed where several
-    meet (the wider of the two); NaN for no samples. The one rule for summaries, tables and plots."""
+    """The 95 % interval of a mean over samples clustered by needle (`mean_interval`) and, where
+    several model seeds meet, the wider of that and Student's t over the seeds' means (seeds − 1
+    df: how much models of one design differ; seeds that agree exactly add nothing), clipped to
+    [0, 1]; NaN for no samples. The one rule for summaries, tables and plots."""
     if not len(values):
         return float("nan"), float("nan")
     by_needle = mean_interval(values, needles)
-    if len(set(seeds)) < 2:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for v, s in zip(values, seeds, strict=False):
+        groups[s].append(float(v))
+    if len(groups) < 2:
         return by_needle.low, by_needle.high
-    by_seed = mean_interval(values, seeds)
-    wider = max(by_needle, by_seed, key=lambda e: e.high - e.low)
-    return wider.low, wider.high
+    means = np.array([np.mean(g) for g in groups.values()])
+    half = t_quantile(1 - (1 - LEVEL) / 2, len(means) - 1) * means.std(ddof=1) / math.sqrt(len(means))
+    if 2 * half <= by_needle.high - by_needle.low:
+        return by_needle.low, by_needle.high
+    mean = float(np.mean(values))
+    return max(0.0, mean - half), min(1.0, mean + half)
 
 
 def _t_central(t: float, df: int) -> float:

@@ -145,3 +145,22 @@ def test_a_difference_over_seeds_is_the_wider_of_students_t_over_seeds_and_the_n
     same = seeded_difference([a[0]] * 3, [b[0]] * 3, needles)  # no seed spread: the needle bootstrap's
     alone = paired_difference(a[0], b[0], needles)
     assert (same.low, same.high, same.p) == pytest.approx((alone.low, alone.high, alone.p))
+
+
+def test_over_model_seeds_the_interval_is_students_t_over_the_seeds_or_the_needles_whichever_is_wider():
+    """Three seeds' models: a spread between them widens the interval to Student's t over the seeds'
+    means (scipy); seeds that agree exactly leave the needle-clustered interval, not a binomial over
+    three clusters (which gave a perfect score [0.29, 1.00] beside 0.99 [0.95, 1.00])."""
+    from scipy.stats import t
+
+    from niah.stats import clustered_bounds
+
+    needles = [f"n{i}" for i in range(39) for _ in range(5)] * 3
+    seeds = [s for s in "abc" for _ in range(195)]
+    perfect = np.ones(585)
+    assert clustered_bounds(perfect, needles, seeds) == pytest.approx(clustered_bounds(perfect, needles))
+    rng = np.random.default_rng(2)
+    spread = np.concatenate([rng.random(195) < q for q in (0.95, 0.85, 0.70)]).astype(float)
+    means = spread.reshape(3, 195).mean(1)
+    low, high = t.interval(0.95, 2, loc=spread.mean(), scale=means.std(ddof=1) / np.sqrt(3))
+    assert clustered_bounds(spread, needles, seeds) == pytest.approx((max(low, 0.0), min(high, 1.0)))

@@ -145,9 +145,10 @@ def difference_figure(a: Grid, b: Grid, title: str, unresolved: np.ndarray | Non
     return fig
 
 
-def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], model: str,
-                  metric: str) -> plt.Figure:  # fmt: skip
-    """`metric` (its title; mean over depths and needles) vs haystack length, a line per (variant, task);
+def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], model: str, metric: str,
+                  bands: dict[tuple[str, str], list[tuple[float, float]]] | None = None) -> plt.Figure:  # fmt: skip
+    """`metric` (its title; mean over depths and needles) vs haystack length, a line per (variant, task),
+    each with its 95 % interval per length shaded where `bands` gives one (NaN: none, imported);
     curves that are identical are drawn once, their legend entry naming each ('a = b'), so no
     line hides another (the probe's V-NIAH is 1.0 for every variant)."""
     fig, ax = plt.subplots(figsize=(2 * COLUMN_INCHES, 2.6), constrained_layout=True)  # room for the legend
@@ -166,6 +167,9 @@ def length_figure(curves: dict[tuple[str, str], tuple[list[int], list[float]]], 
         i = variants.index(v)
         ax.plot(*curves[(v, t)], styles.get(t, ":"), marker=markers[i % len(markers)], ms=2.5, lw=1.2,
                 color=colours[i % len(colours)], label=textwrap.fill(" = ".join(labels), 48))  # fmt: skip
+        if bands and (v, t) in bands:
+            low, high = np.array(bands[(v, t)], dtype=float).T
+            ax.fill_between(curves[(v, t)][0], low, high, color=colours[i % len(colours)], alpha=0.12, lw=0)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("frames", fontsize=FONT)
     ax.set_ylabel(metric, fontsize=FONT)

@@ -11,7 +11,7 @@ import numpy as np
 from niah.errors import NiahError
 from niah.plot.attention import plot_attention
 from niah.plot.heatmaps import difference_figure, grid_figure, heatmap_figure, length_figure, short_variant
-from niah.plot.results import Grid, choose_metric, load_runs, model_grids, task_order
+from niah.plot.results import Grid, choose_metric, grid, groups, load_runs, model_grids, task_order
 from niah.plot.style import FORMATS, save
 from niah.plot.tables import write_tables
 from niah.stats import LEVEL
@@ -43,6 +43,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
     except OSError as err:
         raise NiahError(f"cannot write to '{out}': {err.strerror}") from None
     grids = model_grids(records, metric)
+    by_group = groups(records)
     written: list[Path] = []
 
     def emit(fig, name: str) -> None:
@@ -56,7 +57,9 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, formats: Sequence
         tasks = task_order(t for _, t in mine)
         emit(grid_figure(mine, variants, tasks, model, mark_wide), _slug("grid", model))
         curves = {(v, t): (g.lengths, [_mean_col(g, j) for j in range(len(g.lengths))]) for (v, t), g in mine.items()}
-        emit(length_figure(curves, model, next(iter(mine.values())).metric_title), _slug("accuracy_vs_length", model))
+        bands = {key: _column_intervals(by_group[(model, *key)], g, metric) for key, g in mine.items()}
+        emit(length_figure(curves, model, next(iter(mine.values())).metric_title, bands),
+             _slug("accuracy_vs_length", model))  # fmt: skip
         pairs = _diff_pairs(variants, diff)
         for a, b in pairs:
             for t in tasks:
@@ -85,6 +88,13 @@ def unresolved_cells(records: list[dict], model: str, a: str, b: str, task: str,
         if adjusted < 1 - LEVEL and length in g.lengths and depth in g.depths:
             grey[g.depths.index(depth), g.lengths.index(length)] = False
     return grey
+
+
+def _column_intervals(records: list[dict], g: Grid, metric: str) -> list[tuple[float, float]]:
+    """Each length's 95 % interval of the mean over its depths (clustered by needle and, where
+    several meet, by model seed: niah.stats.clustered_bounds); NaN for imported cells."""
+    return [grid([r for r in records if r["length"] == length], [length], g.depths, metric).interval
+            for length in g.lengths]  # fmt: skip
 
 
 def _mean_col(g: Grid, j: int) -> float:

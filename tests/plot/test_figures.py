@@ -154,7 +154,8 @@ def test_runs_of_several_model_seeds_show_mean_and_spread(tmp_path):
     res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
     table = (tmp_path / "f" / "summary.md").read_text()
-    assert "| probe | m-rope | probe retrieval | 0.500 ± 0.500 [0.09, 0.99] (48, 3 seeds) |" in table
+    # Student's t over the seeds' means 0.5, 1.0, 0.0: 0.5 ± 4.30 · 0.5 / √3 = 0.5 ± 1.24, clipped to [0, 1]
+    assert "| probe | m-rope | probe retrieval | 0.500 ± 0.500 [0.00, 1.00] (48, 3 seeds) |" in table
 
 
 def test_lure_rates_of_several_model_seeds_show_mean_and_spread(tmp_path):
@@ -165,7 +166,7 @@ def test_lure_rates_of_several_model_seeds_show_mean_and_spread(tmp_path):
         runs.append(str(make_run(tmp_path / f"s{seed}", recs)))
     res = CliRunner().invoke(main, ["plot", *runs, "--out", str(tmp_path / "f")])
     assert res.exit_code == 0, res.output
-    assert "| 0.500 ± 0.500 [0.09, 0.99] |" in (tmp_path / "f" / "summary.md").read_text()
+    assert "| 0.500 ± 0.500 [0.00, 1.00] |" in (tmp_path / "f" / "summary.md").read_text()  # as above
 
 
 def test_identical_accuracy_lines_are_drawn_once_and_named_together():
@@ -230,3 +231,28 @@ def test_runs_of_different_metrics_are_never_drawn_under_one_label(tmp_path):
     res = CliRunner().invoke(main, ["plot", str(mine), "--out", str(tmp_path / "f"), "--metric", "mc"])
     assert res.exit_code == 0 and "| hf:mine | m-rope | multiple choice | 1.000 [0.16, 1.00] (16) |" in (
         tmp_path / "f" / "summary.md").read_text()  # fmt: skip
+
+
+def test_score_vs_length_shades_each_lines_interval_per_length(tmp_path):
+    """Every number with its uncertainty: the line's 95 % interval per length is the shaded band, and
+    plot_runs computes it as niah.stats.clustered_bounds does on that length's records."""
+    from niah.plot.heatmaps import length_figure
+    from niah.plot.report import _column_intervals
+    from niah.plot.results import grid
+    from niah.stats import clustered_bounds
+
+    fig = length_figure({("m-rope", "v-niah"): ([8, 16], [0.9, 0.5])}, "probe", "probe retrieval",
+                        {("m-rope", "v-niah"): [(0.8, 0.97), (0.3, 0.7)]})  # fmt: skip
+    (band,) = fig.axes[0].collections
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert min(ys) == pytest.approx(0.3) and max(ys) == pytest.approx(0.97)
+    from niah.plot.results import choose_metric
+
+    recs = fixed_records()
+    metric = choose_metric(recs, None)
+    lengths = sorted({r["length"] for r in recs})
+    g = grid(recs, lengths, sorted({r["depth"] for r in recs}), metric)
+    for length, interval in zip(lengths, _column_intervals(recs, g, metric), strict=True):
+        mine = [r for r in recs if r["length"] == length]
+        expected = clustered_bounds([float(r["correct"]) for r in mine], [str(r["needle"]) for r in mine])
+        assert interval == pytest.approx(expected)
