@@ -56,6 +56,9 @@ class Family:
     processor_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     # what a tiny checkpoint changes in those processor settings (ERNIE: a smaller minimum)
     tiny_pixels: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    # the oldest transformers whose model this native variant reproduces, where older ones differ
+    min_transformers: str = ""
+    why_min_transformers: str = ""  # what changed, for the refusal
 
 
 TINY_TEXT = dict(

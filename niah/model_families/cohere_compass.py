@@ -37,5 +37,8 @@ def tiny_cohere_compass(mrope_section: tuple[int, int, int], theta: float):
 FAMILIES = [
     Family("cohere_compass", "CohereCompass", "CohereCompassForConditionalGeneration", "mrope-interleaved",
            frame_runs=True, deepstack=True, video_pixels_per_video=True, markup="cohere", tiny=tiny_cohere_compass,
-           processor_configs=PROCESSORS),
+           processor_configs=PROCESSORS, min_transformers="5.25",
+           why_min_transformers="its rotary was Qwen3-VL's interleaving from 5.25 on; 5.17 pre-rotated h and w and "
+                                "put t on the lowest pairs ([22, 22, 20]), which niah's native variant does not "
+                                "reproduce"),
 ]  # fmt: skip

@@ -224,11 +224,30 @@ class Checkpoint:
     pixels: PixelSettings
 
 
+def check_transformers(family: Family, ref: str, installed: str | None = None) -> None:
+    """NiahError where the installed transformers (`installed`: its version, for tests) is older than
+    the family's min_transformers, whose model niah's native variant reproduces."""
+    import re
+
+    def release(version: str) -> tuple[int, ...]:  # "5.25.0.dev0" → (5, 25, 0)
+        return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+
+    if installed is None:
+        import transformers
+
+        installed = transformers.__version__
+    if family.min_transformers and release(installed) < release(family.min_transformers):
+        raise NiahError(f"{ref} is a {family.title} checkpoint, which niah needs transformers >= "
+                        f"{family.min_transformers} to run ({family.why_min_transformers}; installed: {installed}): "
+                        f"pip install -U 'transformers>={family.min_transformers}'")  # fmt: skip
+
+
 def open_checkpoint(ref: str) -> Checkpoint:
     """Everything but the weights: cheap, so bad input fails before a run dir is written."""
     ref = resolve(ref)
     config = load_config(ref)
     family = family_of(getattr(config, "model_type", "?"), ref)
+    check_transformers(family, ref)
     return Checkpoint(ref, config, family, load_tokenizer(ref), load_pixel_settings(ref, family, config))
 
 

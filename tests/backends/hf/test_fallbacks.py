@@ -122,3 +122,18 @@ def test_dry_run_counts_kv_only_for_full_attention_layers_of_a_hybrid_model(tiny
     text_config = open_checkpoint(str(ckpt)).config.text_config
     per_token = 2 * full * text["num_key_value_heads"] * text["head_dim"] * 2  # bfloat16
     assert kv_cache_bytes(text_config, 432_000, "bfloat16") == per_token * 432_000
+
+
+def test_a_family_whose_rotary_changed_in_a_newer_transformers_is_refused_on_an_older_one(monkeypatch):
+    """CohereCompass's rotary in transformers 5.17 (h/w pre-rotated, t on the lowest pairs, section
+    [22, 22, 20]) is not 5.25's (Qwen3-VL's interleaving), which is what niah's native variant
+    reproduces: on an older transformers the checkpoint is refused in one line, not run wrongly."""
+    from niah.backends.hf.checkpoint import check_transformers
+    from niah.model_families import MODEL_FAMILIES
+
+    family = MODEL_FAMILIES["cohere_compass"]
+    assert family.min_transformers == "5.25"
+    with pytest.raises(NiahError, match=r"needs transformers >= 5\.25 .*installed: 5\.17\.0.*pip install"):
+        check_transformers(family, "hf:x", installed="5.17.0")
+    check_transformers(family, "hf:x", installed="5.25.0")  # no error
+    check_transformers(MODEL_FAMILIES["qwen2_vl"], "hf:x", installed="5.17.0")
