@@ -40,8 +40,13 @@ LOOKALIKE_KINDS = ("distractor", "decoy")  # insertion kinds of look-alikes: sho
 FIRST_ROUND = 3  # look-alikes in round 0 (the needle is its 4th frame); later rounds hold 4
 
 
+MAX_VALUES = 1_000_000
+"""The most values a --lengths or --depths range may hold: no grid holds more cells than that."""
+
+
 def parse_int_list(text: str, what: str) -> list[int]:
-    """'1,2,5' or 'start:stop:step' (stop included when the step lands on it) → sorted unique ints."""
+    """'1,2,5' or 'start:stop:step' (stop included when the step lands on it) → sorted unique ints;
+    a range of more than MAX_VALUES values is refused before it is built."""
     text = text.strip()
     try:
         if ":" in text:
@@ -49,13 +54,15 @@ def parse_int_list(text: str, what: str) -> list[int]:
             if len(parts) != 3 or parts[2] <= 0:
                 raise ValueError
             start, stop, step = parts
-            values = list(range(start, stop + 1, step))
+            values: range | list[int] = range(start, stop + 1, step)
         else:
             values = [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise NiahError(
             f"bad {what} '{text}': write a list like 16,32,64 or start:stop:step like 200:3000:200"
         ) from None
+    if len(values) > MAX_VALUES:  # a range's length is known before it is built
+        raise NiahError(f"bad {what} '{text}': {len(values):,} values: at most {MAX_VALUES:,}")
     if not values:
         raise NiahError(f"bad {what} '{text}': no values")
     return sorted(set(values))
