@@ -101,9 +101,13 @@ def full_attention_layers(text_config) -> int:
 
 
 def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
-    """Bytes of the KV cache of `tokens` tokens: keys and values of every full-attention layer."""
+    """Bytes of the KV cache of `tokens` tokens: keys and values of every full-attention layer, and
+    of at most `sliding_window` tokens in each sliding-window layer (EXAONE 4.5, CohereCompass)."""
     _, kv = _widths(text_config)
-    return 2 * full_attention_layers(text_config) * kv * tokens * BYTES[dtype]
+    kinds = getattr(text_config, "layer_types", None) or []
+    window = min(tokens, getattr(text_config, "sliding_window", None) or tokens)
+    kept = full_attention_layers(text_config) * tokens + kinds.count("sliding_attention") * window
+    return 2 * kv * kept * BYTES[dtype]
 
 
 def count_params(ck: Checkpoint) -> int:

@@ -137,3 +137,16 @@ def test_a_family_whose_rotary_changed_in_a_newer_transformers_is_refused_on_an_
         check_transformers(family, "hf:x", installed="5.17.0")
     check_transformers(family, "hf:x", installed="5.25.0")  # no error
     check_transformers(MODEL_FAMILIES["qwen2_vl"], "hf:x", installed="5.17.0")
+
+
+def test_a_sliding_window_layer_counts_its_window_in_the_kv_cache():
+    """EXAONE 4.5's tiny config: a 6-token sliding layer and a global layer. The planner counted only
+    the global layer; a sliding layer keeps at most its window of keys and values."""
+    from niah.backends.hf.backend import _widths, kv_cache_bytes
+    from niah.backends.hf.tiny import tiny_config
+
+    text = tiny_config("exaone4_5").text_config
+    assert text.layer_types == ["sliding_attention", "full_attention"] and text.sliding_window == 6
+    _, kv = _widths(text)
+    assert kv_cache_bytes(text, 1000, "bfloat16") == 2 * kv * (1000 + 6) * 2
+    assert kv_cache_bytes(text, 4, "bfloat16") == 2 * kv * (4 + 4) * 2  # a prompt shorter than the window
