@@ -127,14 +127,8 @@ def clustered_bounds(values: Sequence[float], needles: Sequence[str], seeds: Seq
     if not len(values):
         return float("nan"), float("nan")
     by_needle = mean_interval(values, needles)
-    groups: dict[str, list[float]] = defaultdict(list)
-    for v, s in zip(values, seeds, strict=False):
-        groups[s].append(float(v))
-    if len(groups) < 2:
-        return by_needle.low, by_needle.high
-    means = np.array([np.mean(g) for g in groups.values()])
-    half = t_quantile(1 - (1 - LEVEL) / 2, len(means) - 1) * means.std(ddof=1) / math.sqrt(len(means))
-    if 2 * half <= by_needle.high - by_needle.low:
+    half = student_half_width(cluster_means(values, seeds))
+    if not 2 * half > by_needle.high - by_needle.low:  # one seed (NaN), or seeds that agree closely
         return by_needle.low, by_needle.high
     mean = float(np.mean(values))
     return max(0.0, mean - half), min(1.0, mean + half)
@@ -174,6 +168,24 @@ def t_quantile(p: float, df: int) -> float:
     return (low + high) / 2
 
 
+def cluster_means(values: Sequence[float], clusters: Sequence[str]) -> np.ndarray:
+    """The mean of `values` within each cluster (clusters as they first appear; `clusters` may be
+    empty: no clusters)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for v, c in zip(values, clusters, strict=False):
+        groups[c].append(float(v))
+    return np.array([np.mean(g) for g in groups.values()])
+
+
+def student_half_width(means: Sequence[float], alpha: float = 1 - LEVEL) -> float:
+    """Half the width of the 1 − alpha Student's t interval of the mean of `means` (len − 1 degrees
+    of freedom); NaN for fewer than two."""
+    means = np.asarray(means, dtype=float)
+    if len(means) < 2:
+        return float("nan")
+    return t_quantile(1 - alpha / 2, len(means) - 1) * float(means.std(ddof=1)) / math.sqrt(len(means))
+
+
 def mean_bounds(values: Sequence[float], needles: Sequence[str], seeds: Sequence[str] = ()
                 ) -> tuple[float, float]:  # fmt: skip
     """The 95 % interval of the mean of continuous values in [0, 1] (attention masses), samples
@@ -185,13 +197,9 @@ def mean_bounds(values: Sequence[float], needles: Sequence[str], seeds: Sequence
     values = np.asarray(values, dtype=float)
     widest = None
     for clusters in (needles, seeds):
-        groups: dict[str, list[float]] = defaultdict(list)
-        for v, c in zip(values, clusters, strict=False):
-            groups[c].append(v)
-        if len(groups) < 2:
+        half = student_half_width(cluster_means(values, clusters))
+        if half != half:  # fewer than two clusters
             continue
-        means = np.array([np.mean(g) for g in groups.values()])
-        half = t_quantile(1 - (1 - LEVEL) / 2, len(means) - 1) * means.std(ddof=1) / math.sqrt(len(means))
         bounds = (max(0.0, values.mean() - half), min(1.0, values.mean() + half))
         widest = bounds if widest is None or bounds[1] - bounds[0] > widest[1] - widest[0] else widest
     return widest if widest is not None else clustered_bounds(values, needles)
@@ -265,7 +273,7 @@ def seeded_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]
     per_seed = (a - b).mean(1)
     k, mean = len(per_seed), float(per_seed.mean())
     se = float(per_seed.std(ddof=1)) / math.sqrt(k)
-    half = t_quantile(1 - alpha / 2, k - 1) * se
+    half = student_half_width(per_seed, alpha)
     p_seeds = 1 - _t_central(abs(mean) / se, k - 1) if se > 0 else float(mean == 0)
     low, high = (mean - half, mean + half) if 2 * half > items.high - items.low else (items.low, items.high)
     return Difference(mean, low, high, max(p_seeds, items.p), items.n, items.clusters, k)
