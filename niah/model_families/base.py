@@ -56,6 +56,8 @@ class Family:
     processor_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     # what a tiny checkpoint changes in those processor settings (ERNIE: a smaller minimum)
     tiny_pixels: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    # its full-attention layers rotate nothing where its config sets a sliding window (EXAONE-4's attention)
+    nope_global_layers: bool = False
     # the oldest transformers whose model this native variant reproduces, where older ones differ
     min_transformers: str = ""
     why_min_transformers: str = ""  # what changed, for the refusal

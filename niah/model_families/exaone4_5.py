@@ -44,7 +44,7 @@ def tiny_llava_onevision1_5(mrope_section: tuple[int, int, int], theta: float):
 
 FAMILIES = [
     Family("exaone4_5", "EXAONE 4.5", "Exaone4_5_ForConditionalGeneration", "vanilla", frame_runs=False,
-           deepstack=False, tiny=tiny_exaone4_5, processor_configs=QWEN2_VL_PROCESSORS),
+           deepstack=False, tiny=tiny_exaone4_5, processor_configs=QWEN2_VL_PROCESSORS, nope_global_layers=True),
     Family("llava_onevision1_5", "LLaVA-OneVision-1.5", "LlavaOnevision15ForConditionalGeneration", "vanilla",
            frame_runs=False, deepstack=False, tiny=tiny_llava_onevision1_5, processor_configs=RICE_PROCESSORS),
 ]  # fmt: skip

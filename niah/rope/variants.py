@@ -88,16 +88,17 @@ class RopeVariant:
         """Whether some layers rotate and others not (a layers-stage modifier): hosts must apply it per layer."""
         return any(m.spec.stage == "layers" for m in self.modifiers)
 
-    def require_layer_effect(self, layers: int, where: str, attention: Sequence[int] | None = None) -> None:
-        """Raise NiahError when a layers-stage modifier turns rotary off in none of `where`'s
-        attention layers (`attention`: their indices among its `layers`, every layer by default):
-        it would change nothing there."""
+    def require_layer_effect(self, layers: int, where: str, rotating: Sequence[int] | None = None) -> None:
+        """Raise NiahError when a layers-stage modifier turns rotary off in none of `where`'s layers
+        that rotate (`rotating`: their indices among its `layers`; every layer, all attention, by
+        default): it would change nothing there."""
         if not self.by_layer:
             return
         rotation = self.layer_rotation(layers)
-        indices = list(range(layers)) if attention is None else list(attention)
+        indices = list(range(layers)) if rotating is None else list(rotating)
+        noun = "attention layers" if rotating is None else "attention layers that rotate"
         if all(rotation[i] for i in indices):
-            raise NiahError(f"{self.label} turns rotary off in none of {where}'s {len(indices)} attention layers "
+            raise NiahError(f"{self.label} turns rotary off in none of {where}'s {len(indices)} {noun} "
                             f"(layers {', '.join(map(str, indices))}), so it would change nothing there: choose "
                             "a smaller every")  # fmt: skip
 

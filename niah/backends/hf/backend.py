@@ -213,10 +213,9 @@ class HFBackend(Backend):
         (mhrope) whose head count is not the checkpoint's."""
         kv = rotary.kv_heads(self.ck.config)
         tc = rotary.text_config(self.ck.config)
-        kinds = getattr(tc, "layer_types", None) or ["full_attention"] * tc.num_hidden_layers
-        attention = [i for i, kind in enumerate(kinds) if kind != "linear_attention"]  # the layers that rotate
+        rotating = rotary.rotating_layers(tc, self.ck.family.nope_global_layers)
         for variant in variants:
-            variant.require_layer_effect(tc.num_hidden_layers, self.ck.family.name, attention)
+            variant.require_layer_effect(tc.num_hidden_layers, self.ck.family.name, rotating)
             heads = variant.axis_of_pair(2).shape[0] if variant.per_head else kv  # rows of a per-head allocation
             if heads != kv:
                 raise NiahError(f"{variant.label} allocates {heads} KV heads but "

@@ -75,6 +75,19 @@ def layer_type_parameters(tc) -> dict:
     return next(iter(rotating.values()))
 
 
+def rotating_layers(tc, nope_global_layers: bool = False) -> list[int]:
+    """The decoder layers of text config `tc` whose attention the model rotates: not linear
+    attention (Qwen3.5's Gated DeltaNet), not a layer type whose rope_parameters are None
+    (CohereCompass's global layers), and not the full-attention layers where `nope_global_layers`
+    (the family's, EXAONE-4) and the config sets a sliding window."""
+    kinds = getattr(tc, "layer_types", None) or ["full_attention"] * tc.num_hidden_layers
+    params = getattr(tc, "rope_parameters", None) or {}
+    unrotated = {"linear_attention"} | {t for t in set(kinds) & set(params) if params[t] is None}
+    if nope_global_layers and getattr(tc, "sliding_window", None):
+        unrotated.add("full_attention")
+    return [i for i, kind in enumerate(kinds) if kind not in unrotated]
+
+
 class VariantRotary(nn.Module):
     """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)[, layer_type]) →
     cos, sin; the same tables for every layer type that rotates (`layer_type_parameters`)."""

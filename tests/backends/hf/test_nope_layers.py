@@ -84,5 +84,21 @@ def test_nope_every_other_layer_reproduces_cohere_compass_global_layers(tiny_che
     reference = logits(original, "")
     assert torch.allclose(logits(rotating, "+nope:every=2"), reference, atol=1e-5, rtol=0)
     assert (logits(rotating, "") - reference).abs().max() > 1e-4
-    # on the original, whose global layer gets no position embeddings at all, +nope there changes nothing
-    assert torch.equal(logits(original, "+nope:every=2"), reference)
+    # on the original, whose global layer gets no position embeddings at all, +nope:every=1 turns off the
+    # sliding layer's rotation and leaves the global layer as it was (the hook passes a None through)
+    assert (logits(original, "+nope:every=1") - reference).abs().max() > 1e-5
+
+
+@pytest.mark.parametrize("family", [f for f in ("exaone4_5", "cohere_compass") if f in ALL_FAMILIES])
+def test_nope_only_on_layers_that_rotate_nothing_already_is_refused(family, tiny_checkpoints):
+    """EXAONE 4.5's and CohereCompass's global layers have no rotary (their tiny configs: layer 1):
+    +nope:every=2 names only that layer, so it would change nothing there and is refused in one
+    line; every=1 also names the rotating sliding layer 0 and is accepted."""
+    from niah.errors import NiahError
+
+    backend = HFBackend(str(tiny_checkpoints[family]), dtype="float32", device="cpu", no_prefix_reuse=True)
+    native = backend.native_variant.spec
+    refused = "turns rotary off in none of .* 1 attention layers that rotate .layers 0.*change nothing"
+    with pytest.raises(NiahError, match=refused):
+        backend.check_variants([resolve_variant(native + "+nope:every=2")])
+    backend.check_variants([resolve_variant(native + "+nope:every=1")])
