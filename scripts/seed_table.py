@@ -31,11 +31,12 @@ def seed_table(work: Path, pairs: list[tuple[str, str]]) -> str:
         raise SystemExit(f"{work}/runs holds no L<frames> run folders: run scripts/train_all.sh first")
     cells: dict[tuple[int, int, str], object] = {}
     tasks: list[str] = []
-    for row, (a, b) in enumerate(pairs):
-        for length, folder in lengths:
-            records = [load_runs([str(r)])[0] for r in sorted(folder.glob("s*"))]
+    for length, folder in lengths:  # each length's seed runs read once, for every pair
+        records = [load_runs([str(r)])[0] for r in sorted(folder.glob("s*"))]
+        metric = choose_metric([r for rs in records for r in rs], None)
+        for row, (a, b) in enumerate(pairs):
             va, vb = (resolve_variant_name(records[0], v, str(folder)) for v in (a, b))
-            for c in compare_over_seeds(records, va, vb, choose_metric([r for rs in records for r in rs], None)):
+            for c in compare_over_seeds(records, va, vb, metric):
                 cells[(row, length, c.task)] = c.overall
                 tasks += [c.task] if c.task not in tasks else []
     keys = list(cells)
