@@ -57,7 +57,7 @@ def build_pool(config: TinyConfig, seed: int, haystack_frames: int = POOL_FRAMES
 
 @dataclass
 class TrainNeedle:
-    """A freshly drawn needle: features (1 + TRAIN_LOOKALIKES, gh·gw, F) of the needle and its
+    """A freshly drawn needle: features (1 + look-alikes drawn, gh·gw, F) of the needle and its
     look-alikes, question ids, option ids (answer vocabulary), answer index, the option each
     look-alike shows (`lures`; the answer for a decoy), and the frame heads' labels of those
     images: `keys` (key_classes index of the key object drawn, 0 for none) and `values`
@@ -72,15 +72,17 @@ class TrainNeedle:
     values: list[int]
 
 
-def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.Generator) -> TrainNeedle:
-    """A new needle of a random trained family and distractor kind, drawn on pool frames (a needle
-    seen once cannot be memorised: its answer must be read through the question)."""
+def draw_needle(config: TinyConfig, tok: Tokenizer, pool: Pool, rng: np.random.Generator,
+                lookalikes: int = TRAIN_LOOKALIKES) -> TrainNeedle:  # fmt: skip
+    """A new needle of a random trained family and distractor kind with `lookalikes` look-alike
+    images, drawn on pool frames (a needle seen once cannot be memorised: its answer must be read
+    through the question)."""
     family = NEEDLE_FAMILIES[config.families[int(rng.integers(len(config.families)))]]
     kind = DISTRACTOR_KINDS[int(rng.integers(len(DISTRACTOR_KINDS)))]
-    backgrounds = rng.integers(len(pool.frames), size=1 + TRAIN_LOOKALIKES)
+    backgrounds = rng.integers(len(pool.frames), size=1 + lookalikes)
     height, width = pool.frames.shape[1:3]
     r = render(family, rng, int(rng.integers(4)), kind, lambda j: pool.frames[backgrounds[j]], width, height,
-               count=TRAIN_LOOKALIKES)
+               count=lookalikes)
     question = Needle("", family.name, r.key.find, family.ask, r.options, r.answer, r.image).question
     options = tok.options(r.options)
     if options is None:
@@ -190,7 +192,7 @@ class Stream:
         naming them in a drawn order, every order label as an option, the true order the target."""
         count, needles, keys = ORDER_TASKS[task].keys, [], []
         while len(needles) < count:
-            needle = draw_needle(self.config, self.tokenizer, self.pool, rng)
+            needle = draw_needle(self.config, self.tokenizer, self.pool, rng, lookalikes=0)  # needles alone
             if needle.keys[0] not in keys:
                 needles.append(needle)
                 keys.append(needle.keys[0])
