@@ -23,6 +23,13 @@ from niah.cli.run import split_variants
 @click.option("--partial-rotary", type=float, default=1.0, show_default=True,
               help="Fraction of each attention head that rotates (Qwen3.5 and GLM-4.1V rotate 0.25 and 0.5); "
                    "the variant's allocation is formed over those dims, the rest pass through.")  # fmt: skip
+@click.option("--width", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Model width d (tokens' hidden size).")  # fmt: skip
+@click.option("--heads", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Attention heads; head_dim = width / heads must be even (64 / 2 = 32: M-RoPE [4, 6, 6] pairs).")
+@click.option("--layers", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Transformer blocks. The default 3 × 2 heads learns retrieval; ordering (3 needles) needed 4 × 4 "
+                   "(docs/train.md).")  # fmt: skip
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, cuda or cuda:N: the same data and initial weights either way (drawn on the CPU from the "
                    "seed); a GPU's arithmetic differs from the CPU's in the last bits, so its weights match the "
@@ -31,7 +38,8 @@ from niah.cli.run import split_variants
               help="Torch CPU threads; the same seed and thread count give the same weights.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str | None, tasks: str | None,
-          families: str | None, partial_rotary: float, device: str, threads: int, quiet: bool) -> None:  # fmt: skip
+          families: str | None, partial_rotary: float, width: int, heads: int, layers: int, device: str, threads: int,
+          quiet: bool) -> None:  # fmt: skip
     """Train a tiny transformer per RoPE variant and seed on synthetic V-NIAH / V-NIAH-D cells.
 
     \b
@@ -68,9 +76,11 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
                          lengths=parse_int_list(lengths, "lengths") if lengths else None, threads=threads,
                          families=[f for f in families.split(",") if f] if families else None,
                          progress=progress, partial_rotary=partial_rotary, device=device,
-                         tasks=[t for t in tasks.split(",") if t] if tasks else None)  # fmt: skip
+                         tasks=[t for t in tasks.split(",") if t] if tasks else None,
+                         size={"width": width, "heads": heads, "layers": layers})  # fmt: skip
     finally:
         for bar in bars.values():
             bar.close()
     for path, summary in done:
         click.echo(f"{path}  {summary}")
+

@@ -20,16 +20,23 @@ Progress = Callable[[str, int, int, dict[str, float]], None]
 def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int | None = None,
               lengths: list[int] | None = None, threads: int = 2, families: list[str] | None = None,
               progress: Progress | None = None, partial_rotary: float = 1.0, device: str = "cpu",
-              tasks: list[str] | None = None) -> list[tuple[Path, str]]:  # fmt: skip
+              tasks: list[str] | None = None, size: dict[str, int] | None = None
+              ) -> list[tuple[Path, str]]:  # fmt: skip
     """Train (or resume, or skip) one model per variant × seed into out/NAME-sS on `device` ("cpu",
     "cuda", "cuda:1"). Returns each checkpoint dir with a one-line summary of its last log line.
     `partial_rotary`: the fraction of each head that rotates (Qwen3.5's 0.25), for every model;
-    `tasks`: what the models learn (default the two retrieval tasks; ordering and distance too)."""
+    `tasks`: what the models learn (default the two retrieval tasks; ordering and distance too);
+    `size`: TinyConfig's width, heads and layers (default its own)."""
     check_device(device)
+    size = size or {}
+    try:
+        TinyConfig(partial_rotary=partial_rotary, **size)  # an even number of rotated dims per head
+    except ValueError as err:
+        raise NiahError(f"{_flags(partial_rotary, size)}: {err}") from None
     resolved = [resolve_variant(v) for v in variants]  # unknown names fail here, before any work
     for variant in resolved:
         variant.require_shared_table("the tiny model")
-        variant.require_layer_effect(TinyConfig().layers, "the tiny model")
+        variant.require_layer_effect(TinyConfig(**size).layers, "the tiny model")
     specs = [v.spec for v in resolved]
     if not specs or not seeds:
         raise NiahError("give at least one variant and one seed")
@@ -44,10 +51,6 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
         if not get_family(name).perceivable:
             raise NiahError(f"needle family '{name}' needs reading digits or words, which a tiny model's pooled "
                             f"pixels cannot: choose from {', '.join(perceivable_families())}")  # fmt: skip
-    try:
-        TinyConfig(partial_rotary=partial_rotary)  # checks the fraction leaves an even number of rotated dims
-    except ValueError as err:
-        raise NiahError(f"--partial-rotary {partial_rotary:g}: {err}") from None
     for task in tasks or []:
         if task not in TRAINABLE_TASKS:
             raise unknown("task a tiny model can learn", task, TRAINABLE_TASKS)
@@ -60,13 +63,18 @@ def train_all(out: str | Path, variants: list[str], seeds: list[int], steps: int
         pool = None
         for spec in specs:
             chosen = {k: v for k, v in (("families", families), ("tasks", tasks)) if v}
-            config = TinyConfig(variant=spec, partial_rotary=partial_rotary, **chosen)
+            config = TinyConfig(variant=spec, partial_rotary=partial_rotary, **chosen, **size)
             pool = pool or build_pool(config, seed)  # every variant of a seed sees the same frames
             name = checkpoint_name(spec, seed)
             report = (lambda s, n, st, name=name: progress(name, s, n, st)) if progress else None
             path = train(Path(out) / name, config, options, threads, pool, report, device)
             done.append((path, _last_line(path)))
     return done
+
+
+def _flags(partial_rotary: float, size: dict[str, int]) -> str:
+    """The model-shape options as the CLI spells them, for an error."""
+    return " ".join([f"--{k} {v}" for k, v in size.items()] + [f"--partial-rotary {partial_rotary:g}"])
 
 
 def check_device(device: str) -> None:

@@ -15,7 +15,7 @@ from niah.errors import NiahError
 from niah.rope import resolve_variant
 from niah.train.data import TRAIN_SEED_BASE, Stream, build_pool
 from niah.train.model import TinyConfig, TinyModel
-from niah.train.trainer import LOG, STATE, WEIGHTS, TrainOptions, loss_and_hits, train
+from niah.train.trainer import LOG, STATE, WEIGHTS, TrainOptions, load_model, loss_and_hits, train
 
 OPTIONS = dict(steps=6, batch=4, lengths=[2, 3], checkpoint_every=2, log_every=2, warmup=2)
 
@@ -258,3 +258,17 @@ def test_training_lengths_past_the_pool_are_one_line(tmp_path):
     res = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "m"), "--lengths", "100000", "--steps", "1"])
     assert res.exit_code == 2 and "training lengths must be below 1200 frames" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
+
+
+def test_cli_trains_the_model_size_it_is_given_and_refuses_an_odd_head(tmp_path):
+    args = ["train", "--out", str(tmp_path / "m"), "--variants", "m-rope", "--steps", "2", "--lengths", "2", "-q"]
+    res = CliRunner().invoke(main, [*args, "--heads", "4", "--layers", "4", "--width", "48"])
+    assert res.exit_code == 0, res.output
+    model = load_model(tmp_path / "m" / "m-rope-s0")
+    assert (model.config.width, model.config.heads, len(model.blocks)) == (48, 4, 4)
+    assert (model.blocks[0].heads, model.blocks[0].head_dim) == (4, 12)
+    res = CliRunner().invoke(main, args)  # the same dir, the default size: another model, refused
+    assert res.exit_code == 2 and "heads" in res.output
+    res = CliRunner().invoke(main, [*args[:2], str(tmp_path / "o"), *args[3:], "--width", "36", "--heads", "4"])
+    assert res.exit_code == 2 and "--width 36 --heads 4" in res.output and "even" in res.output
+    assert not (tmp_path / "o").exists()  # refused before any work
