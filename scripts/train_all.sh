@@ -7,7 +7,8 @@
 #   VARIANTS=vanilla,m-rope,videorope SEEDS=0 STEPS=3000 THREADS=1 bash scripts/train_all.sh
 #   DEVICE=cuda bash scripts/train_all.sh                       # on a GPU
 #   NEEDLES=2 ...                                               # a smaller evaluation set, for a quick look
-#   TASKS=ordering,distance VARIANTS=vanilla,m-rope,videorope bash scripts/train_all.sh   # the order tasks
+#   TASKS=ordering,distance VARIANTS=vanilla,m-rope,videorope SIZE="--heads 4 --layers 4" STEPS=14400 \
+#     bash scripts/train_all.sh                                 # the order tasks (docs/train.md)
 #
 # The evaluation dataset's seed is TEST_SEED (2026), used for nothing else: seed 7 is the development
 # seed, on which the training budget and every other choice of docs/train.md were made, and is never
@@ -25,14 +26,15 @@ variants="${VARIANTS:-$(python -c 'from niah.rope import VARIANTS as V, resolve_
 print(",".join(v for v in V if not r(v).per_head))')}"
 seeds="${SEEDS:-0,1,2}"
 steps="${STEPS:+--steps $STEPS}"  # default: niah train's own
+size="${SIZE:-}"  # niah train's --width/--heads/--layers (default its own)
 threads="${THREADS:-2}"
 tasks="${TASKS:-v-niah,v-niah-d}"  # what the models learn and are evaluated on
 device="${DEVICE:-cpu}"
 test_seed="${TEST_SEED:-2026}"
 needles="${NEEDLES:-$(python -c 'from niah.stats import needles_to_resolve; print(needles_to_resolve(0.10, 5))')}"
 longest=12  # the default training lengths are 4-12 frames
-# shellcheck disable=SC2086 # $steps is empty or two words
-niah train --out "$work/models" --variants "$variants" --seeds "$seeds" $steps --threads "$threads" \
+# shellcheck disable=SC2086 # $steps and $size are empty or words
+niah train --out "$work/models" --variants "$variants" --seeds "$seeds" $steps $size --threads "$threads" \
   --device "$device" --tasks "$tasks" -q
 lengths="$longest,$((4 * longest)),$((16 * longest))"
 niah generate --preset demo --families colour --needles-per-cell "$needles" --lengths "$lengths" --depths 0:100:25 \

@@ -25,7 +25,7 @@ import torch
 from niah.data.dataset import RETRIEVAL_TASKS, cell_sequence
 from niah.data.families import DISTRACTOR_KINDS, NEEDLE_FAMILIES, render
 from niah.data.grid import make_cell
-from niah.data.multi import order_labels
+from niah.data.multi import group_slots, order_labels
 from niah.data.needles import Needle
 from niah.data.synthetic import SyntheticHaystack
 from niah.rope import RopeVariant
@@ -188,15 +188,20 @@ class Stream:
         return retrieval + [t for t in self.config.tasks if t in ORDER_TASKS]
 
     def _order_sample(self, task: str, length: int, rng: np.random.Generator) -> Inputs:
-        """An ordering or distance sample: fresh needles with distinct keys at drawn slots, the question
-        naming them in a drawn order, every order label as an option, the true order the target."""
+        """An ordering or distance sample: fresh needles with distinct keys at drawn slots (half the
+        time the datasets' group of GROUP_SPAN at a drawn depth, niah.data.multi.group_slots, else
+        anywhere), the question naming them in a drawn order, every order label as an option, the
+        true order the target."""
         count, needles, keys = ORDER_TASKS[task].keys, [], []
         while len(needles) < count:
             needle = draw_needle(self.config, self.tokenizer, self.pool, rng, lookalikes=0)  # needles alone
             if needle.keys[0] not in keys:
                 needles.append(needle)
                 keys.append(needle.keys[0])
-        slots = sorted(int(k) for k in rng.choice(length + 1, size=count, replace=length + 1 < count))
+        if length >= count - 1 and rng.random() < 0.5:  # the datasets' layout: a group at a drawn depth
+            slots = group_slots(length, int(rng.integers(0, 101)), count)
+        else:  # anywhere: any spacing, as far apart as the whole haystack
+            slots = sorted(int(k) for k in rng.choice(length + 1, size=count, replace=length + 1 < count))
         shown = [int(k) for k in rng.permutation(count)]  # shown[j]: the needle at the j-th slot
         names = [key_classes()[keys[j]] for j in range(count)]  # needle j is named j-th
         question = self.tokenizer.question(ORDER_TASKS[task].question(names))

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from niah.cli import main
-from niah.data.multi import order_label
+from niah.data.multi import group_slots, order_label
 from niah.rope import resolve_variant
 from niah.train.data import Stream, build_pool
 from niah.train.model import TinyConfig, key_classes
@@ -114,3 +114,23 @@ def test_a_model_trained_on_ordering_answers_an_ordering_dataset_and_others_skip
     assert res.exit_code == 0 and re.search(r"ordering \(every needle\): has options outside", res.output)
     lines = (tmp_path / "r2" / "results.jsonl").read_text().splitlines()
     assert lines and all(json.loads(x)["task"] == "v-niah" for x in lines)
+
+
+def test_order_samples_place_their_needles_as_datasets_do_and_anywhere(pool):
+    """About half the ordering samples put the needles in the datasets' group (group_slots at some
+    depth), the rest anywhere in the haystack: slots read back from the frame labels."""
+    config = TinyConfig(variant="m-rope", tasks=["ordering"])
+    stream = Stream(config, resolve_variant("m-rope"), 0, [12], 16, pool)
+    grouped = anywhere = 0
+    for step in range(12):
+        batch = stream.batch_at(step)
+        keys = batch.frame_keys.view(len(batch.ids), -1)  # 15 frames each: 12 haystack + 3 needles
+        for row in keys.tolist():
+            needles = [i for i, k in enumerate(row) if k]
+            slots = [i - j for j, i in enumerate(needles)]  # haystack frames before each needle
+            if any(slots == group_slots(12, d, 3) for d in range(101)):
+                grouped += 1
+            else:
+                anywhere += 1
+    assert grouped + anywhere == 192
+    assert 0.35 < grouped / 192 < 0.75 and anywhere > 40  # random slots form such a group only by chance
