@@ -3,6 +3,7 @@
     pip download --no-deps dashscope && unzip -j dashscope-*.whl dashscope/resources/qwen.tiktoken
     pip install tiktoken
     python scripts/longva_prompts.py --bpe qwen.tiktoken        # writes docs/data/longva_prompts.json
+    python scripts/longva_prompts.py --bpe qwen.tiktoken --families ovis2_5   # that row only, the rest kept
 
 Generates the longva preset at its longest length (3000 frames, every depth and needle), then, per
 family, saves a weightless checkpoint folder (the family's default config from transformers, the
@@ -66,7 +67,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bpe", type=Path, required=True, help="Qwen's qwen.tiktoken (see above)")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--families", help="comma-separated families to (re)measure; the file's other rows are kept")
     args = parser.parse_args()
+    families = args.families.split(",") if args.families else list(MODEL_FAMILIES)
+    unknown = [f for f in families if f not in MODEL_FAMILIES]
+    if unknown:
+        parser.error(f"unknown families {unknown}: choose from {', '.join(MODEL_FAMILIES)}")
 
     from transformers import AutoConfig
     from transformers.convert_slow_tokenizer import TikTokenConverter
@@ -75,10 +81,11 @@ def main() -> None:
     from niah.data.generate import generate, resolve_config
 
     bpe = TikTokenConverter(str(args.bpe), pattern=QWEN_PATTERN).converted()
+    kept = json.loads(args.out.read_text())["families"] if args.families and args.out.is_file() else {}
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         dataset = generate(Path(tmp) / "longva", resolve_config("longva", lengths=[LENGTH]))
-        for family in MODEL_FAMILIES:
+        for family in families:
             fixture = TEMPLATES / f"{TEMPLATE_OF.get(family, family)}.jinja"
             template = fixture.read_text() if fixture.is_file() else None
             folder = save_checkpoint(Path(tmp) / family, AutoConfig.for_model(family), weights=False,
@@ -94,7 +101,7 @@ def main() -> None:
         "made_by": "python scripts/longva_prompts.py --bpe qwen.tiktoken",
         "bpe": {"file": args.bpe.name, "sha256": sha256_file(args.bpe), "from": "the dashscope wheel on PyPI, "
                 "dashscope/resources/qwen.tiktoken"},
-        "families": rows,
+        "families": {f: rows.get(f) or kept[f] for f in MODEL_FAMILIES if f in rows or f in kept},
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")

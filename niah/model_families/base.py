@@ -16,9 +16,11 @@ class VideoMarkup:
     """How a family's prompt writes a video: the template's placeholder is `open` + pad + `close`;
     the frames replace the pad, each framed by `frame(i, seconds)` → (text before, text after) in
     the timestamped layout (None: the family has none), all of them by `run` in the contiguous
-    one, followed by the model's learned vector `trailer` where it has one. `token_ids`: the
-    config's token-id fields and the tokens they name; `special_tokens`: the tokens its markup and
-    published chat template use (the tiny tokenizer adds them)."""
+    one, followed by the model's learned vector `trailer` where it has one. `run_token_ids`: the
+    config fields whose tokens (in the checkpoint's own tokenizer) replace `run`'s text, where the
+    published names are not known (Ovis2.5). `token_ids`: the config's token-id fields and the
+    tokens they name; `special_tokens`: the tokens its markup and published chat template use (the
+    tiny tokenizer adds them)."""
 
     open: str
     pad: str
@@ -27,6 +29,7 @@ class VideoMarkup:
     run: tuple[str, str] = ("", "")
     summary: str = ""  # the timestamped layout in words (README's family table)
     trailer: str | None = None
+    run_token_ids: tuple[str, str] | None = None
     token_ids: Mapping[str, str] = field(default_factory=dict)
     special_tokens: tuple[str, ...] = ()
 
@@ -61,6 +64,9 @@ class Family:
     # the oldest transformers whose model this native variant reproduces, where older ones differ
     min_transformers: str = ""
     why_min_transformers: str = ""  # what changed, for the refusal
+    resample: int = 3  # its processor class's resize filter, PIL's code (3 bicubic, 2 bilinear), if its file is silent
+    # model → {token id: (hidden,) vector its forward embeds in place of that token} (Ovis2.5's indicators)
+    replaced_embeddings: Callable[[Any], Mapping[int, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 TINY_TEXT = dict(

@@ -40,6 +40,7 @@ from niah.backends.hf.pixels import draw_time, target_size, tokens_per_frame
 from niah.backends.hf.prompt import (
     Segment,
     build_segments,
+    checkpoint_markup,
     continuation_ids,
     frame_key,
     layout_of,
@@ -146,7 +147,7 @@ class HFBackend(Backend):
                  cache_dir: str | None = None, video_layout: str | None = None):  # fmt: skip
         check_load_options(dtype, attn_implementation, device_map, random_weights, device)
         self.ck: Checkpoint = open_checkpoint(ref)
-        self.markup = VIDEO_MARKUPS[self.ck.family.markup]
+        self.markup = checkpoint_markup(VIDEO_MARKUPS[self.ck.family.markup], self.ck.tokenizer, self.ck.config, ref)
         self.font = font_path(self.ck.ref, self.ck.pixels)  # ERNIE-4.5-VL draws each frame's time with it
         _, after = split_template(self.ck.tokenizer, "?", self.markup, ref)  # placing no video fails here, before work
         if "think" in Path(ref).name.lower() and "</think>" not in after:
@@ -400,6 +401,7 @@ class HFBackend(Backend):
         routes = self.ck.family.routes_by_modality
         config = self.ck.config
         markers = {getattr(config, name, None) for name in ("video_start_token_id", "video_end_token_id")}
+        replaced = self.ck.family.replaced_embeddings(self.model) if self.ck.family.replaced_embeddings else {}
 
         def token_types(seg: Segment, lo: int, hi: int) -> torch.Tensor:
             """2 for video tokens and the video's start/end markers (ERNIE's vision experts), else 0."""
@@ -420,7 +422,10 @@ class HFBackend(Backend):
                     mask.append(torch.zeros(1, dtype=torch.bool))
                 elif seg.frame is None:
                     ids = torch.tensor(seg.ids[a - off : b - off], device=device)
-                    parts.append(lm.embed_tokens(ids))
+                    text = lm.embed_tokens(ids)
+                    for token, vector in replaced.items():  # Ovis2.5's indicators in place of its boundary tokens
+                        text[ids == token] = vector.to(device, dtype)
+                    parts.append(text)
                     mask.append(torch.zeros(b - a, dtype=torch.bool))
                 else:
                     if seg.frame not in self.vision_cache:

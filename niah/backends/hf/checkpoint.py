@@ -46,6 +46,7 @@ class PixelSettings:
     fixed_size: tuple[int, int] | None = None  # (H, W) every frame is resized to (InternVL, LLaVA-OV); else smart
     tile_tokens: tuple[int, int] | None = None  # (H, W) LLM tokens of such a tile
     font: str | None = None  # the font file ERNIE-4.5-VL's processor draws each frame's time with (None: no drawing)
+    resample: str = "bicubic"  # the processor's resize filter (Qwen and most: bicubic; Ovis2.5: bilinear)
     source: str = "preprocessor_config.json"  # the file they were read from
     defaulted: tuple[str, ...] = ()  # settings the file lacks, taken from the processor class's defaults (run.json)
 
@@ -153,6 +154,7 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
         per_video=per_video,
         frame_cap_tokens=int(_read(raw, "max_video_tokens", 768, defaulted)) if capped else None,
         font=font,
+        resample=_resample(raw, family, source, ref),
         source=source,
         defaulted=tuple(defaulted),
     )
@@ -171,6 +173,20 @@ def font_path(ref: str, pixels: PixelSettings) -> str | None:
                         f"({pixels.font or 'none named'}) that is not beside it: restore the font file from the "
                         "model's release")  # fmt: skip
     return path
+
+
+RESAMPLE_FILTERS = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}
+"""PIL's resample codes, as processor files write them, that niah resizes frames with."""
+
+
+def _resample(raw: dict, family: Family, source: str, ref: str) -> str:
+    """The processor's resize filter: its file's `resample`, else its class's (Family.resample)."""
+    code = raw.get("resample", family.resample)
+    if code not in RESAMPLE_FILTERS:
+        raise NiahError(f"{source} of '{ref}' asks for resample {code!r}; niah resizes frames with PIL's "
+                        f"{', '.join(f'{k} ({v})' for k, v in RESAMPLE_FILTERS.items())}: give frames at the size "
+                        "the processor wants, or set one of those")  # fmt: skip
+    return RESAMPLE_FILTERS[code]
 
 
 def _first(value) -> int:

@@ -3,7 +3,8 @@
 Each frame is one temporal unit: its pixels repeated over the temporal patch (2 frames), as the
 processor does for a still image, so insertions sit exactly where the dataset put them and every
 unique frame is encoded once. Frames are resized only when their size is not a multiple of the
-patch factor or falls outside the pixel limits (bicubic, like the processor); frames already a
+patch factor or falls outside the pixel limits (with the processor's filter: bicubic, Ovis2.5's
+bilinear); frames already a
 multiple (448×252 for Qwen2-VL) pass through untouched, so there is nothing for the two to
 disagree on. Every haystack length shows its frames at one size: that of a one-unit video. Where
 the model's video processor budgets pixels per video (Qwen3-VL), it would shrink the frames of a
@@ -52,6 +53,11 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
     return h, w
 
 
+RESAMPLE = {"nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4, "bilinear": cv2.INTER_LINEAR,
+            "bicubic": cv2.INTER_CUBIC}  # fmt: skip
+"""The processor's resize filter (PixelSettings.resample) → the OpenCV filter niah resizes frames with."""
+
+
 def _merge_windows(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, int, int]:
     """One frame → (3, grid_h/m, m, p, grid_w/m, m, p) normalised pixels, grid_h, grid_w."""
     x = normalised(frame, s)  # (3, H, W)
@@ -77,11 +83,12 @@ def patchify_channels_last(frame: np.ndarray, s: PixelSettings) -> tuple[torch.T
 
 
 def normalised(frame: np.ndarray, s: PixelSettings) -> torch.Tensor:
-    """One frame (H0, W0, 3) uint8 → (3, H, W) float32 at `target_size` (bicubic where the size
-    changes, whatever the aspect for a fixed tile), scaled to [0, 1] and normalised by mean/std."""
+    """One frame (H0, W0, 3) uint8 → (3, H, W) float32 at `target_size` (with the processor's filter,
+    RESAMPLE, where the size changes, whatever the aspect for a fixed tile), scaled to [0, 1] and
+    normalised by mean/std."""
     h, w = target_size(frame.shape[0], frame.shape[1], s)
     if (h, w) != frame.shape[:2]:
-        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_CUBIC)
+        frame = cv2.resize(frame, (w, h), interpolation=RESAMPLE[s.resample])
     x = torch.from_numpy(frame).float().div_(255.0)
     return ((x - torch.tensor(s.mean)) / torch.tensor(s.std)).permute(2, 0, 1)
 

@@ -19,7 +19,7 @@ segment lists agree (same text, same frames at the same places, hence the same p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from niah.data.dataset import FrameRef
 from niah.data.needles import LETTERS
@@ -69,6 +69,23 @@ def split_template(tokenizer, question: str, markup: VideoMarkup, model: str = "
                         "tokenizer")  # fmt: skip
     before, after = text.split(markup.placeholder, 1)
     return before + markup.open, markup.close + after
+
+
+def checkpoint_markup(markup: VideoMarkup, tokenizer, config, model: str = "the model") -> VideoMarkup:
+    """The markup with `run` spelled by the checkpoint's own tokenizer where the markup names the
+    config's token-id fields for it (Ovis2.5's video_start / video_end); NiahError when the config
+    lacks such a field or the tokenizer has no token of that id."""
+    if markup.run_token_ids is None:
+        return markup
+    run = []
+    for name in markup.run_token_ids:
+        token_id = getattr(config, name, None)
+        token = tokenizer.convert_ids_to_tokens(token_id) if isinstance(token_id, int) else None
+        if token is None or tokenizer.convert_tokens_to_ids(token) != token_id:
+            raise NiahError(f"{model}'s config.json sets {name} = {token_id}, which is no token of its tokenizer: "
+                            "use the checkpoint's own tokenizer files")  # fmt: skip
+        run.append(token)
+    return replace(markup, run=(run[0], run[1]))
 
 
 def frame_key(ref: FrameRef, index: int, timed: bool) -> str:

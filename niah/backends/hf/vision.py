@@ -171,8 +171,20 @@ def _encode_channels_last(model, frames: list[np.ndarray], settings: PixelSettin
     return [{"embeds": e} for e in out.pooler_output]
 
 
+def _encode_video_features(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
+                           ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """Ovis2.5: every frame's patches, a (1, h, w) grid each, through the model's own
+    get_video_features (vision tower, then its visual tokenizer and embedding table), one video per
+    frame so its output splits by frame."""
+    patches, grids = zip(*(patchify(f, settings) for f in frames), strict=True)
+    param = next(model.model.vision_tower.parameters())
+    out = model.model.get_video_features(pixel_values_videos=torch.cat(patches).to(param.device, param.dtype),
+                                         video_grid_thw=torch.tensor(grids, device=param.device))  # fmt: skip
+    return [{"embeds": e} for e in out.pooler_output]
+
+
 ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled, "ernie": _encode_merged,
-            "channels-last": _encode_channels_last}  # fmt: skip
+            "channels-last": _encode_channels_last, "video-features": _encode_video_features}  # fmt: skip
 """Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
 hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
 

@@ -46,6 +46,7 @@ PROCESSORS = {
     "exaone4_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",
     "llava_onevision1_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",  # auto mapping
     "cohere_compass": "transformers.models.cohere_compass.processing_cohere_compass:CohereCompassProcessor",
+    "ovis2_5": "transformers.models.ovis2_5.processing_ovis2_5:Ovis2_5Processor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
@@ -54,6 +55,7 @@ TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vi
     "llava": ("<image>", "<video>", None, None),
     "ernie": ("<|IMAGE_PLACEHOLDER|>", "<|VIDEO_PLACEHOLDER|>", "<|VIDEO_START|>", "<|VIDEO_END|>"),
     "cohere": ("<|IMAGE_PAD|>", "<|VIDEO_PAD|>", "<|VISION_START|>", "<|VISION_END|>"),
+    "ovis": ("<|image_pad|>", "<|video_pad|>", "<|ovis_video_start|>", "<|ovis_video_end|>"),
 }
 RAW_FRAMES_PER_UNIT = {"ernie4_5_vl_moe": 2}
 """Families whose video grid counts raw frames, two of which merge into one niah frame's tokens."""
@@ -78,6 +80,7 @@ def reference_text(family: str, template_text: str, frames: int, grid: tuple[int
     cls = _processor_class(family)
     image, video, start, end = TOKENS[RULES[family].markup]
     proc = SimpleNamespace(image_token=image, video_token=video, vision_start_token=start, vision_end_token=end,
+                           video_start_token=start, video_end_token=end,
                            start_image_token=start, end_image_token=end, image_seq_length=grid[0] * grid[1],
                            num_image_tokens=tower_side**2,
                            all_special_multimodal_tokens=[image, video],

@@ -150,3 +150,22 @@ def test_a_sliding_window_layer_counts_its_window_in_the_kv_cache():
     _, kv = _widths(text)
     assert kv_cache_bytes(text, 1000, "bfloat16") == 2 * kv * (1000 + 6) * 2
     assert kv_cache_bytes(text, 4, "bfloat16") == 2 * kv * (4 + 4) * 2  # a prompt shorter than the window
+
+
+def test_ovis_boundary_tokens_are_the_checkpoints_own_and_a_missing_one_is_refused():
+    """Ovis2.5's video run is spelled by the tokens its tokenizer holds at the config's
+    video_start / video_end ids (their published names were not reachable); a config pointing at
+    no token of the tokenizer is refused in one line."""
+    from niah.backends.hf.prompt import checkpoint_markup
+    from niah.backends.hf.tiny import tiny_tokenizer
+    from niah.model_families import VIDEO_MARKUPS
+
+    tok = tiny_tokenizer()
+    renamed = tok.convert_tokens_to_ids("<|vision_start|>"), tok.convert_tokens_to_ids("<|vision_end|>")
+    config = SimpleNamespace(video_start_token_id=renamed[0], video_end_token_id=renamed[1])
+    markup = checkpoint_markup(VIDEO_MARKUPS["ovis"], tok, config, "hf:x")
+    assert markup.run == ("<|vision_start|>", "<|vision_end|>") and markup.pad == "<|video_pad|>"
+    with pytest.raises(NiahError, match=r"hf:x's config.json sets video_end_token_id = 99999, which is no token"):
+        checkpoint_markup(VIDEO_MARKUPS["ovis"], tok, SimpleNamespace(video_start_token_id=renamed[0],
+                                                                      video_end_token_id=99999), "hf:x")  # fmt: skip
+    assert checkpoint_markup(VIDEO_MARKUPS["qwen"], tok, config) is VIDEO_MARKUPS["qwen"]  # names its own tokens

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +17,8 @@ from niah.backends.hf.pixels import target_size
 from niah.cli import main
 from niah.data.dataset import Dataset
 from niah.errors import NiahError, NiahWarning
+
+from .conftest import FAMILIES
 
 VIDEO = "video_preprocessor_config.json"
 
@@ -94,3 +97,33 @@ def test_pixel_limits_a_processor_file_lacks_are_said_and_recorded_in_run_json(t
     assert backend.config()["pixel_defaults"] == ["merge_size", "max_pixels"]
     assert (backend.ck.pixels.merge_size, backend.ck.pixels.max_pixels) == (2, 28 * 28 * 1280)
     assert "pixel_defaults" not in HFBackend(str(tiny_checkpoints["qwen2_vl"]), device="cpu").config()
+
+
+@pytest.mark.skipif("ovis2_5" not in FAMILIES, reason="Ovis2.5 needs transformers >= 5.25")
+def test_ovis_frames_are_resized_bilinear_as_its_own_processor_does(tmp_path):
+    """Ovis2.5's processor resizes bilinear where Qwen's resize bicubic: niah's patches of a 448×252
+    frame (upscaled to its 448² minimum) equal transformers' Ovis2_5ImageProcessorPil's within one
+    uint8 level; the bicubic filter would be up to 0.49 off."""
+    import numpy as np
+    from PIL import Image
+    from transformers.models.ovis2_5.image_processing_pil_ovis2_5 import Ovis2_5ImageProcessorPil
+
+    from niah.backends.hf.checkpoint import load_pixel_settings
+    from niah.backends.hf.pixels import patchify
+    from niah.backends.hf.tiny import PROCESSOR_CONFIGS
+    from niah.model_families import MODEL_FAMILIES
+
+    family = MODEL_FAMILIES["ovis2_5"]
+    (tmp_path / VIDEO).write_text(json.dumps(PROCESSOR_CONFIGS["ovis2_5"][VIDEO]))
+    settings = load_pixel_settings(str(tmp_path), family)
+    assert settings.resample == "bilinear"  # the class's own filter: the file is silent
+    frame = np.random.default_rng(0).integers(0, 256, (252, 448, 3), dtype=np.uint8)
+    official = Ovis2_5ImageProcessorPil()(images=[Image.fromarray(frame)], return_tensors="pt")
+    ours, grid = patchify(frame, settings)
+    assert grid == tuple(official["image_grid_thw"][0].tolist()) == (1, 22, 38)
+    assert (ours - official["pixel_values"].float()).abs().max() <= 1 / 127.5 + 1e-6
+    bicubic, _ = patchify(frame, replace(settings, resample="bicubic"))
+    assert (bicubic - official["pixel_values"].float()).abs().max() > 0.1
+    (tmp_path / VIDEO).write_text(json.dumps({**PROCESSOR_CONFIGS["ovis2_5"][VIDEO], "resample": 4}))
+    with pytest.raises(NiahError, match=r"asks for resample 4; niah resizes frames with PIL's 0 \(nearest\)"):
+        load_pixel_settings(str(tmp_path), family)
