@@ -16,7 +16,8 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "train_all.sh"
 @pytest.mark.slow
 def test_train_all_prints_a_table_per_length_with_seed_spread(tmp_path):
     env = {**os.environ, "WORK": str(tmp_path / "w"), "VARIANTS": "vanilla,m-rope", "SEEDS": "0,1", "STEPS": "2",
-           "NEEDLES": "2", "SIZE": "--heads 4 --layers 2", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
+           "NEEDLES": "2", "SIZE": "--heads 4 --layers 2",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # fmt: skip
     # no time limit: a busy machine makes this slower, never wrong; the work is sized small instead
     out = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
