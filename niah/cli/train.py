@@ -83,4 +83,3 @@ def train(out: str, variants: str, seeds: str, steps: int | None, lengths: str |
             bar.close()
     for path, summary in done:
         click.echo(f"{path}  {summary}")
-
