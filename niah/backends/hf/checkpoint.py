@@ -135,8 +135,9 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
         raw, source = _read_config(ref, "preprocessor_config.json"), "preprocessor_config.json"
     _require_normalisation(raw, source, ref)
     size = raw.get("size") or {}
+    resample = _resample(raw, family, source, ref)
     if family.vision in ("tiles", "pooled"):
-        return _tile_settings(raw, size, config, source, family.vision)
+        return _tile_settings(raw, size, config, source, family.vision, resample)
     per_video = source == VIDEO_CONFIG and family.video_pixels_per_video
     capped = per_video and raw.get("cap_pixels_per_frame")
     font = raw.get("font", "") if family.timed_frames and raw.get("draw_on_frames", True) else None
@@ -154,7 +155,7 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
         per_video=per_video,
         frame_cap_tokens=int(_read(raw, "max_video_tokens", 768, defaulted)) if capped else None,
         font=font,
-        resample=_resample(raw, family, source, ref),
+        resample=resample,
         source=source,
         defaulted=tuple(defaulted),
     )
@@ -194,7 +195,7 @@ def _first(value) -> int:
     return int(value[0] if isinstance(value, list | tuple) else value)
 
 
-def _tile_settings(raw: dict, size: dict, config, source: str, kind: str) -> PixelSettings:
+def _tile_settings(raw: dict, size: dict, config, source: str, kind: str, resample: str) -> PixelSettings:
     """Every frame one tile of size["height"] × size["width"] pixels, the vision tower's
     image_size. InternVL ("tiles"): an LLM token per (patch / downsample_ratio)²
     pixels (448 px, 14-px patches, ratio 0.5: 16 × 16 = 256).
@@ -218,7 +219,7 @@ def _tile_settings(raw: dict, size: dict, config, source: str, kind: str) -> Pix
         mean=tuple(raw["image_mean"]),
         std=tuple(raw["image_std"]),
         min_pixels=tile[0] * tile[1], max_pixels=tile[0] * tile[1], fixed_size=tile, tile_tokens=(tokens, tokens),
-        source=source,
+        resample=resample, source=source,
     )  # fmt: skip
 
 

@@ -127,3 +127,19 @@ def test_ovis_frames_are_resized_bilinear_as_its_own_processor_does(tmp_path):
     (tmp_path / VIDEO).write_text(json.dumps({**PROCESSOR_CONFIGS["ovis2_5"][VIDEO], "resample": 4}))
     with pytest.raises(NiahError, match=r"asks for resample 4; niah resizes frames with PIL's 0 \(nearest\)"):
         load_pixel_settings(str(tmp_path), family)
+
+
+@pytest.mark.parametrize("family", ["internvl", "qwen2_vl"])
+def test_a_processor_files_resample_is_read_for_tiles_and_patches_alike(family, tmp_path):
+    """The file's own `resample` wins over the class default on both paths (fixed tiles and
+    smart-resized patches); without one, both keep their processors' bicubic."""
+    from niah.backends.hf.checkpoint import load_pixel_settings
+    from niah.backends.hf.tiny import PROCESSOR_CONFIGS, tiny_config
+    from niah.model_families import MODEL_FAMILIES
+
+    (name, published), = PROCESSOR_CONFIGS[family].items()
+    config = tiny_config(family)
+    (tmp_path / name).write_text(json.dumps(published))
+    assert load_pixel_settings(str(tmp_path), MODEL_FAMILIES[family], config).resample == "bicubic"
+    (tmp_path / name).write_text(json.dumps({**published, "resample": 2}))
+    assert load_pixel_settings(str(tmp_path), MODEL_FAMILIES[family], config).resample == "bilinear"
