@@ -193,6 +193,7 @@ class HFBackend(Backend):
         self.cache_dir = cache_dir
         self.model = None
         self.runner: PromptRunner | None = None
+        self.replaced: dict[int, torch.Tensor] = {}  # token id → the vector embedded in its place (Ovis2.5)
         self._variant_spec: str | None = None  # the variant the runner's cache was built under
         tps = getattr(self.ck.config.vision_config, "tokens_per_second", None)
         native = self.ck.family.native_variant + (f":tokens_per_second={tps}" if tps else "")
@@ -307,6 +308,8 @@ class HFBackend(Backend):
             torch.manual_seed(self.seed)
             self.model = load_model(self.ck, **self.options)
             self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse)
+            replaced = self.ck.family.replaced_embeddings
+            self.replaced = {t: v.detach() for t, v in replaced(self.model).items()} if replaced else {}  # once
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
         self.vision_cache = vision.VisionCache(root / self.vision_fingerprint(dataset))
 
@@ -401,7 +404,6 @@ class HFBackend(Backend):
         routes = self.ck.family.routes_by_modality
         config = self.ck.config
         markers = {getattr(config, name, None) for name in ("video_start_token_id", "video_end_token_id")}
-        replaced = self.ck.family.replaced_embeddings(self.model) if self.ck.family.replaced_embeddings else {}
 
         def token_types(seg: Segment, lo: int, hi: int) -> torch.Tensor:
             """2 for video tokens and the video's start/end markers (ERNIE's vision experts), else 0."""
@@ -423,7 +425,7 @@ class HFBackend(Backend):
                 elif seg.frame is None:
                     ids = torch.tensor(seg.ids[a - off : b - off], device=device)
                     text = lm.embed_tokens(ids)
-                    for token, vector in replaced.items():  # Ovis2.5's indicators in place of its boundary tokens
+                    for token, vector in self.replaced.items():  # Ovis2.5's indicators in place of its boundary tokens
                         text[ids == token] = vector.to(device, dtype)
                     parts.append(text)
                     mask.append(torch.zeros(b - a, dtype=torch.bool))
