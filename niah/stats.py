@@ -20,6 +20,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,19 +47,26 @@ def effective_sample(values: np.ndarray, clusters: list[str]) -> tuple[float, fl
     return p, max(n_eff, 1.0)
 
 
+@lru_cache(maxsize=256)
+def _log_factorials(n: int) -> np.ndarray:
+    """(n + 1,) log i! for i = 0 … n."""
+    return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1, dtype=float)))])
+
+
 def _binomial_tail(k: int, n: int, q: float, upper: bool) -> float:
     """P(X >= k) (upper) or P(X <= k) for X ~ Binomial(n, q)."""
     if q <= 0.0:
         return float(k <= 0) if upper else 1.0
     if q >= 1.0:
         return 1.0 if upper else float(k >= n)
-    terms = range(k, n + 1) if upper else range(0, k + 1)
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(q)
-            + (n - i) * math.log1p(-q) for i in terms]  # fmt: skip
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
+    i = np.arange(k, n + 1) if upper else np.arange(0, k + 1)
+    lf = _log_factorials(n)
+    logs = lf[n] - lf[i] - lf[n - i] + i * math.log(q) + (n - i) * math.log1p(-q)
+    top = float(logs.max())
+    return min(1.0, math.exp(top) * float(np.exp(logs - top).sum()))
 
 
+@lru_cache(maxsize=65536)
 def exact_interval(k: int, n: int, alpha: float) -> tuple[float, float]:
     """The Clopper–Pearson (exact binomial) 1 − alpha interval for k successes in n trials, by
     bisection on the binomial tails."""
