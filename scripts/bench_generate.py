@@ -42,7 +42,8 @@ def raw_decode(path: Path) -> int:
     container = av.open(str(path))
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    n = sum(1 for f in container.decode(stream) if f.to_ndarray(format="rgb24") is not None)
+    rgb = av.video.reformatter.VideoReformatter()
+    n = sum(1 for f in container.decode(stream) if rgb.reformat(f, format="rgb24").to_ndarray() is not None)
     container.close()
     return n
 

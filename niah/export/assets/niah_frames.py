@@ -36,11 +36,12 @@ def frames(row: dict, root: str | Path) -> list[np.ndarray]:
 
 def _decode(path: Path, count: int):
     container = av.open(str(path))
+    rgb = av.video.reformatter.VideoReformatter()  # one converter for every frame: to_ndarray(format=) makes one each
     try:
         for i, frame in enumerate(container.decode(video=0)):
             if i >= count:
                 break
-            yield frame.to_ndarray(format="rgb24")
+            yield rgb.reformat(frame, format="rgb24").to_ndarray()
     finally:
         container.close()
 
