@@ -55,16 +55,29 @@ def rotation(family: str) -> str:
     """'all of each head' or '0.25 of each head' (from the family's config class defaults, or
     PUBLISHED_PARTIAL), and how dims are paired where not as Qwen pairs them."""
     text = text_defaults(family)
+    types = set(getattr(text, "layer_types", None) or ())
+    by_type = {t: p for t, p in (text.rope_parameters or {}).items() if t in types and p}
+    if len({repr(p) for p in by_type.values()}) > 1:  # LFM3: each attention layer type its own rotary
+        return "; ".join(f"{t.split('_')[0]} layers: {_share(p.get('partial_rotary_factor'))}"
+                         + (" (proportional)" if p.get("rope_type") == "proportional" else "")
+                         for t, p in sorted(by_type.items()))  # fmt: skip
     factor = (text.rope_parameters or {}).get("partial_rotary_factor", getattr(text, "partial_rotary_factor", 1.0))
     factor = PUBLISHED_PARTIAL.get(family, factor)
-    share = "all of each head" if factor in (None, 1) else f"{factor:g} of each head"
-    return share + (", adjacent dims paired" if MODEL_FAMILIES[family].pair_layout == "adjacent" else "")
+    return _share(factor) + (", adjacent dims paired" if MODEL_FAMILIES[family].pair_layout == "adjacent" else "")
+
+
+def _share(factor: float | None) -> str:
+    return "all of each head" if factor in (None, 1) else f"{factor:g} of each head"
 
 
 def attention(family: str) -> str:
     text = text_defaults(family)
     kinds = getattr(text, "layer_types", None) or ["full_attention"]
     share = kinds.count("full_attention") / len(kinds)
+    if "conv" in kinds:  # LFM3
+        sliding = kinds.count("sliding_attention") / len(kinds)
+        return (f"hybrid: {share:.0%} full, {sliding:.0%} a {text.sliding_window:,}-token sliding window, the rest "
+                "short convolutions")  # fmt: skip
     if "linear_attention" in kinds:
         return f"hybrid: {share:.0%} full, the rest linear (Gated DeltaNet)"
     if "sliding_attention" in kinds:

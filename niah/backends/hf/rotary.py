@@ -8,7 +8,12 @@ theta and mrope_section. Under partial rotary (Qwen3.5: a quarter of head_dim) t
 formed over the rotated dims only and the model passes the rest of each head through, as its own
 rotary module does. Built with the model's own allocation it reproduces the original tables bit
 for bit (tests/rope). A model that pairs adjacent dims (GLM-4.1V) gets the same tables in its
-layout (niah.rope.tables.PAIR_LAYOUTS, named by the family).
+layout (niah.rope.tables.PAIR_LAYOUTS, named by the family). Where the config keys its
+rope_parameters by layer type and the types differ (LFM3: θ 1e4 in its sliding-window layers,
+'proportional' θ 1e6 over half of each head in its global ones), the model asks per type and each
+type gets the variant's tables at its own θ and dims; 'proportional' is the variant with only that
+fraction of the head's highest-frequency pairs rotating (the `+p` modifier's rule, which is
+transformers' _compute_proportional_rope_parameters for the 1-D allocation).
 
 A variant that allocates per KV head (mhrope) returns tables of shape (B, KV heads, L, rotary_dim);
 the modeling module's `apply_rotary_pos_emb` is then wrapped (once per module, by `install`) so
@@ -23,12 +28,15 @@ layer (once per model) that hands the layers it lists (1, 0) tables: no rotation
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from niah.errors import NiahError
 from niah.rope import RopeVariant
+from niah.rope.modifiers import parse_modifier
 from niah.rope.tables import PAIR_LAYOUTS, PairLayout
 
 
@@ -36,53 +44,87 @@ def text_config(config):
     return getattr(config, "text_config", config)
 
 
-def rope_settings(config) -> tuple[int, float, list[int] | None]:
-    """(rotary dims, theta, mrope_section) of a model config: rotary dims = ⌊head_dim ·
-    partial_rotary_factor⌋ (all of head_dim without one); only the default rope type is supported."""
+class RopeSettings(NamedTuple):
+    """One layer type's rotary: rotated dims, base θ, mrope_section (None: 1-D positions) and, for
+    transformers' 'proportional' rope type (LFM3's global layers), the fraction of the head's pairs
+    that rotate (the highest-frequency ones, θ^(−2i/head_dim); None: every rotated pair)."""
+
+    dims: int
+    theta: float
+    section: list[int] | None
+    proportion: float | None = None
+
+
+ROPE_TYPES = ("default", "proportional")
+"""The rope types niah reproduces (transformers' modeling_rope_utils names)."""
+
+
+def rope_settings(config) -> RopeSettings:
+    """The rotary settings every rotating layer of a model config shares, or a NiahError where its
+    layer types rotate differently (`layer_rope_settings` has them per type)."""
+    settings = layer_rope_settings(config)
+    if not _shared(settings):
+        raise NiahError(f"this checkpoint rotates its layer types {', '.join(map(str, settings))} differently")
+    return next(iter(settings.values()))
+
+
+def layer_rope_settings(config) -> dict[str | None, RopeSettings]:
+    """Rotating layer type → its `RopeSettings`, where the text config keys rope_parameters by layer
+    type (CohereCompass: its sliding-window layers' own, None for its global NoPE layers; LFM3: θ 1e4
+    in its sliding-window layers, 'proportional' θ 1e6 over half the head in its global ones); else
+    {None: the one set every layer uses}. Rotary dims = ⌊head_dim · partial_rotary_factor⌋ (all of
+    head_dim without one, and always for 'proportional', which rotates the fraction of pairs)."""
+    tc = text_config(config)
+    params = getattr(tc, "rope_parameters", None) or {}
+    types = set(getattr(tc, "layer_types", None) or ())
+    if not types & set(params):
+        return {None: _settings(tc, params)}
+    rotating = {t: params[t] for t in sorted(types & set(params)) if params[t] is not None}
+    if not rotating:
+        raise NiahError("this checkpoint rotates its layer types with no rope_parameters: niah has no rotary to "
+                        "reproduce")  # fmt: skip
+    return {t: _settings(tc, p) for t, p in rotating.items()}
+
+
+def _shared(settings: dict[str | None, RopeSettings]) -> bool:
+    """Whether every layer type rotates alike."""
+    first = next(iter(settings.values()))
+    return all(s == first for s in settings.values())
+
+
+def _settings(tc, params: dict) -> RopeSettings:
     from niah.rope.frequencies import rotary_dim
 
-    tc = text_config(config)
-    params = layer_type_parameters(tc)
-    if params.get("rope_type", "default") != "default":
-        raise NiahError(f"rope_type '{params['rope_type']}' of this checkpoint is not supported (only 'default')")
+    rope_type = params.get("rope_type", "default")
+    if rope_type not in ROPE_TYPES:
+        raise NiahError(f"rope_type '{rope_type}' of this checkpoint is not supported (only {', '.join(ROPE_TYPES)})")
     head_dim = getattr(tc, "head_dim", None) or tc.hidden_size // tc.num_attention_heads
     partial = params.get("partial_rotary_factor", getattr(tc, "partial_rotary_factor", None)) or 1.0
     theta = params.get("rope_theta", getattr(tc, "rope_theta", None))
     if theta is None:  # never guess: Qwen2-VL uses 1e6, Qwen3-VL 5e6, a guess would rotate every position wrongly
         raise NiahError("this checkpoint's config gives no rope_theta (in rope_parameters or the text config): "
                         "add the model's own value to its config.json")  # fmt: skip
+    if rope_type == "proportional":  # the whole head's frequency ladder, its lowest pairs unrotated
+        return RopeSettings(head_dim, float(theta), params.get("mrope_section"), float(partial))
     try:
         dims = rotary_dim(head_dim, float(partial))
     except ValueError as err:
         raise NiahError(f"this checkpoint's rotary settings are not usable: {err}") from None
-    return dims, float(theta), params.get("mrope_section")
+    return RopeSettings(dims, float(theta), params.get("mrope_section"))
 
 
-def layer_type_parameters(tc) -> dict:
-    """The text config's rope_parameters; where they are keyed by layer type (CohereCompass: its
-    sliding-window layers' own, None for its global NoPE layers), the one set every rotating layer
-    type shares — niah rotates them all alike — or a NiahError where they differ."""
-    params = getattr(tc, "rope_parameters", None) or {}
-    types = set(getattr(tc, "layer_types", None) or ())
-    if not types & set(params):
-        return params
-    rotating = {t: params[t] for t in sorted(types & set(params)) if params[t] is not None}
-    distinct = {repr(sorted(p.items())) for p in rotating.values()}
-    if len(distinct) != 1:
-        raise NiahError(f"this checkpoint rotates its layer types {', '.join(rotating) or 'none'} with "
-                        f"{'different' if rotating else 'no'} rope_parameters: niah rotates every rotating layer "
-                        "alike, so it cannot reproduce this model")  # fmt: skip
-    return next(iter(rotating.values()))
+UNROTATED_KINDS = ("linear_attention", "conv")
+"""Layer types without attention to rotate: Qwen3.5's Gated DeltaNet, LFM3's short convolutions."""
 
 
 def rotating_layers(tc, nope_global_layers: bool = False) -> list[int]:
     """The decoder layers of text config `tc` whose attention the model rotates: not linear
-    attention (Qwen3.5's Gated DeltaNet), not a layer type whose rope_parameters are None
+    attention or convolution (`UNROTATED_KINDS`), not a layer type whose rope_parameters are None
     (CohereCompass's global layers), and not the full-attention layers where `nope_global_layers`
     (the family's, EXAONE-4) and the config sets a sliding window."""
     kinds = getattr(tc, "layer_types", None) or ["full_attention"] * tc.num_hidden_layers
     params = getattr(tc, "rope_parameters", None) or {}
-    unrotated = {"linear_attention"} | {t for t in set(kinds) & set(params) if params[t] is None}
+    unrotated = set(UNROTATED_KINDS) | {t for t in set(kinds) & set(params) if params[t] is None}
     if nope_global_layers and getattr(tc, "sliding_window", None):
         unrotated.add("full_attention")
     return [i for i, kind in enumerate(kinds) if kind not in unrotated]
@@ -90,13 +132,15 @@ def rotating_layers(tc, nope_global_layers: bool = False) -> list[int]:
 
 class VariantRotary(nn.Module):
     """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)[, layer_type]) →
-    cos, sin; the same tables for every layer type that rotates (`layer_type_parameters`)."""
+    cos, sin, with that layer type's settings (`layer_rope_settings`) where they differ by type.
+    `layer_types`: the rotating types, which a model that asks per type (LFM3) iterates."""
 
     def __init__(self, variant: RopeVariant, config, pair_layout: str = "half",
                  section_order: tuple[int, int, int] = (0, 1, 2)):  # fmt: skip
         super().__init__()
-        self.head_dim, self.theta, section = rope_settings(config)
-        self.section = [section[i] for i in section_order] if section else None  # as niah's (t, h, w)
+        self.settings = {t: s._replace(section=[s.section[i] for i in section_order] if s.section else None)
+                         for t, s in layer_rope_settings(config).items()}  # as niah's (t, h, w)  # fmt: skip
+        self.layer_types = [t for t in self.settings if t is not None]
         self.layout = PAIR_LAYOUTS[pair_layout]
         self.layers = getattr(text_config(config), "num_hidden_layers", None)
         self.set_variant(variant)
@@ -107,11 +151,23 @@ class VariantRotary(nn.Module):
         if variant.by_layer:
             self.nope = {i for i, rotates in enumerate(variant.layer_rotation(self.layers)) if not rotates}
 
+    def _settings_of(self, layer_type: str | None) -> RopeSettings:
+        if layer_type in self.settings:
+            return self.settings[layer_type]
+        if not _shared(self.settings):
+            raise NiahError(f"the text model asked for the rotary of layer type {layer_type!r}, which its config "
+                            "does not rotate: niah cannot tell which of its layer types' settings to use")  # fmt: skip
+        return next(iter(self.settings.values()))
+
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor, layer_type: str | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         position_ids = position_ids.expand(3, -1, -1)
-        cos, sin = self.variant.rotary_tables(position_ids, self.head_dim, self.theta, self.section)
+        dims, theta, section, proportion = self._settings_of(layer_type)
+        variant = self.variant
+        if proportion is not None:  # 'proportional': only the highest-frequency pairs of the head rotate
+            variant = replace(variant, modifiers=(*variant.modifiers, parse_modifier(f"p={proportion}")))
+        cos, sin = variant.rotary_tables(position_ids, dims, theta, section)
         return self.layout.arrange(cos).to(x.dtype), self.layout.arrange(sin).to(x.dtype)
 
 

@@ -9,13 +9,13 @@ teacher forcing on top of the cache and removed again.
 Out of memory: the cache is truncated back to where the failed chunk began, the chunk is halved
 and the prefill goes on; below MIN_CHUNK the sample is failed (the engine retries it on resume).
 
-Linear-attention layers (Qwen3.5's Gated DeltaNet) keep a recurrent state that cannot be cut back
-to an earlier token. For such hybrid models the prefill ends a chunk exactly where a later prompt
-will diverge from this one (`snapshot_at`, known from the run order: `snapshot_points`) and keeps
-a copy of the recurrent states there; that prompt restores them and crops only the full-attention
-layers. Continuations are scored from a copy of the end-of-prompt states, and after an
-out-of-memory chunk the prompt starts again from the latest snapshot it holds (the states a
-failed forward left are unknown).
+Linear-attention layers (Qwen3.5's Gated DeltaNet) keep a recurrent state, and LFM3's short
+convolutions their last inputs, that cannot be cut back to an earlier token. For such hybrid
+models the prefill ends a chunk exactly where a later prompt will diverge from this one
+(`snapshot_at`, known from the run order: `snapshot_points`) and keeps a copy of the states
+there; that prompt restores them and crops only the full-attention layers. Continuations are
+scored from a copy of the end-of-prompt states, and after an out-of-memory chunk the prompt
+starts again from the latest snapshot it holds (the states a failed forward left are unknown).
 
 Sliding-window layers (Qwen2's use_sliding_window, CohereCompass) drop the keys that slide out of
 the window, so no prefix can be kept: such a model runs with `--no-prefix-reuse` only
@@ -85,8 +85,11 @@ class LayerStates:
             layer.__dict__.update(copy.deepcopy(state))
 
 
-LAYER_KINDS = {"full_attention", "linear_attention", "sliding_attention"}
-"""The text-model layer types niah runs (config.layer_types)."""
+LAYER_KINDS = {"full_attention", "linear_attention", "sliding_attention", "conv"}
+"""The text-model layer types niah runs (config.layer_types); "conv" is LFM3's short convolution,
+whose cache layer keeps a conv state as linear attention does."""
+STATE_KINDS = {"linear_attention", "conv"}
+"""Layer types whose cache is a state, not keys per token: snapshotted where prompts diverge."""
 
 
 def attention_kinds(text_config) -> set[str]:
@@ -165,7 +168,7 @@ class PromptRunner:
         self.last_positions: torch.Tensor | None = None
         self.snapshots: dict[int, LayerStates] = {}  # hybrid models: tokens → states where later prompts diverge
         kinds = attention_kinds(model.config.get_text_config())
-        self.hybrid = "linear_attention" in kinds  # linear-attention layers: their states come from snapshots
+        self.hybrid = bool(STATE_KINDS & kinds)  # linear-attention and conv layers: their states come from snapshots
         # layers that cannot be cut back (linear attention, sliding windows) come back from copies (LayerStates)
         self.copies_layers = self.hybrid or "sliding_attention" in kinds
         self.cache_name = cache_argument(model.model.language_model)

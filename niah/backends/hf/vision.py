@@ -173,9 +173,9 @@ def _encode_channels_last(model, frames: list[np.ndarray], settings: PixelSettin
 
 def _encode_video_features(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
                            ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
-    """Ovis2.5: every frame's patches, a (1, h, w) grid each, through the model's own
-    get_video_features (vision tower, then its visual tokenizer and embedding table), one video per
-    frame so its output splits by frame."""
+    """Ovis2.5, LFM3-VL: every frame's patches, a (1, h, w) grid each, through the model's own
+    get_video_features (vision tower, then Ovis's visual tokenizer and embedding table or LFM3-VL's
+    projector), one video per frame so its output splits by frame."""
     patches, grids = zip(*(patchify(f, settings) for f in frames), strict=True)
     param = next(model.model.vision_tower.parameters())
     out = model.model.get_video_features(pixel_values_videos=torch.cat(patches).to(param.device, param.dtype),

@@ -47,6 +47,7 @@ PROCESSORS = {
     "llava_onevision1_5": "transformers.models.exaone4_5.processing_exaone4_5:Exaone4_5_Processor",  # auto mapping
     "cohere_compass": "transformers.models.cohere_compass.processing_cohere_compass:CohereCompassProcessor",
     "ovis2_5": "transformers.models.ovis2_5.processing_ovis2_5:Ovis2_5Processor",
+    "lfm3_vl": "transformers.models.lfm3_vl.processing_lfm3_vl:Lfm3VlProcessor",
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),

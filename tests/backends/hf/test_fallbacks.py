@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from niah.backends.hf.rotary import rope_settings
+from niah.backends.hf.rotary import layer_rope_settings, rope_settings
 from niah.cli import main
 from niah.errors import NiahError
 
@@ -25,19 +25,29 @@ def test_rope_theta_is_read_never_guessed():
         rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters={"rope_type": "default"})))
 
 
-def test_rope_parameters_by_layer_type_are_read_where_every_rotating_type_agrees():
-    """CohereCompass keys rope_parameters by layer type, None for its NoPE global layers."""
-    text = dict(hidden_size=64, num_attention_heads=4, head_dim=16, layer_types=["sliding_attention", "full_attention"])
+def test_rope_parameters_by_layer_type_are_read_per_type():
+    """CohereCompass keys rope_parameters by layer type, None for its NoPE global layers; LFM3 gives
+    its two attention layer types different θ, and its global ones transformers' 'proportional'
+    type (the whole head's frequency ladder, half of its pairs rotating)."""
+    text = dict(hidden_size=64, num_attention_heads=4, head_dim=16,
+                layer_types=["conv", "sliding_attention", "full_attention"])  # fmt: skip
     sliding = {"rope_type": "default", "rope_theta": 5e4, "mrope_section": [2, 3, 3]}
     nope_global = {"sliding_attention": sliding, "full_attention": None}
     assert rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=nope_global))) == (
-        16, 5e4, [2, 3, 3])
-    differing = {"sliding_attention": sliding, "full_attention": dict(sliding, rope_theta=1e6)}
-    with pytest.raises(NiahError, match="different rope_parameters"):
-        rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=differing)))
+        16, 5e4, [2, 3, 3], None)
+    lfm3 = {"sliding_attention": {"rope_type": "default", "rope_theta": 1e4},
+            "full_attention": {"rope_type": "proportional", "rope_theta": 1e6, "partial_rotary_factor": 0.5}}
+    config = SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=lfm3))
+    assert layer_rope_settings(config) == {"full_attention": (16, 1e6, None, 0.5),
+                                           "sliding_attention": (16, 1e4, None, None)}  # fmt: skip
+    with pytest.raises(NiahError, match="rotates its layer types full_attention, sliding_attention differently"):
+        rope_settings(config)
     with pytest.raises(NiahError, match="with no rope_parameters"):
         rope_settings(SimpleNamespace(text_config=SimpleNamespace(
             **text, rope_parameters={"sliding_attention": None, "full_attention": None})))
+    with pytest.raises(NiahError, match="rope_type 'llama3' of this checkpoint is not supported"):
+        rope_settings(SimpleNamespace(text_config=SimpleNamespace(
+            **text, rope_parameters={"sliding_attention": {"rope_type": "llama3", "rope_theta": 1e4}})))
 
 
 def test_a_tokenizer_without_a_chat_template_is_refused(tiny_checkpoints, short_dataset, tmp_path):
