@@ -59,15 +59,6 @@ ROPE_TYPES = ("default", "proportional")
 """The rope types niah reproduces (transformers' modeling_rope_utils names)."""
 
 
-def rope_settings(config) -> RopeSettings:
-    """The rotary settings every rotating layer of a model config shares, or a NiahError where its
-    layer types rotate differently (`layer_rope_settings` has them per type)."""
-    settings = layer_rope_settings(config)
-    if not _shared(settings):
-        raise NiahError(f"this checkpoint rotates its layer types {', '.join(map(str, settings))} differently")
-    return next(iter(settings.values()))
-
-
 def layer_rope_settings(config) -> dict[str | None, RopeSettings]:
     """Rotating layer type → its `RopeSettings`, where the text config keys rope_parameters by layer
     type (CohereCompass: its sliding-window layers' own, None for its global NoPE layers; LFM3: θ 1e4
@@ -84,12 +75,6 @@ def layer_rope_settings(config) -> dict[str | None, RopeSettings]:
         raise NiahError("this checkpoint rotates its layer types with no rope_parameters: niah has no rotary to "
                         "reproduce")  # fmt: skip
     return {t: _settings(tc, p) for t, p in rotating.items()}
-
-
-def _shared(settings: dict[str | None, RopeSettings]) -> bool:
-    """Whether every layer type rotates alike."""
-    first = next(iter(settings.values()))
-    return all(s == first for s in settings.values())
 
 
 def _settings(tc, params: dict) -> RopeSettings:
@@ -154,10 +139,11 @@ class VariantRotary(nn.Module):
     def _settings_of(self, layer_type: str | None) -> RopeSettings:
         if layer_type in self.settings:
             return self.settings[layer_type]
-        if not _shared(self.settings):
+        first = next(iter(self.settings.values()))
+        if any(s != first for s in self.settings.values()):
             raise NiahError(f"the text model asked for the rotary of layer type {layer_type!r}, which its config "
                             "does not rotate: niah cannot tell which of its layer types' settings to use")  # fmt: skip
-        return next(iter(self.settings.values()))
+        return first
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor, layer_type: str | None = None

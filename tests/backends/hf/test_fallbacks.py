@@ -8,21 +8,25 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
+import torch
 from click.testing import CliRunner
 
-from niah.backends.hf.rotary import layer_rope_settings, rope_settings
+from niah.backends.hf.rotary import layer_rope_settings
 from niah.cli import main
 from niah.errors import NiahError
+
+from .conftest import FAMILIES
 
 
 def test_rope_theta_is_read_never_guessed():
     text = dict(hidden_size=64, num_attention_heads=4, head_dim=16)
     given = SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters={"rope_theta": 5e6}))
-    assert rope_settings(given)[1] == 5e6
+    assert layer_rope_settings(given)[None].theta == 5e6
     legacy = SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=None, rope_theta=1e6))
-    assert rope_settings(legacy)[1] == 1e6
+    assert layer_rope_settings(legacy)[None].theta == 1e6
     with pytest.raises(NiahError, match="gives no rope_theta"):
-        rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters={"rope_type": "default"})))
+        layer_rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text,
+                                                                        rope_parameters={"rope_type": "default"})))
 
 
 def test_rope_parameters_by_layer_type_are_read_per_type():
@@ -33,20 +37,18 @@ def test_rope_parameters_by_layer_type_are_read_per_type():
                 layer_types=["conv", "sliding_attention", "full_attention"])  # fmt: skip
     sliding = {"rope_type": "default", "rope_theta": 5e4, "mrope_section": [2, 3, 3]}
     nope_global = {"sliding_attention": sliding, "full_attention": None}
-    assert rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=nope_global))) == (
-        16, 5e4, [2, 3, 3], None)
+    assert layer_rope_settings(SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=nope_global))) == {
+        "sliding_attention": (16, 5e4, [2, 3, 3], None)}
     lfm3 = {"sliding_attention": {"rope_type": "default", "rope_theta": 1e4},
             "full_attention": {"rope_type": "proportional", "rope_theta": 1e6, "partial_rotary_factor": 0.5}}
     config = SimpleNamespace(text_config=SimpleNamespace(**text, rope_parameters=lfm3))
     assert layer_rope_settings(config) == {"full_attention": (16, 1e6, None, 0.5),
                                            "sliding_attention": (16, 1e4, None, None)}  # fmt: skip
-    with pytest.raises(NiahError, match="rotates its layer types full_attention, sliding_attention differently"):
-        rope_settings(config)
     with pytest.raises(NiahError, match="with no rope_parameters"):
-        rope_settings(SimpleNamespace(text_config=SimpleNamespace(
+        layer_rope_settings(SimpleNamespace(text_config=SimpleNamespace(
             **text, rope_parameters={"sliding_attention": None, "full_attention": None})))
     with pytest.raises(NiahError, match="rope_type 'llama3' of this checkpoint is not supported"):
-        rope_settings(SimpleNamespace(text_config=SimpleNamespace(
+        layer_rope_settings(SimpleNamespace(text_config=SimpleNamespace(
             **text, rope_parameters={"sliding_attention": {"rope_type": "llama3", "rope_theta": 1e4}})))
 
 
@@ -179,3 +181,25 @@ def test_ovis_boundary_tokens_are_the_checkpoints_own_and_a_missing_one_is_refus
         checkpoint_markup(VIDEO_MARKUPS["ovis"], tok, SimpleNamespace(video_start_token_id=renamed[0],
                                                                       video_end_token_id=99999), "hf:x")  # fmt: skip
     assert checkpoint_markup(VIDEO_MARKUPS["qwen"], tok, config) is VIDEO_MARKUPS["qwen"]  # names its own tokens
+
+
+@pytest.mark.skipif("lfm3_vl" not in FAMILIES, reason="LFM3-VL needs transformers >= 5.25")
+def test_rotary_per_layer_type_and_a_type_it_cannot_tell():
+    """LFM3's text model asks per layer type: the sliding layers' table at θ 1e4 turns every pair;
+    the global layers' 'proportional' table turns only the first half of the pairs (cos 1, sin 0
+    beyond). A model asking without a type, where the types differ, is refused, never guessed."""
+    from niah.backends.hf.rotary import VariantRotary
+    from niah.backends.hf.tiny import tiny_config
+    from niah.rope import resolve_variant
+
+    rotary = VariantRotary(resolve_variant("vanilla"), tiny_config("lfm3_vl"))
+    assert rotary.layer_types == ["full_attention", "sliding_attention"]
+    x, positions = torch.zeros(1, 5, 8), torch.arange(5)[None, None].expand(3, 1, 5)
+    cos, sin = rotary(x, positions, "full_attention")  # (1, 5, 16): pairs i and i + 8
+    assert torch.equal(cos[..., 4:8], torch.ones(1, 5, 4)) and torch.equal(sin[..., 12:], torch.zeros(1, 5, 4))
+    assert not torch.equal(sin[0, 1:, :4], torch.zeros(4, 4))
+    sliding_cos, sliding_sin = rotary(x, positions, "sliding_attention")
+    assert not torch.equal(sliding_sin[0, 1:, 4:8], torch.zeros(4, 4))  # every pair turns there
+    assert not torch.allclose(sliding_cos[..., :4], cos[..., :4])  # θ 1e4 against 1e6 (pair 0 alike)
+    with pytest.raises(NiahError, match="cannot tell which of its layer types"):
+        rotary(x, positions)
