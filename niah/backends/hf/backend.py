@@ -170,8 +170,8 @@ class HFBackend(Backend):
         if self.video_layout == "timestamped" and native_layout != "timestamped":
             raise NiahError(f"--video-layout timestamped is the per-frame prompt of Qwen3-VL, GLM and InternVL; "
                             f"{self.ck.family.title} takes its video as one contiguous run")  # fmt: skip
-        one_d = any(s.section is None for s in rotary.layer_rope_settings(self.ck.config).values())
-        if attn_implementation == "flash_attention_2" and one_d:
+        if attn_implementation == "flash_attention_2" and any(
+                s.section is None for s in rotary.layer_rope_settings(self.ck.config).values()):
             raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 "
                             "reads to find packed sequences; niah gives it three rows (t, h, w), never checked there: "
                             "use --attn-implementation sdpa (the default: the flash kernel on CUDA)")  # fmt: skip

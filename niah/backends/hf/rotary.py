@@ -34,6 +34,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from niah.backends.hf.runner import STATE_KINDS
 from niah.errors import NiahError
 from niah.rope import RopeVariant
 from niah.rope.modifiers import parse_modifier
@@ -98,18 +99,14 @@ def _settings(tc, params: dict) -> RopeSettings:
     return RopeSettings(dims, float(theta), params.get("mrope_section"))
 
 
-UNROTATED_KINDS = ("linear_attention", "conv")
-"""Layer types without attention to rotate: Qwen3.5's Gated DeltaNet, LFM3's short convolutions."""
-
-
 def rotating_layers(tc, nope_global_layers: bool = False) -> list[int]:
     """The decoder layers of text config `tc` whose attention the model rotates: not linear
-    attention or convolution (`UNROTATED_KINDS`), not a layer type whose rope_parameters are None
-    (CohereCompass's global layers), and not the full-attention layers where `nope_global_layers`
-    (the family's, EXAONE-4) and the config sets a sliding window."""
+    attention or convolution (runner.STATE_KINDS: no attention to rotate), not a layer type whose
+    rope_parameters are None (CohereCompass's global layers), and not the full-attention layers
+    where `nope_global_layers` (the family's, EXAONE-4) and the config sets a sliding window."""
     kinds = getattr(tc, "layer_types", None) or ["full_attention"] * tc.num_hidden_layers
     params = getattr(tc, "rope_parameters", None) or {}
-    unrotated = set(UNROTATED_KINDS) | {t for t in set(kinds) & set(params) if params[t] is None}
+    unrotated = set(STATE_KINDS) | {t for t in set(kinds) & set(params) if params[t] is None}
     if nope_global_layers and getattr(tc, "sliding_window", None):
         unrotated.add("full_attention")
     return [i for i, kind in enumerate(kinds) if kind not in unrotated]
@@ -135,12 +132,17 @@ class VariantRotary(nn.Module):
         self.nope: set[int] = set()  # decoder layers that rotate nothing (+nope)
         if variant.by_layer:
             self.nope = {i for i, rotates in enumerate(variant.layer_rotation(self.layers)) if not rotates}
+        # per layer type, formed once: 'proportional' turns only the highest-frequency pairs of the head
+        self.type_variants = {t: variant if s.proportion is None else
+                              replace(variant, modifiers=(*variant.modifiers, parse_modifier(f"p={s.proportion}")))
+                              for t, s in self.settings.items()}  # fmt: skip
 
-    def _settings_of(self, layer_type: str | None) -> RopeSettings:
+    def _type_of(self, layer_type: str | None) -> str | None:
+        """The key of `settings` a layer type the model asks for rotates by."""
         if layer_type in self.settings:
-            return self.settings[layer_type]
-        first = next(iter(self.settings.values()))
-        if any(s != first for s in self.settings.values()):
+            return layer_type
+        first = next(iter(self.settings))
+        if any(s != self.settings[first] for s in self.settings.values()):
             raise NiahError(f"the text model asked for the rotary of layer type {layer_type!r}, which its config "
                             "does not rotate: niah cannot tell which of its layer types' settings to use")  # fmt: skip
         return first
@@ -149,11 +151,9 @@ class VariantRotary(nn.Module):
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor, layer_type: str | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         position_ids = position_ids.expand(3, -1, -1)
-        dims, theta, section, proportion = self._settings_of(layer_type)
-        variant = self.variant
-        if proportion is not None:  # 'proportional': only the highest-frequency pairs of the head rotate
-            variant = replace(variant, modifiers=(*variant.modifiers, parse_modifier(f"p={proportion}")))
-        cos, sin = variant.rotary_tables(position_ids, dims, theta, section)
+        key = self._type_of(layer_type)
+        dims, theta, section, _ = self.settings[key]
+        cos, sin = self.type_variants[key].rotary_tables(position_ids, dims, theta, section)
         return self.layout.arrange(cos).to(x.dtype), self.layout.arrange(sin).to(x.dtype)
 
 

@@ -89,7 +89,8 @@ LAYER_KINDS = {"full_attention", "linear_attention", "sliding_attention", "conv"
 """The text-model layer types niah runs (config.layer_types); "conv" is LFM3's short convolution,
 whose cache layer keeps a conv state as linear attention does."""
 STATE_KINDS = {"linear_attention", "conv"}
-"""Layer types whose cache is a state, not keys per token: snapshotted where prompts diverge."""
+"""Layer types with no attention (Qwen3.5's Gated DeltaNet, LFM3's short convolutions): their cache
+is a state, not keys per token, snapshotted where prompts diverge; they rotate nothing."""
 
 
 def attention_kinds(text_config) -> set[str]:
