@@ -73,7 +73,9 @@ def _share(factor: float | None) -> str:
 def attention(family: str) -> str:
     text = text_defaults(family)
     kinds = getattr(text, "layer_types", None) or ["full_attention"]
-    share = kinds.count("full_attention") / len(kinds)
+    share = (kinds.count("full_attention") + kinds.count("indexed_attention")) / len(kinds)
+    if "indexed_attention" in kinds:  # Qwen4-Exp
+        return f"hybrid: {share:.0%} full behind a learned sparse indexer, the rest linear (Gated DeltaNet)"
     if "conv" in kinds:  # LFM3
         sliding = kinds.count("sliding_attention") / len(kinds)
         return (f"hybrid: {share:.0%} full, {sliding:.0%} a {text.sliding_window:,}-token sliding window, the rest "

@@ -38,7 +38,7 @@ from niah.model_families import MODEL_FAMILIES  # noqa: E402
 
 OUT = ROOT / "docs" / "data" / "longva_prompts.json"
 TEMPLATES = ROOT / "tests" / "fixtures" / "chat_templates"
-TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5", "cosmos3_omni": "qwen3_vl"}
+TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5", "cosmos3_omni": "qwen3_vl", "qwen4_exp": "qwen3_5"}
 """Families that take another's published template (as tests/backends/hf/conftest.py's TEMPLATE_OF says why)."""
 QWEN_PATTERN = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
                 r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")

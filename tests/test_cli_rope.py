@@ -35,7 +35,7 @@ def test_list_is_drawn_from_the_registry():
         assert any(n.split(" as ")[0] == family.name for n in by_name[family.native_variant.split(":")[0]]["native_in"])
     assert by_name["videorope"]["native_in"] == ["ernie4_5_vl_moe as videorope:delta=1,layout=mrope,alloc=low"]
     qwen3_layout = ["qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "cosmos3_omni", "cosmos3_edge",
-                    "cohere_compass"]  # the 2026 families that took Qwen3-VL's interleaving
+                    "cohere_compass", "qwen4_exp"]  # the 2026 families that took Qwen3-VL's interleaving
     assert by_name["mrope-interleaved"]["native_in"] == qwen3_layout
     assert f"mrope-interleaved ({', '.join(qwen3_layout)})" in out
     assert {"exaone4_5", "llava_onevision1_5", "internvl"} <= set(by_name["vanilla"]["native_in"])

@@ -67,6 +67,12 @@ class Family:
     resample: int = 3  # its processor class's resize filter, PIL's code (3 bicubic, 2 bilinear), if its file is silent
     # model → {token id: (hidden,) vector its forward embeds in place of that token} (Ovis2.5's indicators)
     replaced_embeddings: Callable[[Any], Mapping[int, Any]] | None = field(default=None, compare=False, repr=False)
+    # the text model's argument that takes the token ids beside inputs_embeds (Qwen4-Exp's per-layer
+    # n-gram embeddings: "ple_input_ids"); a frame's tokens are its video pad there, as in input_ids
+    ids_argument: str = ""
+    # its layers read the attention mask themselves (Qwen4-Exp's sparse indexer): it runs on
+    # transformers' own sdpa, never niah's mask-free chunked kernel
+    masked_attention: bool = False
 
 
 TINY_TEXT = dict(

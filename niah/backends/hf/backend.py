@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from niah.backends.hf.checkpoint import (
     resolve_dtype,
     weights_identity,
 )
+from niah.backends.hf.indexer import IndexerProbe
 from niah.backends.hf.pixels import draw_time, target_size, tokens_per_frame
 from niah.backends.hf.prompt import (
     Segment,
@@ -95,10 +97,11 @@ BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
 
 
 def full_attention_layers(text_config) -> int:
-    """Layers that keep keys and values: all but Qwen3.5's linear-attention ones (their state does
-    not grow with the prompt)."""
+    """Layers that keep every token's keys and values: full attention, with or without a sparse
+    indexer (Qwen4-Exp's), not Qwen3.5's linear-attention ones (their state does not grow with the
+    prompt) or sliding windows."""
     kinds = getattr(text_config, "layer_types", None) or ["full_attention"] * text_config.num_hidden_layers
-    return sum(k == "full_attention" for k in kinds)
+    return sum(k in ("full_attention", "indexed_attention") for k in kinds)
 
 
 def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
@@ -170,6 +173,11 @@ class HFBackend(Backend):
         if self.video_layout == "timestamped" and native_layout != "timestamped":
             raise NiahError(f"--video-layout timestamped is the per-frame prompt of Qwen3-VL, GLM and InternVL; "
                             f"{self.ck.family.title} takes its video as one contiguous run")  # fmt: skip
+        if self.ck.family.masked_attention:  # its layers read the mask niah's chunked kernel never builds
+            if attn_implementation == "flash_attention_2":
+                raise NiahError(f"{self.ck.family.title}'s sparse indexer reads the attention mask, which "
+                                "flash_attention_2 does not build: use --attn-implementation sdpa")  # fmt: skip
+            attn_implementation = "sdpa-stock" if attn_implementation == "sdpa" else attn_implementation
         if attn_implementation == "flash_attention_2" and any(
                 s.section is None for s in rotary.layer_rope_settings(self.ck.config).values()):
             raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 "
@@ -194,6 +202,7 @@ class HFBackend(Backend):
         self.cache_dir = cache_dir
         self.model = None
         self.runner: PromptRunner | None = None
+        self.indexer: IndexerProbe | None = None  # set with the model
         self.replaced: dict[int, torch.Tensor] = {}  # token id → the vector embedded in its place (Ovis2.5)
         self._variant_spec: str | None = None  # the variant the runner's cache was built under
         tps = getattr(self.ck.config.vision_config, "tokens_per_second", None)
@@ -308,7 +317,8 @@ class HFBackend(Backend):
         if self.model is None:
             torch.manual_seed(self.seed)
             self.model = load_model(self.ck, **self.options)
-            self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse)
+            self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse, self.ck.family.ids_argument)
+            self.indexer = IndexerProbe(self.model.model.language_model)  # Qwen4-Exp: what its indexers select
             replaced = self.ck.family.replaced_embeddings
             self.replaced = {t: v.detach() for t, v in replaced(self.model).items()} if replaced else {}  # once
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
@@ -346,7 +356,7 @@ class HFBackend(Backend):
         """Turn prefix reuse on or off, keeping the loaded model; the KV cache starts empty."""
         self.reuse = reuse
         if self.model is not None:
-            self.runner = PromptRunner(self.model, self.chunk_tokens, reuse)
+            self.runner = PromptRunner(self.model, self.chunk_tokens, reuse, self.ck.family.ids_argument)
             self._variant_spec = None
 
     def _encode_frames(self, dataset: Dataset, samples: Sequence[Sample]) -> int:
@@ -405,6 +415,12 @@ class HFBackend(Backend):
         routes = self.ck.family.routes_by_modality
         config = self.ck.config
         markers = {getattr(config, name, None) for name in ("video_start_token_id", "video_end_token_id")}
+        ids_argument = self.ck.family.ids_argument
+        frame_id = getattr(config, "video_token_id", None)  # a frame's tokens stand on the video pad in input_ids
+
+        def token_ids(seg: Segment, lo: int, hi: int) -> list[int]:
+            text = seg.frame is None and seg.vector is None
+            return list(seg.ids[lo:hi]) if text else [frame_id] * (hi - lo)
 
         def token_types(seg: Segment, lo: int, hi: int) -> torch.Tensor:
             """2 for video tokens and the video's start/end markers (ERNIE's vision experts), else 0."""
@@ -413,13 +429,15 @@ class HFBackend(Backend):
             return torch.tensor([2 if i in markers else 0 for i in seg.ids[lo:hi]] if seg.vector is None else [0])
 
         def embed(start: int, stop: int) -> tuple[torch.Tensor, dict[str, Any]]:
-            parts, mask, deeps, types = [], [], [], []
+            parts, mask, deeps, types, prompt_ids = [], [], [], [], []
             for seg, off in zip(segments, offsets, strict=True):
                 a, b = max(start, off), min(stop, off + seg.n)
                 if a >= b:
                     continue
                 if routes:
                     types.append(token_types(seg, a - off, b - off))
+                if ids_argument:
+                    prompt_ids += token_ids(seg, a - off, b - off)
                 if seg.vector is not None:  # a learned vector of the model, e.g. LLaVA-OneVision's image_newline
                     parts.append(getattr(self.model.model, seg.vector)[None].to(device, dtype))
                     mask.append(torch.zeros(1, dtype=torch.bool))
@@ -445,12 +463,18 @@ class HFBackend(Backend):
                           "deepstack_visual_embeds": list(torch.cat(deeps, dim=1).to(device, dtype))}  # fmt: skip
             if routes:  # ERNIE-4.5-VL: video tokens and the video's start/end markers go to the vision experts
                 kwargs["moe_mm_token_type_ids"] = torch.cat(types)[None].to(device)
+            if ids_argument:  # Qwen4-Exp's per-layer n-gram embeddings read the ids themselves
+                kwargs[ids_argument] = torch.tensor([prompt_ids], device=device)
             return embeds, kwargs
 
         return embed
 
     def record_attention(self, mode: str) -> None:
         """Attention at the answer comes from niah's own attention function (niah.backends.hf.attention)."""
+        if self.ck.family.masked_attention:
+            raise NiahError(f"--attention is recorded by niah's chunked sdpa attention; {self.ck.family.title}'s "
+                            "sparse indexer reads the attention mask, so it runs on transformers' own sdpa, which "
+                            "records nothing: drop --attention")  # fmt: skip
         if self.options["attn_implementation"] != "sdpa":
             raise NiahError(f"--attention is recorded by niah's sdpa attention; --attn-implementation "
                             f"{self.options['attn_implementation']} has none: drop --attn-implementation")  # fmt: skip
@@ -472,9 +496,20 @@ class HFBackend(Backend):
         if self._variant_spec != sample.variant.spec:
             self.runner.reset()  # positions and rotation differ: nothing cached is reusable
             self._variant_spec = sample.variant.spec
-        logits = self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments), snapshot_at,
-                                     recorder)  # fmt: skip
+        with self.indexer.watching() if self.indexer else nullcontext():
+            logits = self.runner.prefill(segments, positions.to(torch.float64), self._embedder(segments), snapshot_at,
+                                         recorder)  # fmt: skip
         return logits, segments
+
+    def indexer_needle(self, dataset: Dataset, sample: Sample, segments: list[Segment]) -> dict[str, float]:
+        """After `logits`: indexed layer → the share of the needle frames' tokens its sparse indexer
+        selected for the answer position (niah.backends.hf.indexer)."""
+        token_frame, frames = token_frames([(s.n, s.frame is not None) for s in segments])
+        refs = sample.frames(dataset)
+        if frames != len(refs):
+            raise ValueError(f"{frames} frame runs in the prompt for a sample of {len(refs)} frames")
+        needles = [i for i, ref in enumerate(refs) if ref.kind == "needle"]
+        return {str(layer): round(share, 6) for layer, share in self.indexer.needle_share(token_frame, needles).items()}
 
     @staticmethod
     def recorder_for(segments: list[Segment]) -> Recorder:
@@ -524,6 +559,8 @@ class HFBackend(Backend):
             try:
                 first, segments = self.logits(dataset, sample, points, recorder, segments)
                 outcomes, scores = self._outcomes(sample, first, segments)
+                if self.indexer:
+                    scores["indexer_needle"] = self.indexer_needle(dataset, sample, segments)
             except SampleFailed as err:
                 error = str(err)
             except OOM_ERRORS:  # scoring, embedding, anything of this sample: it fails, the sweep goes on

@@ -54,6 +54,11 @@ def _uncroppable(layer) -> bool:
     return _recurrent(layer) or hasattr(layer, "sliding_window")
 
 
+CROPPABLE_LAYERS = {"DynamicLayer", "DynamicIndexedLayer"}
+"""Cache layers that `crop` cuts back exactly: plain keys and values, and a sparse indexer's layer
+(Qwen4-Exp: its crop cuts the indexer keys and the position history it keeps with them)."""
+
+
 def _truncate(cache, length: int) -> None:
     """Keep the first `length` tokens of every full-attention layer, each through its own `crop`
     (layers may differ in length after an interrupted chunk, so one cache-wide count would cut them
@@ -63,7 +68,7 @@ def _truncate(cache, length: int) -> None:
     for layer in cache.layers:
         if _uncroppable(layer):
             continue
-        if type(layer).__name__ != "DynamicLayer":
+        if type(layer).__name__ not in CROPPABLE_LAYERS:
             raise SampleFailed(f"cannot crop a {type(layer).__name__} of the KV cache")
         current = layer.get_seq_length() if getattr(layer, "keys", None) is not None else 0
         if current > length:
@@ -85,9 +90,10 @@ class LayerStates:
             layer.__dict__.update(copy.deepcopy(state))
 
 
-LAYER_KINDS = {"full_attention", "linear_attention", "sliding_attention", "conv"}
+LAYER_KINDS = {"full_attention", "linear_attention", "sliding_attention", "conv", "indexed_attention"}
 """The text-model layer types niah runs (config.layer_types); "conv" is LFM3's short convolution,
-whose cache layer keeps a conv state as linear attention does."""
+whose cache layer keeps a conv state as linear attention does; "indexed_attention" is full
+attention restricted per query by a sparse indexer (Qwen4-Exp), whose cache crops exactly."""
 STATE_KINDS = {"linear_attention", "conv"}
 """Layer types with no attention (Qwen3.5's Gated DeltaNet, LFM3's short convolutions): their cache
 is a state, not keys per token, snapshotted where prompts diverge; they rotate nothing."""
@@ -158,8 +164,9 @@ def cache_argument(language_model) -> str:
 class PromptRunner:
     """Prefill with prefix reuse over a sequence of prompts; counts the tokens it computes."""
 
-    def __init__(self, model, chunk_tokens: int = 8192, reuse: bool = True):
+    def __init__(self, model, chunk_tokens: int = 8192, reuse: bool = True, ids_argument: str = ""):
         self.model = model
+        self.ids_argument = ids_argument  # the text model's argument for token ids beside the embeddings (Family)
         self.chunk_tokens = chunk_tokens
         self.reuse = reuse
         self.cache = None
@@ -276,10 +283,12 @@ class PromptRunner:
         prompt's last position + 1 + `offset`."""
         lm = self.model.model.language_model
         device = self.last_positions.device
-        embeds = lm.embed_tokens(torch.tensor([list(tokens)], device=device))
+        ids = torch.tensor([list(tokens)], device=device)
         steps = torch.arange(1 + offset, 1 + offset + len(tokens), device=device)
         positions = (self.last_positions[:, None] + steps)[:, None, :]
-        out = lm(inputs_embeds=embeds, position_ids=positions, use_cache=True, **{self.cache_name: self.cache})
+        extra = {self.ids_argument: ids} if self.ids_argument else {}
+        out = lm(inputs_embeds=lm.embed_tokens(ids), position_ids=positions, use_cache=True,
+                 **{self.cache_name: self.cache}, **extra)  # fmt: skip
         return self.model.lm_head(out.last_hidden_state)[0].float()
 
     def _continuing(self) -> Callable[[], None]:

@@ -31,10 +31,12 @@ CHAT_TEMPLATES = Path(__file__).parents[2] / "fixtures" / "chat_templates"
 """The published Qwen chat templates, one <family>.jinja each (provenance in PROVENANCE.md there)."""
 
 
-TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5", "cosmos3_omni": "qwen3_vl"}
+TEMPLATE_OF = {"qwen3_vl_moe": "qwen3_vl", "qwen3_5_moe": "qwen3_5", "cosmos3_omni": "qwen3_vl",
+               "qwen4_exp": "qwen3_5"}  # fmt: skip
 """Families whose published checkpoints share another family's template (Qwen3-VL-30B-A3B and
--235B-A22B ship Qwen3-VL's; Qwen3.5's MoE checkpoints Qwen3.5's). Cosmos3-Omni's own template was
-not reachable here: Qwen3-VL's, whose architecture and processors it takes, stands in."""
+-235B-A22B ship Qwen3-VL's; Qwen3.5's MoE checkpoints Qwen3.5's). Cosmos3-Omni's and Qwen4-Exp's own
+templates were not reachable here: Qwen3-VL's and Qwen3.5's, whose architectures and processors
+they take, stand in."""
 
 
 def refuses_reuse(family: str) -> bool:

@@ -48,6 +48,7 @@ PROCESSORS = {
     "cohere_compass": "transformers.models.cohere_compass.processing_cohere_compass:CohereCompassProcessor",
     "ovis2_5": "transformers.models.ovis2_5.processing_ovis2_5:Ovis2_5Processor",
     "lfm3_vl": "transformers.models.lfm3_vl.processing_lfm3_vl:Lfm3VlProcessor",
+    "qwen4_exp": "transformers.models.qwen3_vl.processing_qwen3_vl:Qwen3VLProcessor",  # transformers' auto mapping
 }
 TOKENS = {  # the processors' placeholder tokens: image, video, vision start, vision end
     "qwen": ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>"),
