@@ -61,6 +61,9 @@ def rotation(family: str) -> str:
         return "; ".join(f"{t.split('_')[0]} layers: {_share(p.get('partial_rotary_factor'))}"
                          + (" (proportional)" if p.get("rope_type") == "proportional" else "")
                          for t, p in sorted(by_type.items()))  # fmt: skip
+    if getattr(text, "qk_rope_head_dim", None):  # MLA: a rotated slice of each query and key head
+        return (f"{text.qk_rope_head_dim} of each {text.qk_nope_head_dim + text.qk_rope_head_dim}-dim query/key "
+                "head (MLA), adjacent dims paired")  # fmt: skip
     factor = (text.rope_parameters or {}).get("partial_rotary_factor", getattr(text, "partial_rotary_factor", 1.0))
     factor = PUBLISHED_PARTIAL.get(family, factor)
     return _share(factor) + (", adjacent dims paired" if MODEL_FAMILIES[family].pair_layout == "adjacent" else "")
@@ -74,8 +77,11 @@ def attention(family: str) -> str:
     text = text_defaults(family)
     kinds = getattr(text, "layer_types", None) or ["full_attention"]
     share = (kinds.count("full_attention") + kinds.count("indexed_attention")) / len(kinds)
-    if "indexed_attention" in kinds:  # Qwen4-Exp
+    if "indexed_attention" in kinds and "linear_attention" in kinds:  # Qwen4-Exp
         return f"hybrid: {share:.0%} full behind a learned sparse indexer, the rest linear (Gated DeltaNet)"
+    if "indexed_attention" in kinds:  # HY-V4-VL
+        return (f"full (MLA), each query's keys chosen by a sparse indexer (top {text.index_topk:,}), "
+                "learned attention sinks")  # fmt: skip
     if "conv" in kinds:  # LFM3
         sliding = kinds.count("sliding_attention") / len(kinds)
         return (f"hybrid: {share:.0%} full, {sliding:.0%} a {text.sliding_window:,}-token sliding window, the rest "
@@ -107,6 +113,7 @@ def table() -> str:
         video = markup.summary if family.frame_runs else "one run"
         video += f", then the learned {markup.trailer} vector" if markup.trailer else ""
         video += ", each frame's time drawn into its pixels" if family.timed_frames else ""
+        video += ", each merged row ending with a learned newline token" if family.row_newline else ""
         rows.append(f"| {family.title} | `{family.model_class}` | `{family.native_variant}` | {rotation(name)} | "
                     f"{attention(name)} | {video} | {h}×{w} = {h * w} | {LONGVA_LONGEST * h * w:,} |")
     return "\n".join(rows)

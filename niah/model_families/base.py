@@ -70,9 +70,16 @@ class Family:
     # the text model's argument that takes the token ids beside inputs_embeds (Qwen4-Exp's per-layer
     # n-gram embeddings: "ple_input_ids"); a frame's tokens are its video pad there, as in input_ids
     ids_argument: str = ""
-    # its layers read the attention mask themselves (Qwen4-Exp's sparse indexer): it runs on
-    # transformers' own sdpa, never niah's mask-free chunked kernel
-    masked_attention: bool = False
+    # the attention its text model must run on, where niah's mask-free chunked sdpa cannot serve it
+    # ("sdpa-stock": Qwen4-Exp's indexer reads the mask; "eager": HY-V4-VL's attention sinks), and why
+    text_attention: str = ""
+    why_text_attention: str = ""
+    # how its processor sizes frames: "smart" (Qwen2-VL's smart_resize) or "hy4" (HY-V4-VL's: never
+    # scaled up, floored to the factor, a merged row of W patches costing W + 1 tokens)
+    resize: str = "smart"
+    # every merged row of a frame ends with a learned newline token inside the vision features
+    # (HY-V4-VL): a frame is H rows of W + 1 tokens, prompt and positions alike
+    row_newline: bool = False
 
 
 TINY_TEXT = dict(

@@ -43,5 +43,6 @@ def tiny_qwen4_exp(mrope_section: tuple[int, int, int], theta: float):
 FAMILIES = [
     Family("qwen4_exp", "Qwen4-Exp", "Qwen4ExpForConditionalGeneration", "mrope-interleaved", frame_runs=True,
            deepstack=False, video_pixels_per_video=True, tiny=tiny_qwen4_exp, processor_configs=PROCESSORS,
-           ids_argument="ple_input_ids", masked_attention=True),
+           ids_argument="ple_input_ids", text_attention="sdpa-stock",
+           why_text_attention="its sparse indexer reads the attention mask, which niah's chunked kernel never builds"),
 ]  # fmt: skip

@@ -23,7 +23,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     look-alikes); `degenerate` the fraction of `generate` outputs that named no option (None for
     other metrics); `*_ci` the 95 % interval [low, high], exact at the needle-clustered effective
     sample size (niah.stats). Failed samples are counted, not scored. Where records carry their
-    attention line (`niah run --attention`), a group has `attention` too (`attention_split`).
+    attention line (`niah run --attention`), a group has `attention` too (`attention_split`); where
+    a sparse indexer's choice was recorded (Qwen4-Exp, HY-V4-VL), `indexer` (`indexer_split`).
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
@@ -51,8 +52,25 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
                       for k, v in sorted(cells.items())],
             "metrics": per_metric,
             **({"attention": attention_split(seen, metric)} if (seen := [r for r in ok if "attention" in r]) else {}),
+            **({"indexer": indexer_split(indexed, metric)}
+               if (indexed := [r for r in ok if "indexer_needle" in (r.get("scores") or {})]) else {}),
         })  # fmt: skip
     return {"groups": out}
+
+
+def indexer_split(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """What a sparse indexer let the answer see, over records whose scores carry `indexer_needle`
+    (niah.backends.hf.indexer: per indexed layer, the share of the needle's tokens selected for the
+    answer position): the mean share over samples and layers, the samples whose needle no layer
+    selected at all (`unselected`: the answer could not attend to it), and of the answers wrong
+    under `metric`, how many were such indexer misses (`wrong_unselected`) — the rest were wrong
+    with the needle in view."""
+    shares = [list(r["scores"]["indexer_needle"].values()) for r in records]
+    unselected = [not any(s) for s in shares]
+    wrong = [oc.value(r, metric) == 0.0 for r in records]
+    return {"samples": len(records), "needle_share": round(sum(map(sum, shares)) / sum(map(len, shares)), 4),
+            "unselected": sum(unselected), "wrong": sum(wrong),
+            "wrong_unselected": sum(u and w for u, w in zip(unselected, wrong, strict=True))}  # fmt: skip
 
 
 def attention_split(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:

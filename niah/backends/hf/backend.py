@@ -106,12 +106,16 @@ def full_attention_layers(text_config) -> int:
 
 def kv_cache_bytes(text_config, tokens: int, dtype: str) -> int:
     """Bytes of the KV cache of `tokens` tokens: keys and values of every full-attention layer, and
-    of at most `sliding_window` tokens in each sliding-window layer (EXAONE 4.5, CohereCompass)."""
+    of at most `sliding_window` tokens in each sliding-window layer (EXAONE 4.5, CohereCompass); an
+    MLA model keeps its kv_lora_rank latent and qk_rope_head_dim rotated key a token instead."""
     _, kv = _widths(text_config)
+    per_token = 2 * kv  # keys and values
+    if getattr(text_config, "kv_lora_rank", None):  # MLA (HY-V4-VL): the compressed latent and the rotated key
+        per_token = text_config.kv_lora_rank + text_config.qk_rope_head_dim
     kinds = getattr(text_config, "layer_types", None) or []
     window = min(tokens, getattr(text_config, "sliding_window", None) or tokens)
     kept = full_attention_layers(text_config) * tokens + kinds.count("sliding_attention") * window
-    return 2 * kv * kept * BYTES[dtype]
+    return per_token * kept * BYTES[dtype]
 
 
 def count_params(ck: Checkpoint) -> int:
@@ -173,11 +177,12 @@ class HFBackend(Backend):
         if self.video_layout == "timestamped" and native_layout != "timestamped":
             raise NiahError(f"--video-layout timestamped is the per-frame prompt of Qwen3-VL, GLM and InternVL; "
                             f"{self.ck.family.title} takes its video as one contiguous run")  # fmt: skip
-        if self.ck.family.masked_attention:  # its layers read the mask niah's chunked kernel never builds
+        if needed := self.ck.family.text_attention:  # niah's chunked sdpa cannot serve its text model
             if attn_implementation == "flash_attention_2":
-                raise NiahError(f"{self.ck.family.title}'s sparse indexer reads the attention mask, which "
-                                "flash_attention_2 does not build: use --attn-implementation sdpa")  # fmt: skip
-            attn_implementation = "sdpa-stock" if attn_implementation == "sdpa" else attn_implementation
+                raise NiahError(f"{self.ck.family.title} runs on transformers' {needed} attention "
+                                f"({self.ck.family.why_text_attention}), not flash_attention_2: use "
+                                f"--attn-implementation sdpa (niah then loads it on {needed})")  # fmt: skip
+            attn_implementation = needed if attn_implementation == "sdpa" else attn_implementation
         if attn_implementation == "flash_attention_2" and any(
                 s.section is None for s in rotary.layer_rope_settings(self.ck.config).values()):
             raise NiahError(f"{self.ck.family.title}'s text model takes 1-D position ids, which flash_attention_2 "
@@ -471,10 +476,10 @@ class HFBackend(Backend):
 
     def record_attention(self, mode: str) -> None:
         """Attention at the answer comes from niah's own attention function (niah.backends.hf.attention)."""
-        if self.ck.family.masked_attention:
-            raise NiahError(f"--attention is recorded by niah's chunked sdpa attention; {self.ck.family.title}'s "
-                            "sparse indexer reads the attention mask, so it runs on transformers' own sdpa, which "
-                            "records nothing: drop --attention")  # fmt: skip
+        if needed := self.ck.family.text_attention:
+            raise NiahError(f"--attention is recorded by niah's chunked sdpa attention; {self.ck.family.title} runs on "
+                            f"transformers' {needed} attention ({self.ck.family.why_text_attention}), which records "
+                            "nothing: drop --attention")  # fmt: skip
         if self.options["attn_implementation"] != "sdpa":
             raise NiahError(f"--attention is recorded by niah's sdpa attention; --attn-implementation "
                             f"{self.options['attn_implementation']} has none: drop --attn-implementation")  # fmt: skip

@@ -47,6 +47,9 @@ class PixelSettings:
     tile_tokens: tuple[int, int] | None = None  # (H, W) LLM tokens of such a tile
     font: str | None = None  # the font file ERNIE-4.5-VL's processor draws each frame's time with (None: no drawing)
     resample: str = "bicubic"  # the processor's resize filter (Qwen and most: bicubic; Ovis2.5: bilinear)
+    resize: str = "smart"  # the processor's size rule (Family.resize): "smart" or "hy4"
+    frame_max_pixels: int | None = None  # "hy4": HY-V4-VL's max_image_size, at most this many pixels a frame
+    row_newline: bool = False  # each merged row ends with a newline token: a frame is H rows of W + 1 tokens
     source: str = "preprocessor_config.json"  # the file they were read from
     defaulted: tuple[str, ...] = ()  # settings the file lacks, taken from the processor class's defaults (run.json)
 
@@ -124,6 +127,13 @@ def _read(raw: dict, key: str, fallback, defaulted: list[str]):
     return fallback
 
 
+def _frame_max_pixels(raw: dict, family: Family, defaulted: list[str]) -> int | None:
+    """HY-V4-VL's per-frame pixel limit (its video processor's max_image_size, 1024² by default)."""
+    if family.resize != "hy4":
+        return None
+    return int(_read(raw, "max_image_size", {"longest_edge": 1024 * 1024}, defaulted)["longest_edge"])
+
+
 def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
     """The video processor's settings: from video_preprocessor_config.json when the checkpoint
     has one (Qwen3-VL), else from preprocessor_config.json (Qwen2-VL and Qwen2.5-VL ship only
@@ -156,6 +166,9 @@ def load_pixel_settings(ref: str, family: Family, config=None) -> PixelSettings:
         frame_cap_tokens=int(_read(raw, "max_video_tokens", 768, defaulted)) if capped else None,
         font=font,
         resample=resample,
+        resize=family.resize,
+        frame_max_pixels=_frame_max_pixels(raw, family, defaulted),
+        row_newline=family.row_newline,
         source=source,
         defaulted=tuple(defaulted),
     )

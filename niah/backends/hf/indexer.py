@@ -1,17 +1,18 @@
 """What a sparse indexer let the answer see: per sample and indexed layer, the share of the needle's
 tokens it selected for the prompt's last position.
 
-A model with a learned sparse indexer (Qwen4-Exp's QSA) attends, in each indexed layer, only to
-the tokens its indexer selects per query. A wrong answer may then be the indexer's miss (the needle
-was never attended to) rather than a failure of the positions. `IndexerProbe.watching()` hooks
-every indexer module of the text model (its forward returns the selection as a (B, 1, q, kv) bool
-mask, transformers' convention for these indexers) and keeps the last query row of the last forward
-— the prompt's last token, when it wraps a prefill. `needle_share` turns that row into the share of
-the needle frames' tokens selected, per indexed layer: 0 in every layer means the answer could not
-see the needle at all.
+A model with a learned sparse indexer (Qwen4-Exp's QSA, HY-V4-VL's DeepSeek-style DSA) attends,
+in each indexed layer, only to the tokens its indexer selects per query. A wrong answer may then be
+the indexer's miss (the needle was never attended to) rather than a failure of the positions.
+`IndexerProbe.watching()` hooks every indexer module of the text model and keeps the last query's
+selection from the last forward — the prompt's last token, when it wraps a prefill. Indexers return
+it as a (B, 1, q, kv) bool mask (Qwen4-Exp) or as (B, q, top-k) key indices (HY-V4-VL; its "shared"
+layers reuse the previous indexer's selection and have no module of their own). `needle_share`
+turns it into the share of the needle frames' tokens selected, per indexer: 0 in every layer
+means the answer could not see the needle at all.
 
-The indexer rotates its queries and block keys with the attention's own cos/sin (the
-position_embeddings the text model hands each layer), so it follows whatever variant niah installs.
+Both indexers rotate their queries and keys with the attention's own cos/sin (the
+position_embeddings the text model hands each layer), so they follow whatever variant niah installs.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class IndexerProbe:
 
     def __init__(self, language_model):
         self.modules = indexer_modules(language_model)
-        self.rows: dict[int, torch.Tensor] = {}  # layer → (kv,) bool, the last query's selection
+        self.rows: dict[int, torch.Tensor] = {}  # layer → the last query's selection: (kv,) bool or (top-k,) indices
 
     def __bool__(self) -> bool:
         return bool(self.modules)
@@ -48,10 +49,14 @@ class IndexerProbe:
 
         def keep(layer: int):
             def hook(module, args, output) -> None:
-                if not (isinstance(output, torch.Tensor) and output.dtype == torch.bool and output.dim() == 4):
+                if isinstance(output, torch.Tensor) and output.dtype == torch.bool and output.dim() == 4:
+                    self.rows[layer] = output[0, 0, -1].cpu()  # a mask over the keys
+                elif isinstance(output, torch.Tensor) and not output.is_floating_point() and output.dim() == 3:
+                    self.rows[layer] = output[0, -1].long().cpu()  # the selected keys' indices
+                else:
                     raise NiahError(f"cannot read the sparse indexer of layer {layer} ({type(module).__name__}): "
-                                    "niah reads a (batch, 1, queries, keys) bool selection")  # fmt: skip
-                self.rows[layer] = output[0, 0, -1].cpu()
+                                    "niah reads a (batch, 1, queries, keys) bool mask or (batch, queries, top-k) "
+                                    "key indices")  # fmt: skip
 
             return hook
 
@@ -71,6 +76,10 @@ class IndexerProbe:
             raise ValueError("the prompt has no needle frame")
         shares = {}
         for layer, row in sorted(self.rows.items()):
+            if row.dtype != torch.bool:  # indices → a mask over the prompt's keys
+                if len(row) and int(row.max()) >= len(token_frame):
+                    raise ValueError(f"layer {layer} selected key {int(row.max())} of {len(token_frame)} prompt tokens")
+                row = torch.zeros(len(token_frame), dtype=torch.bool).index_fill_(0, row, True)
             if len(row) != len(token_frame):
                 raise ValueError(f"layer {layer} selected among {len(row)} keys but the prompt has {len(token_frame)}")
             shares[layer] = float(row[needle].float().mean())

@@ -36,6 +36,8 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
         return s.fixed_size
     f = s.factor
     frames = units * s.temporal_patch_size if s.per_video else 1
+    if s.resize == "hy4":
+        return hy4_size(height, width, f, frames, s.max_pixels, s.frame_max_pixels or s.max_pixels)
     max_pixels = s.max_pixels
     if s.frame_cap_tokens is not None:
         per_frame = max(min(s.frame_cap_tokens * f * f, s.max_pixels // frames), int(s.min_pixels * 1.05))
@@ -51,6 +53,24 @@ def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tu
         beta = math.sqrt(s.min_pixels / (frames * height * width))
         h, w = math.ceil(height * beta / f) * f, math.ceil(width * beta / f) * f
     return h, w
+
+
+def hy4_size(height: int, width: int, f: int, frames: int, max_pixels: int, frame_max_pixels: int) -> tuple[int, int]:
+    """HY-V4-VL's video resize (HYV4VLVideoProcessor.smart_resize): the largest (rows·f, cols·f),
+    never above the frame's own rows and columns of f-pixel merged patches, on the frame's aspect
+    ray (rows ↦ the columns whose aspect rounds to it), with at most `frame_max_pixels` pixels a
+    frame and `frames` · rows · (cols + 1) tokens (a newline token a row) within max_pixels / f²."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"a {width}×{height} frame: HY-V4-VL's processor refuses aspect ratios above 200")
+    max_rows, max_cols = max(1, height // f), max(1, width // f)
+    budget = max_pixels // (f * f)
+    for rows in range(max_rows, 0, -1):
+        low = 1 if rows == 1 else max(1, width * rows // height)
+        high = min(max_cols, max(1, -(-width * (rows + 1) // height) - 1))
+        cols = min(high, budget // (frames * rows) - 1 if budget > 0 else 0, frame_max_pixels // (f * f * rows))
+        if cols >= low:
+            return rows * f, cols * f
+    return f, f
 
 
 RESAMPLE = {"nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4, "bilinear": cv2.INTER_LINEAR,
@@ -70,6 +90,15 @@ def patchify(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[i
     """One frame → (patches, (1, grid_h, grid_w)); see the module docstring for the layout."""
     x, gh, gw = _merge_windows(frame, s)
     x = x.permute(1, 4, 2, 5, 0, 3, 6)  # (gh/m, gw/m, m, m, 3, p, p)
+    x = x.unsqueeze(5).expand(-1, -1, -1, -1, -1, s.temporal_patch_size, -1, -1)  # (.., 3, T, p, p)
+    return x.reshape(gh * gw, -1), (1, gh, gw)
+
+
+def patchify_raster(frame: np.ndarray, s: PixelSettings) -> tuple[torch.Tensor, tuple[int, int, int]]:
+    """As `patchify`, the patches in raster order over the whole frame (row by row of patches),
+    not merge window by window: HY-V4-VL's processors, whose merger reshapes them to (H, W)."""
+    x, gh, gw = _merge_windows(frame, s)
+    x = x.permute(1, 2, 4, 5, 0, 3, 6)  # (gh/m, m, gw/m, m, 3, p, p)
     x = x.unsqueeze(5).expand(-1, -1, -1, -1, -1, s.temporal_patch_size, -1, -1)  # (.., 3, T, p, p)
     return x.reshape(gh * gw, -1), (1, gh, gw)
 
@@ -116,8 +145,9 @@ def draw_time(frame: np.ndarray, seconds: float, font: str | None) -> np.ndarray
 
 
 def tokens_per_frame(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:
-    """(H, W) LLM tokens of a frame after the merge, in a video of `units` frames."""
+    """(H, W) LLM tokens of a frame after the merge, in a video of `units` frames; W counts the
+    newline token that ends each row where the family has one (HY-V4-VL)."""
     if s.tile_tokens is not None:
         return s.tile_tokens
     h, w = target_size(height, width, s, units)
-    return h // s.factor, w // s.factor
+    return h // s.factor, w // s.factor + s.row_newline

@@ -29,6 +29,7 @@ import secrets
 import warnings
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from niah.backends.hf.checkpoint import PixelSettings
-from niah.backends.hf.pixels import normalised, patchify, patchify_channels_last
+from niah.backends.hf.pixels import normalised, patchify, patchify_channels_last, patchify_raster
 from niah.errors import NiahWarning
 from niah.files import atomic_replace
 
@@ -171,12 +172,13 @@ def _encode_channels_last(model, frames: list[np.ndarray], settings: PixelSettin
     return [{"embeds": e} for e in out.pooler_output]
 
 
-def _encode_video_features(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
-                           ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
-    """Ovis2.5, LFM3-VL: every frame's patches, a (1, h, w) grid each, through the model's own
-    get_video_features (vision tower, then Ovis's visual tokenizer and embedding table or LFM3-VL's
-    projector), one video per frame so its output splits by frame."""
-    patches, grids = zip(*(patchify(f, settings) for f in frames), strict=True)
+def _encode_video_features(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool,
+                           order=patchify) -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """Ovis2.5, LFM3-VL, HY-V4-VL: every frame's patches (in `order`), a (1, h, w) grid each,
+    through the model's own get_video_features (vision tower, then Ovis's visual tokenizer and
+    embedding table, LFM3-VL's projector, or HY-V4-VL's merger, which ends each merged row with its
+    newline vector), one video per frame so its output splits by frame."""
+    patches, grids = zip(*(order(f, settings) for f in frames), strict=True)
     param = next(model.model.vision_tower.parameters())
     out = model.model.get_video_features(pixel_values_videos=torch.cat(patches).to(param.device, param.dtype),
                                          video_grid_thw=torch.tensor(grids, device=param.device))  # fmt: skip
@@ -184,7 +186,8 @@ def _encode_video_features(model, frames: list[np.ndarray], settings: PixelSetti
 
 
 ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled, "ernie": _encode_merged,
-            "channels-last": _encode_channels_last, "video-features": _encode_video_features}  # fmt: skip
+            "channels-last": _encode_channels_last, "video-features": _encode_video_features,
+            "raster": partial(_encode_video_features, order=patchify_raster)}  # fmt: skip
 """Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
 hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
 

@@ -57,11 +57,11 @@ def frame_token_id(config, markup: str) -> int:
 
 
 NO_FIXTURE = {"ernie4_5_vl_moe", "cosmos3_edge", "exaone4_5", "llava_onevision1_5", "cohere_compass", "ovis2_5",
-              "lfm3_vl"}  # fmt: skip
+              "lfm3_vl", "hy_v4_vl"}  # fmt: skip
 """Families without a published-template fixture: ERNIE-4.5-VL's sits in transformers' conversion
 script, which could not be brought here byte for byte; Cosmos3-Edge's, EXAONE 4.5's,
-LLaVA-OneVision-1.5's, CohereCompass's, Ovis2.5's and LFM3-VL's were not reachable. Their tiny checkpoints use
-niah's minimal template in the family's markup."""
+LLaVA-OneVision-1.5's, CohereCompass's, Ovis2.5's, LFM3-VL's and HY-V4-VL's were not reachable.
+Their tiny checkpoints use niah's minimal template in the family's markup."""
 
 
 def real_chat_template(family: str) -> str | None:

@@ -54,6 +54,9 @@ def official_logits(backend: HFBackend, dataset: Dataset, sample) -> torch.Tenso
         if backend.ck.family.vision == "channels-last":  # Cosmos3-Edge: its own processor's patch order
             patches = [(torch.from_numpy(edge_patches(by_key[ref.key], backend.ck.pixels)), grid)
                        for ref, (_, grid) in zip(refs, patches, strict=True)]  # fmt: skip
+        if backend.ck.family.vision == "raster":  # HY-V4-VL: its own processor's patch order
+            patches = [(torch.from_numpy(hy_patches(by_key[ref.key], backend.ck.pixels)), grid)
+                       for ref, (_, grid) in zip(refs, patches, strict=True)]  # fmt: skip
         grid = patches[0][1]
         kwargs = dict(
             input_ids=torch.tensor([ids]),
@@ -75,6 +78,16 @@ def edge_patches(frame, pixels):
 
     out, _, _ = Cosmos3EdgeImageProcessorPil.patchify(None, normalised(frame, pixels).numpy(), pixels.patch_size,
                                                       pixels.merge_size, pixels.temporal_patch_size)  # fmt: skip
+    return out
+
+
+def hy_patches(frame, pixels):
+    """A frame's patches by transformers' own HY-V4-VL image processor (its PIL twin: the raster order
+    its video processor uses too), from the frame niah normalises."""
+    from transformers.models.hy_v4_vl.image_processing_pil_hy_v4_vl import HYV4VLImageProcessorPil
+
+    out, _, _ = HYV4VLImageProcessorPil.patchify(None, normalised(frame, pixels).numpy(), pixels.patch_size,
+                                                 pixels.merge_size, pixels.temporal_patch_size)  # fmt: skip
     return out
 
 

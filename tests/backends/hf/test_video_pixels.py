@@ -143,3 +143,56 @@ def test_a_processor_files_resample_is_read_for_tiles_and_patches_alike(family, 
     assert load_pixel_settings(str(tmp_path), MODEL_FAMILIES[family], config).resample == "bicubic"
     (tmp_path / name).write_text(json.dumps({**published, "resample": 2}))
     assert load_pixel_settings(str(tmp_path), MODEL_FAMILIES[family], config).resample == "bilinear"
+
+
+def _hy_video_processor(monkeypatch):
+    """transformers' HYV4VLVideoProcessor class. Its module imports torchvision's functional API at
+    the top, which the pure-Python smart_resize never calls: without torchvision an empty stand-in
+    takes its place for the import, and the module is dropped again after the test."""
+    import importlib
+    import sys
+    import types
+
+    import transformers.video_processing_utils  # noqa: F401  (transformers' own torchvision check first)
+
+    name = "transformers.models.hy_v4_vl.video_processing_hy_v4_vl"
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        for stub in ("torchvision", "torchvision.transforms", "torchvision.transforms.v2"):
+            monkeypatch.setitem(sys.modules, stub, types.ModuleType(stub))
+        sys.modules["torchvision.transforms.v2"].functional = types.ModuleType("functional")
+        monkeypatch.setitem(sys.modules, name, None)  # recorded as absent: imported under the stand-in,
+        del sys.modules[name]  # then removed again after the test
+    return importlib.import_module(name).HYV4VLVideoProcessor
+
+
+@pytest.mark.skipif("hy_v4_vl" not in FAMILIES, reason="HY-V4-VL needs transformers >= 5.25")
+@pytest.mark.parametrize("seed", range(4))
+def test_hy_v4_vl_frame_size_and_tokens_equal_its_processors(seed, monkeypatch):
+    """HY-V4-VL's resize (never up, floored to 32 px, a newline token a row counted in the video's
+    budget, a per-frame pixel cap) equals its video processor's smart_resize over random frame
+    sizes, frame counts and budgets; a frame's tokens equal its processor's count, rows × (W + 1)."""
+    import random
+
+    from transformers.models.hy_v4_vl.processing_hy_v4_vl import HYV4VLProcessor
+
+    from niah.backends.hf.pixels import tokens_per_frame
+    from niah.model_families.hy_v4_vl import PROCESSORS
+
+    processor = _hy_video_processor(monkeypatch)
+    published = PROCESSORS[VIDEO]
+    rng = random.Random(seed)
+    for _ in range(200):
+        height, width = rng.randint(16, 4000), rng.randint(16, 4000)
+        if max(height, width) / min(height, width) > 200:
+            continue
+        units, budget = rng.choice([1, 2, 300, 3000]), rng.choice([2**25, 2**20, 2**16])
+        cap = rng.choice([2**20, 2**18])
+        settings = PixelSettings(patch_size=16, temporal_patch_size=1, merge_size=2, mean=(0.5,) * 3, std=(0.5,) * 3,
+                                 min_pixels=published["size"]["shortest_edge"], max_pixels=budget, per_video=True,
+                                 resize="hy4", frame_max_pixels=cap, row_newline=True)  # fmt: skip
+        theirs = processor.smart_resize(height, width, units, factor=32, max_pixels=budget, max_image_size=cap)
+        assert target_size(height, width, settings, units) == theirs, (height, width, units, budget, cap)
+        rows, cols = tokens_per_frame(height, width, settings, units)
+        assert rows * cols == HYV4VLProcessor._num_frame_tokens(theirs[0] // 16, theirs[1] // 16, 2)
