@@ -323,7 +323,7 @@ class HFBackend(Backend):
             torch.manual_seed(self.seed)
             self.model = load_model(self.ck, **self.options)
             self.runner = PromptRunner(self.model, self.chunk_tokens, self.reuse, self.ck.family.ids_argument)
-            self.indexer = IndexerProbe(self.model.model.language_model)  # Qwen4-Exp: what its indexers select
+            self.indexer = IndexerProbe(self.model.model.language_model)  # what sparse indexers select
             replaced = self.ck.family.replaced_embeddings
             self.replaced = {t: v.detach() for t, v in replaced(self.model).items()} if replaced else {}  # once
         root = Path(self.cache_dir) if self.cache_dir else dataset.path / ".niah-vision-cache"
@@ -506,14 +506,16 @@ class HFBackend(Backend):
                                          recorder)  # fmt: skip
         return logits, segments
 
-    def indexer_needle(self, dataset: Dataset, sample: Sample, segments: list[Segment]) -> dict[str, float]:
+    def indexer_needle(self, dataset: Dataset, sample: Sample, segments: list[Segment]) -> dict[str, float] | None:
         """After `logits`: indexed layer → the share of the needle frames' tokens its sparse indexer
-        selected for the answer position (niah.backends.hf.indexer)."""
+        selected for the answer position (niah.backends.hf.indexer); None for a prompt without a
+        needle frame (counting's 0)."""
         token_frame, frames = token_frames([(s.n, s.frame is not None) for s in segments])
         refs = sample.frames(dataset)
         if frames != len(refs):
             raise ValueError(f"{frames} frame runs in the prompt for a sample of {len(refs)} frames")
-        needles = [i for i, ref in enumerate(refs) if ref.kind == "needle"]
+        if not (needles := [i for i, ref in enumerate(refs) if ref.kind == "needle"]):
+            return None
         return {str(layer): round(share, 6) for layer, share in self.indexer.needle_share(token_frame, needles).items()}
 
     @staticmethod
@@ -564,8 +566,8 @@ class HFBackend(Backend):
             try:
                 first, segments = self.logits(dataset, sample, points, recorder, segments)
                 outcomes, scores = self._outcomes(sample, first, segments)
-                if self.indexer:
-                    scores["indexer_needle"] = self.indexer_needle(dataset, sample, segments)
+                if self.indexer and (share := self.indexer_needle(dataset, sample, segments)) is not None:
+                    scores["indexer_needle"] = share
             except SampleFailed as err:
                 error = str(err)
             except OOM_ERRORS:  # scoring, embedding, anything of this sample: it fails, the sweep goes on

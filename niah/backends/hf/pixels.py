@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from niah.backends.hf.checkpoint import PixelSettings
+from niah.errors import NiahError
 
 
 def target_size(height: int, width: int, s: PixelSettings, units: int = 1) -> tuple[int, int]:
@@ -61,7 +62,8 @@ def hy4_size(height: int, width: int, f: int, frames: int, max_pixels: int, fram
     ray (rows ↦ the columns whose aspect rounds to it), with at most `frame_max_pixels` pixels a
     frame and `frames` · rows · (cols + 1) tokens (a newline token a row) within max_pixels / f²."""
     if max(height, width) / min(height, width) > 200:
-        raise ValueError(f"a {width}×{height} frame: HY-V4-VL's processor refuses aspect ratios above 200")
+        raise NiahError(f"a {width}×{height} frame: HY-V4-VL's processor refuses aspect ratios above 200; crop or "
+                        "pad the video's frames")  # fmt: skip
     max_rows, max_cols = max(1, height // f), max(1, width // f)
     budget = max_pixels // (f * f)
     for rows in range(max_rows, 0, -1):

@@ -56,7 +56,7 @@ def _uncroppable(layer) -> bool:
 
 CROPPABLE_LAYERS = {"DynamicLayer", "DynamicIndexedLayer"}
 """Cache layers that `crop` cuts back exactly: plain keys and values, and a sparse indexer's layer
-(Qwen4-Exp: its crop cuts the indexer keys and the position history it keeps with them)."""
+(Qwen4-Exp, HY-V4-VL: its crop cuts the indexer keys, and Qwen4-Exp's position history, with them)."""
 
 
 def _truncate(cache, length: int) -> None:

@@ -203,3 +203,21 @@ def test_a_runs_summary_counts_the_indexer_misses_among_wrong_answers(tiny_check
     assert group["indexer"]["wrong_unselected"] == sum(m and w for m, w in zip(missed, wrong, strict=True))
     shares = [v for r in rows for v in r["scores"]["indexer_needle"].values()]
     assert group["indexer"]["needle_share"] == pytest.approx(sum(shares) / len(shares), abs=1e-4)
+
+
+@pytest.mark.skipif("qwen4_exp" not in FAMILIES, reason="needs transformers >= 5.25")
+def test_a_sample_without_a_needle_frame_runs_and_records_no_share(tiny_checkpoints, tmp_path):
+    """Counting asks "how many frames show X?" with 0 a possible answer: such a prompt has no needle
+    frame, so there is no share to record, and the sample still runs."""
+    from niah.data.generate import generate, resolve_config
+
+    config = resolve_config("demo", lengths="8", depths="0,100", needles=8, distractor_period=4, tasks="counting")
+    ds = Dataset(generate(tmp_path / "counting", config))
+    backend = _backend("qwen4_exp", tiny_checkpoints, tmp_path)
+    plan = make_plan(ds, [TASKS["counting"]], [backend.native_variant])
+    needles = [sum(ref.kind == "needle" for ref in s.frames(ds)) for s in plan]
+    chosen = [plan[needles.index(0)], plan[needles.index(max(needles))]]  # none, and the most
+    results = list(backend.run(chosen, ds))
+    assert [r.error for r in results] == [None, None]
+    by_needles = {sum(ref.kind == "needle" for ref in r.sample.frames(ds)): r.scores for r in results}
+    assert "indexer_needle" not in by_needles[0] and "indexer_needle" in by_needles[max(needles)]
