@@ -43,6 +43,8 @@ def tiny_qwen4_exp(mrope_section: tuple[int, int, int], theta: float):
 FAMILIES = [
     Family("qwen4_exp", "Qwen4-Exp", "Qwen4ExpForConditionalGeneration", "mrope-interleaved", frame_runs=True,
            deepstack=False, video_pixels_per_video=True, tiny=tiny_qwen4_exp, processor_configs=PROCESSORS,
-           ids_argument="ple_input_ids", text_attention="sdpa-stock",
+           ids_argument="ple_input_ids", text_attention="sdpa-stock", min_transformers="5.25",
+           why_min_transformers="before 5.25 its indexed layers were 'qwen_sparse_attention' layers, another "
+                                "cache and config than the 5.25 model niah reproduces",
            why_text_attention="its sparse indexer reads the attention mask, which niah's chunked kernel never builds"),
 ]  # fmt: skip

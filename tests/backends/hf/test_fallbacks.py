@@ -143,11 +143,12 @@ def test_a_family_whose_rotary_changed_in_a_newer_transformers_is_refused_on_an_
     from niah.backends.hf.checkpoint import check_transformers
     from niah.model_families import MODEL_FAMILIES
 
-    family = MODEL_FAMILIES["cohere_compass"]
-    assert family.min_transformers == "5.25"
-    with pytest.raises(NiahError, match=r"needs transformers >= 5\.25 .*installed: 5\.17\.0.*pip install"):
-        check_transformers(family, "hf:x", installed="5.17.0")
-    check_transformers(family, "hf:x", installed="5.25.0")  # no error
+    for name in ("cohere_compass", "qwen4_exp"):  # Qwen4-Exp: 5.17 has the family, but other layer types
+        family = MODEL_FAMILIES[name]
+        assert family.min_transformers == "5.25"
+        with pytest.raises(NiahError, match=r"needs transformers >= 5\.25 .*installed: 5\.17\.0.*pip install"):
+            check_transformers(family, "hf:x", installed="5.17.0")
+        check_transformers(family, "hf:x", installed="5.25.0")  # no error
     check_transformers(MODEL_FAMILIES["qwen2_vl"], "hf:x", installed="5.17.0")
 
 
