@@ -150,7 +150,8 @@ def test_prefix_reuse_gives_the_same_answers_as_full_recompute(family, device, t
 
     ds = Dataset(grid_dataset)
     variants = [resolve_variant(v) for v in ("m-rope", "videorope")]
-    plan = make_plan(ds, [TASKS["v-niah"], TASKS["v-niah-d"]], variants)
+    # two of the grid's lengths: prompts share prefixes within and across lengths as in the full grid
+    plan = make_plan(ds, [TASKS["v-niah"], TASKS["v-niah-d"]], variants, lengths=[8, 16])
     if refuses_reuse(family):  # sliding windows: refused in one line that says what to pass
         with pytest.raises(NiahError, match="add --no-prefix-reuse"):
             list(HFBackend(str(tiny_checkpoints[family]), device=device, cache_dir=str(tmp_path)).run(plan, ds))
