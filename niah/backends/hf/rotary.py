@@ -115,13 +115,21 @@ def rotating_layers(tc, nope_global_layers: bool = False) -> list[int]:
 class VariantRotary(nn.Module):
     """Drop-in for the text model's rotary_emb: forward(x, position_ids (3, B, L)[, layer_type]) →
     cos, sin, with that layer type's settings (`layer_rope_settings`) where they differ by type.
-    `layer_types`: the rotating types, which a model that asks per type (LFM3) iterates."""
+    `layer_types`: the rotating types, which a model that asks per type (LFM3) iterates.
+    `model_section`: the replaced module's own `mrope_section` (a list, or one per layer type), which
+    transformers falls back to where rope_parameters names none (Qwen3.5's [11, 11, 10])."""
 
     def __init__(self, variant: RopeVariant, config, pair_layout: str = "half",
-                 section_order: tuple[int, int, int] = (0, 1, 2)):  # fmt: skip
+                 section_order: tuple[int, int, int] = (0, 1, 2),
+                 model_section: list[int] | dict[str, list[int]] | None = None):  # fmt: skip
         super().__init__()
+        settings = layer_rope_settings(config)
+        if model_section is not None:  # in the config's order, as a config's own section
+            own = model_section if isinstance(model_section, dict) else dict.fromkeys(settings, model_section)
+            settings = {t: s if s.section or own.get(t) is None else s._replace(section=list(own[t]))
+                        for t, s in settings.items()}  # fmt: skip
         self.settings = {t: s._replace(section=[s.section[i] for i in section_order] if s.section else None)
-                         for t, s in layer_rope_settings(config).items()}  # as niah's (t, h, w)  # fmt: skip
+                         for t, s in settings.items()}  # as niah's (t, h, w)
         self.layer_types = [t for t in self.settings if t is not None]
         self.layout = PAIR_LAYOUTS[pair_layout]
         self.layers = getattr(text_config(config), "num_hidden_layers", None)
@@ -230,5 +238,6 @@ def install(model, variant: RopeVariant, pair_layout: str = "half", section_orde
         lm.rotary_emb.set_variant(variant)
     else:
         device = next(model.parameters()).device
-        lm.rotary_emb = VariantRotary(variant, model.config, pair_layout, section_order).to(device)
+        own = getattr(lm.rotary_emb, "mrope_section", None)  # the section it rotates by without one in the config
+        lm.rotary_emb = VariantRotary(variant, model.config, pair_layout, section_order, own).to(device)
     return lm.rotary_emb

@@ -204,3 +204,29 @@ def test_rotary_per_layer_type_and_a_type_it_cannot_tell():
     assert not torch.allclose(sliding_cos[..., :4], cos[..., :4])  # θ 1e4 against 1e6 (pair 0 alike)
     with pytest.raises(NiahError, match="cannot tell which of its layer types"):
         rotary(x, positions)
+
+
+@pytest.mark.parametrize("family", ["qwen3_5", "qwen2_vl"])
+def test_a_config_without_mrope_section_rotates_by_the_models_own_default(family):
+    """transformers' rotary modules fall back to their own section when rope_parameters has none
+    (Qwen3.5: [11, 11, 10] of 32 pairs; Qwen2-VL: [16, 24, 24] of 64). The native variant installed in
+    the model's place must turn q and k as the model's own module does then, not by niah's default."""
+    import transformers
+
+    from niah.backends.hf.rotary import install
+    from niah.backends.hf.tiny import tiny_config
+    from niah.model_families import MODEL_FAMILIES
+    from niah.rope import resolve_variant
+
+    config = tiny_config(family)
+    config.text_config.head_dim = 256 if family == "qwen3_5" else 128  # rotary pairs the defaults fit
+    del config.text_config.rope_parameters["mrope_section"]
+    model = transformers.AutoModelForImageTextToText.from_config(config)
+    own = model.model.language_model.rotary_emb
+    f = MODEL_FAMILIES[family]
+    native = resolve_variant(f.native_variant)
+    ids = native.position_ids("text:3,video:3x4x6,text:4")[:, None, :]  # (3, 1, L)
+    x = torch.zeros(1)
+    expected = own(x, ids)
+    ours = install(model, native, f.pair_layout, f.section_order)(x, ids)
+    assert torch.allclose(ours[0], expected[0], atol=1e-6) and torch.allclose(ours[1], expected[1], atol=1e-6)
