@@ -161,33 +161,23 @@ def _encode_merged(model, frames: list[np.ndarray], settings: PixelSettings, dee
     return [{"embeds": e} for e in out.pooler_output]
 
 
-def _encode_channels_last(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool
-                          ) -> list[dict[str, torch.Tensor]]:  # fmt: skip
-    """Cosmos3-Edge: every frame's patches channel-last (its processors' order), a (1, h, w) grid
-    each, through the model's own get_video_features (SigLIP2 tower, then the projector)."""
-    patches, grids = zip(*(patchify_channels_last(f, settings) for f in frames), strict=True)
-    param = next(model.model.visual.parameters())
-    out = model.model.get_video_features(torch.cat(patches).to(param.device, param.dtype),
-                                         torch.tensor(grids, device=param.device))  # fmt: skip
-    return [{"embeds": e} for e in out.pooler_output]
-
-
 def _encode_video_features(model, frames: list[np.ndarray], settings: PixelSettings, deepstack: bool,
-                           order=patchify) -> list[dict[str, torch.Tensor]]:  # fmt: skip
-    """Ovis2.5, LFM3-VL, HY-V4-VL: every frame's patches (in `order`), a (1, h, w) grid each,
-    through the model's own get_video_features (vision tower, then Ovis's visual tokenizer and
-    embedding table, LFM3-VL's projector, or HY-V4-VL's merger, which ends each merged row with its
-    newline vector), one video per frame so its output splits by frame."""
+                           order=patchify, tower: str = "vision_tower") -> list[dict[str, torch.Tensor]]:  # fmt: skip
+    """Ovis2.5, LFM3-VL, HY-V4-VL, Cosmos3-Edge: every frame's patches (in `order`), a (1, h, w)
+    grid each, through the model's own get_video_features (the vision tower `model.model.<tower>`,
+    then Ovis's visual tokenizer and embedding table, LFM3-VL's or Cosmos3-Edge's projector, or
+    HY-V4-VL's merger, which ends each merged row with its newline vector), one video per frame so
+    its output splits by frame."""
     patches, grids = zip(*(order(f, settings) for f in frames), strict=True)
-    param = next(model.model.vision_tower.parameters())
+    param = next(getattr(model.model, tower).parameters())
     out = model.model.get_video_features(pixel_values_videos=torch.cat(patches).to(param.device, param.dtype),
                                          video_grid_thw=torch.tensor(grids, device=param.device))  # fmt: skip
     return [{"embeds": e} for e in out.pooler_output]
 
 
 ENCODERS = {"patches": _encode_patches, "tiles": _encode_tiles, "pooled": _encode_pooled, "ernie": _encode_merged,
-            "channels-last": _encode_channels_last, "video-features": _encode_video_features,
-            "raster": partial(_encode_video_features, order=patchify_raster)}  # fmt: skip
+            "channels-last": partial(_encode_video_features, order=patchify_channels_last, tower="visual"),
+            "video-features": _encode_video_features, "raster": partial(_encode_video_features, order=patchify_raster)}
 """Family.vision → encode(model, frames, settings, deepstack) → per frame {"embeds": (tokens,
 hidden), "deep": (layers, tokens, hidden) for deepstack towers}."""
 
