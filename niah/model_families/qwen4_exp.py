@@ -18,6 +18,10 @@ from __future__ import annotations
 from niah.model_families.base import TINY_TEXT, Family, tiny_vision
 from niah.model_families.qwen3_vl import PROCESSORS, VISION
 
+TINY_PATCH = 32
+"""The tiny checkpoint's patch side (px): Qwen3-VL's 16 would make 4× the tokens, which its indexer,
+a Python loop over every query in transformers, scores one by one."""
+
 RANK = 13
 
 
@@ -37,12 +41,13 @@ def tiny_qwen4_exp(mrope_section: tuple[int, int, int], theta: float):
                 ngram_vocab_size_base=500, make_ngram_vocab_size_divisible_by=8, split_ngram_parts=1,
                 indexer_n_heads=2, indexer_kv_heads=1, indexer_head_dim=16, indexer_budget=64,
                 indexer_compress_ratio=4, eos_token_id=2)  # fmt: skip
-    return Qwen4ExpConfig(text_config=text, vision_config=tiny_vision(**VISION))
+    return Qwen4ExpConfig(text_config=text, vision_config=tiny_vision(**dict(VISION, patch_size=TINY_PATCH)))
 
 
 FAMILIES = [
     Family("qwen4_exp", "Qwen4-Exp", "Qwen4ExpForConditionalGeneration", "mrope-interleaved", frame_runs=True,
            deepstack=False, video_pixels_per_video=True, tiny=tiny_qwen4_exp, processor_configs=PROCESSORS,
+           tiny_pixels={"patch_size": TINY_PATCH},
            ids_argument="ple_input_ids", text_attention="sdpa-stock", min_transformers="5.25",
            why_min_transformers="before 5.25 its indexed layers were 'qwen_sparse_attention' layers, another "
                                 "cache and config than the 5.25 model niah reproduces",
