@@ -27,7 +27,7 @@ RANK = 13
 
 def tiny_qwen4_exp(mrope_section: tuple[int, int, int], theta: float):
     """One Gated DeltaNet layer carrying the per-layer n-gram embedding, then one indexed attention
-    layer whose indexer keeps 64 tokens of 4-token blocks (a sixth of a 3-frame prompt of 373 tokens);
+    layer whose indexer keeps 64 tokens of 4-token blocks (under a quarter of a 3-frame prompt: 287 tokens);
     a quarter of head_dim 32 rotates, interleaved [2, 1, 1], whatever section is asked; 2 residual
     streams (hyper-connections); 4 experts, 2 per token."""
     from transformers import Qwen4ExpConfig
