@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from niah.stats import clustered_bounds
+from niah.stats import clustered_bounds, mean_bounds
 from niah.sweep import outcomes as oc
 from niah.sweep.attention import VERDICTS, needle_mass, wrong_split
 
@@ -61,15 +61,18 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def indexer_split(records: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     """What a sparse indexer let the answer see, over records whose scores carry `indexer_needle`
     (niah.backends.hf.indexer: per indexed layer, the share of the needle's tokens selected for the
-    answer position): the mean share over samples and layers, the samples whose needle no layer
-    selected at all (`unselected`: the answer could not attend to it), and of the answers wrong
-    under `metric`, how many were such indexer misses (`wrong_unselected`) — the rest were wrong
-    with the needle in view."""
+    answer position): the mean share (over layers, then samples) with its 95 % interval (as
+    attention's needle mass: niah.stats.mean_bounds), the samples whose needle no layer selected at
+    all (`unselected`: the answer could not attend to it), and of the answers wrong under `metric`,
+    how many were such indexer misses (`wrong_unselected`) — the rest were wrong with the needle in
+    view."""
     shares = [list(r["scores"]["indexer_needle"].values()) for r in records]
+    share = [sum(s) / len(s) for s in shares]
+    low, high = mean_bounds(share, [str(r.get("needle")) for r in records], [str(r.get("model_seed")) for r in records])
     unselected = [not any(s) for s in shares]
     wrong = [oc.value(r, metric) == 0.0 for r in records]
-    return {"samples": len(records), "needle_share": round(sum(map(sum, shares)) / sum(map(len, shares)), 4),
-            "unselected": sum(unselected), "wrong": sum(wrong),
+    return {"samples": len(records), "needle_share": round(sum(share) / len(share), 4),
+            "needle_share_ci": [round(low, 4), round(high, 4)], "unselected": sum(unselected), "wrong": sum(wrong),
             "wrong_unselected": sum(u and w for u, w in zip(unselected, wrong, strict=True))}  # fmt: skip
 
 

@@ -7,7 +7,10 @@ reversing the embedding."""
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
+import scipy.stats
 import torch
 from click.testing import CliRunner
 
@@ -201,8 +204,19 @@ def test_a_runs_summary_counts_the_indexer_misses_among_wrong_answers(tiny_check
     assert group["indexer"]["unselected"] == sum(missed) > 0  # the tiny indexer misses some needles
     assert group["indexer"]["wrong"] == sum(wrong)
     assert group["indexer"]["wrong_unselected"] == sum(m and w for m, w in zip(missed, wrong, strict=True))
-    shares = [v for r in rows for v in r["scores"]["indexer_needle"].values()]
+    shares = [sum(r["scores"]["indexer_needle"].values()) / len(r["scores"]["indexer_needle"]) for r in rows]
     assert group["indexer"]["needle_share"] == pytest.approx(sum(shares) / len(shares), abs=1e-4)
+    # its 95 % interval: Student's t over the needles' mean shares, as attention's needle mass
+    by_needle: dict[str, list[float]] = {}
+    for r, share in zip(rows, shares, strict=True):
+        by_needle.setdefault(str(r["needle"]), []).append(share)
+    means = [sum(v) / len(v) for v in by_needle.values()]
+    centre, spread = sum(shares) / len(shares), statistics.stdev(means) / len(means) ** 0.5
+    half = scipy.stats.t.ppf(0.975, len(means) - 1) * spread
+    low, high = group["indexer"]["needle_share_ci"]
+    assert low == pytest.approx(max(0.0, centre - half), abs=1e-4) and high == pytest.approx(min(1.0, centre + half),
+                                                                                             abs=1e-4)  # fmt: skip
+    assert low < group["indexer"]["needle_share"] < high
 
 
 @pytest.mark.skipif("qwen4_exp" not in FAMILIES, reason="needs transformers >= 5.25")
