@@ -114,7 +114,10 @@ def test_ctrl_c_stops_every_worker_and_a_rerun_resumes(plugin, small_dataset, tm
     # each worker writes 2 samples, then waits for a file that is never made: the signal always
     # finds the run unfinished, however busy the machine (the deadline only bounds a broken run)
     env = {**os.environ, "NIAH_TEST_GATE": str(tmp_path / "never")}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Ctrl-C reaches a process whose SIGINT is not ignored; a shell's background job (a CI runner's
+    # `cmd &`) passes it ignored to every child, and Python then never raises KeyboardInterrupt
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.time() + 600
     while sum(p.read_text().count("\n") for p in out.glob("results*.jsonl")) < 4:
         assert time.time() < deadline and proc.poll() is None, "the workers never wrote their first samples"
