@@ -1,0 +1,55 @@
+"""scripts/order_lookalikes.py: an order task's accuracy split by whether the named needles look alike."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from script_loader import load_script
+
+from niah.data.dataset import Dataset
+from niah.data.generate import generate, resolve_config
+from tests.sweep.test_compare import write_run
+
+
+@pytest.fixture(scope="module")
+def ordering_dataset(tmp_path_factory) -> Dataset:
+    config = resolve_config("demo", needles=12, lengths="16", depths="0,50,100", tasks="ordering")
+    return Dataset(generate(tmp_path_factory.mktemp("order") / "ds", config))
+
+
+def _named_keys_share(question: str) -> bool:
+    """Whether the 'colour shape' phrases the question names share a word, read off its text."""
+    words = re.findall(r"[a-z]+", question.lower())
+    keys = [(a, b) for a, b in zip(words, words[1:], strict=False) if b in ("star", "triangle", "cross", "diamond")]
+    return len({a for a, _ in keys}) < len(keys) or len({b for _, b in keys}) < len(keys)
+
+
+def test_errors_planted_on_look_alike_needles_land_in_that_column(ordering_dataset, tmp_path):
+    cells = ordering_dataset.task_cells["ordering"]
+    shared = {c.id: _named_keys_share(c.asked.question) for c in cells}
+    assert 0 < sum(shared.values()) < len(cells)  # both kinds of item are in the fixture
+    recs = [{"key": f"ordering|m-rope|{c.id}", "task": "ordering", "variant": "m-rope", "model": "tiny",
+             "length": c.length, "depth": c.depth, "needle": c.needle, "cell": c.id, "status": "ok",
+             "metric": "value_choice", "correct": not shared[c.id], "model_seed": 3} for c in cells]  # fmt: skip
+    run = write_run(tmp_path / "run", recs)
+    table = load_script("order_lookalikes").lookalike_table(ordering_dataset, [str(run)])
+    row = table.splitlines()[2].strip("| ").split(" | ")
+    assert row[:3] == ["m-rope", "3", "16"]
+    assert row[3].startswith("0.00 [") and row[3].endswith(f"({sum(shared.values())})")
+    assert row[4].startswith("1.00 [") and row[4].endswith(f"({len(cells) - sum(shared.values())})")
+
+
+def test_needles_without_a_key_are_refused(ordering_dataset, tmp_path):
+    needles = ordering_dataset.path / "needles" / "needles.jsonl"
+    rows = [json.loads(line) | {"key": None} for line in needles.read_text().splitlines()]
+    copy = tmp_path / "ds"
+    copy.mkdir()
+    for f in ordering_dataset.path.iterdir():  # the dataset as a user's needles would leave it: no keys
+        if f.is_file():
+            (copy / f.name).write_bytes(f.read_bytes())
+    (copy / "needles").mkdir()
+    (copy / "needles" / "needles.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(SystemExit, match="no known key"):
+        load_script("order_lookalikes").split_of_cells(Dataset(copy), "ordering")
