@@ -120,7 +120,7 @@ def normalised(frame: np.ndarray, s: PixelSettings) -> torch.Tensor:
     h, w = target_size(frame.shape[0], frame.shape[1], s)
     if (h, w) != frame.shape[:2]:
         frame = cv2.resize(frame, (w, h), interpolation=RESAMPLE[s.resample])
-    x = torch.from_numpy(frame).float().div_(255.0)
+    x = torch.tensor(frame, dtype=torch.float32).div_(255.0)  # copies: a read-only frame (PIL) is fine
     return ((x - torch.tensor(s.mean)) / torch.tensor(s.std)).permute(2, 0, 1)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -196,3 +198,16 @@ def test_hy_v4_vl_frame_size_and_tokens_equal_its_processors(seed, monkeypatch):
         assert target_size(height, width, settings, units) == theirs, (height, width, units, budget, cap)
         rows, cols = tokens_per_frame(height, width, settings, units)
         assert rows * cols == HYV4VLProcessor._num_frame_tokens(theirs[0] // 16, theirs[1] // 16, 2)
+
+
+def test_a_read_only_frame_is_normalised_without_torchs_non_writable_warning():
+    """Frames can come read-only (np.asarray of a PIL image: ERNIE's time-stamped frames); torch
+    warns, once per process, when it wraps one. A fresh process, so an earlier test's warning does
+    not hide it, with that warning made an error."""
+    code = ("import numpy as np; from niah.backends.hf.pixels import normalised; "
+            "from niah.backends.hf.checkpoint import PixelSettings; "
+            "f = np.zeros((28, 28, 3), np.uint8); f.flags.writeable = False; "
+            "x = normalised(f, PixelSettings(14, 2, 2, (0.5,) * 3, (0.5,) * 3, 784, 784 * 4)); "
+            "assert x.shape == (3, 28, 28) and float(x.max()) == -1.0")  # fmt: skip
+    res = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-600:]
