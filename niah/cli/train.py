@@ -30,7 +30,8 @@ from niah.cli.run import split_variants
 @click.option("--layers", type=click.IntRange(min=1), default=3, show_default=True,
               help="Transformer blocks. The default (3 blocks of 2 heads) learns retrieval; on ordering (3 "
                    "needles) it reached 0.60 in 7200 steps, 4 blocks of 4 heads 0.82-0.84 in 14400, 6 blocks "
-                   "0.79-0.92 in 14400 and, in 24000, videorope 0.99-1.00 and m-rope 0.85-0.91 (docs/train.md).")
+                   "0.79-0.92 in 14400 and, in 24000, videorope 0.88-1.00 and m-rope 0.81-0.92 (2 seeds) or "
+                   "0.96-1.00 (a third), over 3 item seeds (docs/train.md).")
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, cuda or cuda:N: the same data and initial weights either way (drawn on the CPU from the "
                    "seed); a GPU's arithmetic differs from the CPU's in the last bits, so its weights match the "
