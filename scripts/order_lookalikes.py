@@ -94,7 +94,7 @@ def lookalike_table(dataset: Dataset, runs: list[str], task: str = "ordering") -
             cells.append(f"{e.value:.2f} [{e.low:.2f}, {e.high:.2f}] ({e.n})")
         if orders:
             wrong = [r for rows in groups[(variant, seed, length)].values() for r in rows if not r["correct"]]
-            swapped = sum(swaps_look_alikes(cells_by_id[r["cell"]].asked, r["prediction"]) for r in wrong)
+            swapped = sum(swaps_look_alikes(cells_by_id[r["cell"]].asked, r.get("prediction") or "") for r in wrong)
             cells.append(f"{swapped} of {len(wrong)}")
         lines.append(f"| {variant} | {'–' if seed is None else seed} | {length} | {' | '.join(cells)} |")
     return "\n".join(lines)
