@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from script_loader import load_script
@@ -11,6 +10,7 @@ from script_loader import load_script
 from niah.data.dataset import Dataset
 from niah.data.generate import generate, resolve_config
 from niah.data.grid import Asked
+from tests.data.test_multi import _keys_named
 from tests.sweep.test_compare import write_run
 
 
@@ -22,8 +22,7 @@ def ordering_dataset(tmp_path_factory) -> Dataset:
 
 def _named_keys_share(question: str) -> bool:
     """Whether the 'colour shape' phrases the question names share a word, read off its text."""
-    words = re.findall(r"[a-z]+", question.lower())
-    keys = [(a, b) for a, b in zip(words, words[1:], strict=False) if b in ("star", "triangle", "cross", "diamond")]
+    keys = [key.split() for key in _keys_named(question)]
     return len({a for a, _ in keys}) < len(keys) or len({b for _, b in keys}) < len(keys)
 
 
