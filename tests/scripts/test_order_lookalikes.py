@@ -82,3 +82,8 @@ def test_needles_without_a_key_are_refused(ordering_dataset, tmp_path):
     (copy / "needles" / "needles.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(SystemExit, match="no known key"):
         load_script("order_lookalikes").split_of_cells(Dataset(copy), "ordering")
+
+
+def test_a_task_the_dataset_lacks_is_named_with_the_tasks_it_has(ordering_dataset):
+    with pytest.raises(SystemExit, match=r"has no counting cells \(its tasks: ordering\)"):
+        load_script("order_lookalikes").split_of_cells(ordering_dataset, "counting")
